@@ -1,0 +1,12 @@
+# Quick start: `make build` (default accelerator) and `make test` (test suite); both set up .venv first.
+PY := .venv/bin/python
+
+.PHONY: setup build test
+setup:
+	@bash scripts/setup.sh
+
+build: setup
+	$(PY) -m sqzfpga build --part xc7z020 --out build
+
+test: setup
+	$(PY) -m pytest -q

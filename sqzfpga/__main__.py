@@ -1,0 +1,5 @@
+import sys
+
+from sqzfpga.cli import main
+
+sys.exit(main())

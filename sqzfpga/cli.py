@@ -1,0 +1,265 @@
+"""`python -m sqzfpga <command>`: one sub-command per pipeline stage.
+
+Commands register themselves by name in COMMANDS (parser builder + runner). Every runner returns a
+summary dict; with --json it is printed as the last line. Problems the user can fix are raised as
+UserError and printed as one `error:` line with exit code 2; Ctrl-C exits 130.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+from sqzfpga.errors import UserError
+
+COMMANDS: dict[str, tuple] = {}
+
+
+def command(name: str, help: str):
+    def register(fn):
+        COMMANDS[name] = (help, fn)
+        return fn
+    return register
+
+
+def log(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+# ---- shared options --------------------------------------------------------------------------------
+def _bits_pair(text: str) -> tuple[str, int]:
+    name, _, bits = text.partition("=")
+    try:
+        return name, int(bits)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected LAYER=BITS (e.g. conv1=8), got {text!r}") from None
+
+
+def _add_model_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("model (used when training from scratch or from --init)")
+    g.add_argument("--preset", default="default", help="v1.0, v1.1, small or default (default: default)")
+    g.add_argument("--in-channels", type=int, help="input channels")
+    g.add_argument("--num-classes", type=int, help="output classes")
+    g.add_argument("--input-size", type=int, help="input height = width in pixels")
+    g.add_argument("--width-mult", type=float, help="channel width multiplier")
+    g.add_argument("--bypass", choices=["none", "simple", "complex"], help="residual bypass variant")
+    g.add_argument("--base-e", type=int, help="paper metaparameter base_e")
+    g.add_argument("--incr-e", type=int, help="paper metaparameter incr_e")
+    g.add_argument("--freq", type=int, help="paper metaparameter freq")
+    g.add_argument("--pct3x3", type=float, help="paper metaparameter pct3x3")
+    g.add_argument("--sr", type=float, help="paper metaparameter SR (squeeze ratio)")
+    g.add_argument("--weight-bits", type=int, help="weight bit width, 2..8")
+    g.add_argument("--act-bits", type=int, help="activation bit width, 2..8")
+    g.add_argument("--layer-weight-bits", type=_bits_pair, action="append", default=[], metavar="LAYER=BITS",
+                   help="per-layer weight bits (repeatable), e.g. conv1=8")
+    g.add_argument("--layer-act-bits", type=_bits_pair, action="append", default=[], metavar="LAYER=BITS",
+                   help="per-layer activation bits (repeatable), e.g. fire2.expand=4")
+
+
+def _config_from_args(a):
+    from sqzfpga.model.config import PRESETS, preset
+
+    over = {k: getattr(a, k) for k in ("in_channels", "num_classes", "input_size", "width_mult", "bypass", "base_e",
+                                       "incr_e", "freq", "pct3x3", "sr", "weight_bits", "act_bits")
+            if getattr(a, k) is not None}
+    if a.layer_weight_bits:
+        over["layer_weight_bits"] = {**PRESETS.get(a.preset, {}).get("layer_weight_bits", {}),
+                                     **dict(a.layer_weight_bits)}
+    if a.layer_act_bits:
+        over["layer_act_bits"] = dict(a.layer_act_bits)
+    if "in_channels" in over and "mean" not in over:
+        over["mean"], over["std"] = (0.5,) * over["in_channels"], (0.25,) * over["in_channels"]
+    return preset(a.preset, **over)
+
+
+def _model_arg(p: argparse.ArgumentParser, what: str) -> None:
+    p.add_argument("--model", help=f"{what} (default: the shipped default model)")
+
+
+def _resolve_model(path: str | None) -> Path:
+    from sqzfpga.model.checkpoint import DEFAULT_CHECKPOINT
+
+    return Path(path) if path else DEFAULT_CHECKPOINT
+
+
+# ---- train -------------------------------------------------------------------------------------------
+def _train_parser(p):
+    p.add_argument("--data", required=True, help="dataset folder (IDX, CIFAR-10 python batches or image folder)")
+    p.add_argument("--out", required=True, help="checkpoint file to write (atomically, after every epoch)")
+    p.add_argument("--init", help="start from this float checkpoint or torchvision SqueezeNet state_dict")
+    p.add_argument("--resume", action="store_true", help="continue an interrupted run from --out")
+    p.add_argument("--epochs", type=int, default=15, help="float training epochs (default 15; 0 with --init)")
+    p.add_argument("--quantize", action="store_true", help="then quantize: fold, calibrate (PTQ), QAT")
+    p.add_argument("--qat-epochs", type=int, default=0, help="quantization-aware epochs after calibration")
+    p.add_argument("--lr", type=float, default=2e-3, help="float learning rate (AdamW, cosine)")
+    p.add_argument("--qat-lr", type=float, default=1e-4, help="QAT learning rate")
+    p.add_argument("--batch-size", type=int, default=128)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--limit", type=int, help="use only the first N training images")
+    p.add_argument("--test-limit", type=int, help="evaluate on only the first N test images")
+    p.add_argument("--no-flip", action="store_true", help="no horizontal-flip augmentation (digits)")
+    p.add_argument("--crop-pad", type=int, default=2, help="random-crop padding in pixels (default 2)")
+    p.add_argument("--threads", type=int, help="torch CPU threads")
+    _add_model_options(p)
+
+
+@command("train", "train a float or quantized SqueezeNet (float, PTQ calibration, QAT)")
+def cmd_train(a):
+    import torch
+
+    from sqzfpga.model import data
+    from sqzfpga.model.train import TrainOptions, train
+
+    if a.resume and a.init:
+        raise UserError("train: --resume and --init conflict; --resume continues --out, --init starts anew")
+    if a.epochs < 0 or a.qat_epochs < 0:
+        raise UserError("train: --epochs and --qat-epochs must be >= 0")
+    if a.epochs == 0 and not a.init and not a.resume:
+        raise UserError("train: --epochs 0 needs --init (a float checkpoint to quantize)")
+    if a.qat_epochs and not a.quantize:
+        raise UserError("train: --qat-epochs needs --quantize")
+    if a.threads:
+        torch.set_num_threads(a.threads)
+    out = Path(a.out)
+    if a.resume:
+        from sqzfpga.model import checkpoint
+        from sqzfpga.model.config import ModelConfig
+        if not out.exists():
+            raise UserError(f"train --resume: {out} does not exist; start without --resume")
+        cfg = ModelConfig.from_dict(checkpoint.read(out)["config"])
+    else:
+        cfg = _config_from_args(a)
+    _check_writable(out.parent)
+    tr = data.load(a.data, "train", cfg.in_channels, cfg.input_size).subset(a.limit)
+    te = data.load(a.data, "test", cfg.in_channels, cfg.input_size).subset(a.test_limit)
+    _check_labels(tr, cfg)
+    _check_labels(te, cfg)
+    log(f"training on {len(tr)} images, testing on {len(te)} ({tr.source})")
+    opts = TrainOptions(epochs=a.epochs, quantize=a.quantize, qat_epochs=a.qat_epochs, lr=a.lr, qat_lr=a.qat_lr,
+                        batch_size=a.batch_size, seed=a.seed, crop_pad=a.crop_pad, flip=not a.no_flip,
+                        progress=sys.stderr.isatty())
+    return train(cfg, tr, te, out, opts, init=a.init, resume=a.resume, log=log)
+
+
+def _check_labels(ds, cfg):
+    if len(ds) and int(ds.labels.max()) >= cfg.num_classes:
+        raise UserError(f"dataset {ds.source}: labels go up to {int(ds.labels.max())}, the model has "
+                        f"{cfg.num_classes} classes; set --num-classes")
+
+
+def _check_writable(folder: Path) -> None:
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise UserError(f"output folder {folder}: cannot be created ({e.strerror}); choose another --out") from None
+    if not os.access(folder, os.W_OK):
+        raise UserError(f"output folder {folder}: not writable; choose another --out")
+
+
+# ---- eval --------------------------------------------------------------------------------------------
+def _eval_parser(p):
+    _model_arg(p, "checkpoint (.pt) or exported QONNX model (.onnx)")
+    p.add_argument("--data", required=True, help="dataset folder")
+    p.add_argument("--split", default="test", choices=["train", "test"])
+    p.add_argument("--limit", type=int, help="evaluate only the first N images")
+
+
+@command("eval", "accuracy of a checkpoint or an exported QONNX model on a dataset")
+def cmd_eval(a):
+    from sqzfpga.model import data
+
+    path = _resolve_model(a.model)
+    t0 = time.time()
+    if path.suffix == ".onnx":
+        from sqzfpga.model import reference
+        from sqzfpga.model.export import stored_config
+
+        model = reference.load(path)
+        _, c, h, _ = reference.input_shape(model)
+        ds = data.load(a.data, a.split, c, h).subset(a.limit)
+        scores = reference.run(model, ds.images)
+        kind, cfg = "qonnx", stored_config(model)
+    else:
+        from sqzfpga.model import checkpoint
+        from sqzfpga.model.evaluate import predict
+
+        model, ckpt = checkpoint.load_model(path)
+        ds = data.load(a.data, a.split, model.cfg.in_channels, model.cfg.input_size).subset(a.limit)
+        scores = predict(model, ds.images)
+        kind = "quantized checkpoint" if model.quantized else "float checkpoint"
+    acc = float((scores.argmax(1) == ds.labels).mean()) if len(ds) else float("nan")
+    log(f"{path}: {kind}, accuracy {acc:.4f} on {len(ds)} {a.split} images ({time.time() - t0:.1f} s)")
+    return {"model": str(path), "kind": kind, "split": a.split, "images": len(ds), "accuracy": acc}
+
+
+# ---- export ------------------------------------------------------------------------------------------
+def _export_parser(p):
+    _model_arg(p, "quantized checkpoint (.pt)")
+    p.add_argument("--out", required=True, help="QONNX file to write")
+
+
+@command("export", "export a quantized checkpoint to QONNX (cleaned up, channels-last)")
+def cmd_export(a):
+    from sqzfpga.model import checkpoint
+    from sqzfpga.model.export import export
+
+    model, _ = checkpoint.load_model(_resolve_model(a.model))
+    out = Path(a.out)
+    _check_writable(out.parent)
+    t0 = time.time()
+    export(model, out)
+    log(f"wrote {out} ({time.time() - t0:.1f} s)")
+    return {"model": str(_resolve_model(a.model)), "onnx": str(out)}
+
+
+# ---- build -------------------------------------------------------------------------------------------
+def _build_parser(p):
+    _model_arg(p, "quantized checkpoint (.pt)")
+    p.add_argument("--part", default="xc7z020", help="target FPGA part (default xc7z020)")
+    p.add_argument("--out", default="build", help="build folder (default ./build)")
+
+
+@command("build", "build the accelerator for a part (for now: QONNX export; the HLS stage comes next)")
+def cmd_build(a):
+    from sqzfpga.build import build
+
+    return build(_resolve_model(a.model), a.part, Path(a.out), log=log)
+
+
+# ---- entry point -------------------------------------------------------------------------------------
+PARSERS = {"train": _train_parser, "eval": _eval_parser, "export": _export_parser, "build": _build_parser}
+
+
+def make_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m sqzfpga",
+                                     description="Quantized SqueezeNet -> FPGA accelerator toolchain.")
+    parser.add_argument("--version", action="version", version="sqzfpga 0.1.0")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, (help_text, _) in COMMANDS.items():
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        PARSERS[name](p)
+        p.add_argument("--json", action="store_true", help="print a one-line JSON summary last")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = make_parser()
+    a = parser.parse_args(argv)
+    if not a.command:
+        parser.print_help()
+        return 2
+    _, fn = COMMANDS[a.command]
+    try:
+        summary = fn(a)
+    except UserError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("error: interrupted; checkpoints and build folders written so far are intact", file=sys.stderr)
+        return 130
+    if a.json:
+        print(json.dumps(summary, default=str))
+    return 0

@@ -1,0 +1,107 @@
+"""Checkpoints: atomic writes, self-describing contents, clear errors for foreign files.
+
+A checkpoint holds the model config, whether it is quantized, the weights, a few metrics and
+(while training) the optimiser state needed to resume. Writes go to a temporary file in the same
+folder and are renamed into place, so an interrupted write never replaces a good checkpoint.
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import torch
+
+from sqzfpga.errors import UserError
+from sqzfpga.model.config import ModelConfig
+from sqzfpga.model.squeezenet import SqueezeNet
+
+FORMAT = "sqzfpga-checkpoint"
+DEFAULT_DIR = Path(__file__).parent / "default"
+DEFAULT_CHECKPOINT = DEFAULT_DIR / "model.pt"
+DEFAULT_SAMPLES = DEFAULT_DIR / "samples.npz"
+
+
+def save(path: str | Path, model: SqueezeNet, meta: dict | None = None, train_state: dict | None = None) -> None:
+    payload = {"format": FORMAT, "version": 1, "config": model.cfg.to_dict(), "quantized": model.quantized,
+               "state_dict": model.state_dict(), "meta": meta or {}}
+    if train_state is not None:
+        payload["train_state"] = train_state
+    atomic_torch_save(payload, Path(path))
+
+
+def atomic_torch_save(obj, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            torch.save(obj, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def read(path: str | Path) -> dict:
+    """Read a file written by `save`, or a bare state_dict (returned as {'state_dict': ...})."""
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"checkpoint {path}: no such file; train one with `python -m sqzfpga train` "
+                        "or omit the option to use the default model")
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:
+        reason = str(e).splitlines()[0][:120] if str(e) else type(e).__name__
+        raise UserError(f"checkpoint {path}: not a readable PyTorch checkpoint ({reason}); expected a file "
+                        "written by `sqzfpga train` or a torchvision SqueezeNet state_dict") from None
+    if isinstance(obj, dict) and obj.get("format") == FORMAT:
+        return obj
+    if isinstance(obj, dict) and obj and all(isinstance(v, torch.Tensor) for v in obj.values()):
+        return {"state_dict": obj}
+    raise UserError(f"checkpoint {path}: unrecognised contents; expected a file written by `sqzfpga train` "
+                    "or a SqueezeNet state_dict")
+
+
+def load_weights(model: torch.nn.Module, state_dict: dict, path, strict_quant: bool = True) -> None:
+    """Load weights, turning shape/key mismatches into one line that says which architecture is expected."""
+    own = model.state_dict()
+    weights = {k: v for k, v in state_dict.items() if k in own or "quant" not in k}
+    missing = [k for k in own if k not in weights and (strict_quant or "quant" not in k)]
+    unexpected = [k for k in weights if k not in own]
+    wrong = [f"{k} {tuple(v.shape)} (model has {tuple(own[k].shape)})" for k, v in weights.items()
+             if k in own and tuple(v.shape) != tuple(own[k].shape)]
+    if missing or unexpected or wrong:
+        detail = "; ".join(filter(None, [
+            f"shape mismatch: {', '.join(wrong[:3])}" if wrong else "",
+            f"missing: {', '.join(missing[:3])}" if missing else "",
+            f"unexpected: {', '.join(unexpected[:3])}" if unexpected else ""]))
+        raise UserError(f"checkpoint {path}: weights do not fit this architecture ({detail}); expected a "
+                        f"checkpoint of {describe(model.cfg)}; pick the matching --preset/options or checkpoint")
+    model.load_state_dict(weights, strict=False)
+
+
+def describe(cfg: ModelConfig) -> str:
+    return (f"SqueezeNet stem {cfg.stem}, {cfg.in_channels}x{cfg.input_size}x{cfg.input_size} input, "
+            f"{cfg.num_classes} classes, width x{cfg.width_mult}, bypass {cfg.bypass}")
+
+
+def load_model(path: str | Path) -> tuple[SqueezeNet, dict]:
+    """Rebuild the network stored in a checkpoint written by `save` (float or quantized), in eval mode."""
+    ckpt = read(path)
+    if "config" not in ckpt:
+        raise UserError(f"checkpoint {path}: a bare state_dict has no model config; use it with "
+                        "`train --init` and a --preset, or evaluate a checkpoint written by `sqzfpga train`")
+    try:
+        cfg = ModelConfig.from_dict(ckpt["config"])
+    except TypeError as e:
+        raise UserError(f"checkpoint {path}: model config is malformed ({e})") from None
+    if ckpt.get("quantized"):
+        from sqzfpga.model.quant import build_quant
+        model = build_quant(cfg)
+    else:
+        model = SqueezeNet(cfg)
+    load_weights(model, ckpt["state_dict"], path)
+    model.eval()
+    return model, ckpt

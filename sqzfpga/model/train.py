@@ -1,0 +1,192 @@
+"""Training: float, post-training calibration, quantization-aware fine-tuning, resumable.
+
+One run goes float epochs -> quantize (fold normalisation, calibrate) -> QAT epochs, writing an atomic
+checkpoint after every epoch; `resume` continues from the phase and epoch stored there, with the
+same random streams, so an interrupted run ends where an uninterrupted one would.
+"""
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn as nn
+from tqdm import tqdm
+
+from sqzfpga.errors import UserError
+from sqzfpga.model import checkpoint
+from sqzfpga.model.config import ModelConfig
+from sqzfpga.model.data import Dataset
+from sqzfpga.model.evaluate import accuracy
+from sqzfpga.model.squeezenet import SqueezeNet
+
+
+@dataclass
+class TrainOptions:
+    epochs: int = 15
+    quantize: bool = False
+    qat_epochs: int = 0
+    lr: float = 2e-3
+    qat_lr: float = 1e-4
+    weight_decay: float = 5e-4
+    batch_size: int = 128
+    seed: int = 0
+    crop_pad: int = 2
+    flip: bool = True
+    calib_batches: int = 20
+    progress: bool = True
+
+
+def train(cfg: ModelConfig, train_set: Dataset, test_set: Dataset, out: Path, opts: TrainOptions,
+          init: str | None = None, resume: bool = False, log=print) -> dict:
+    torch.manual_seed(opts.seed)
+    rng = np.random.default_rng(opts.seed)
+    state = _resume_state(out) if resume else None
+    history = state["meta"].get("history", []) if state else []
+
+    # ---- float phase --------------------------------------------------------------------------
+    model = SqueezeNet(cfg)
+    if state and state["train_state"]["phase"] == "float":
+        checkpoint.load_weights(model, state["state_dict"], out)
+    elif init and not state:
+        init_ckpt = checkpoint.read(init)
+        if init_ckpt.get("quantized"):
+            raise UserError(f"--init {init}: is a quantized checkpoint; expected a float one (or use it as is)")
+        checkpoint.load_weights(model, _float_part(init_ckpt["state_dict"]), init)
+    float_done = state["train_state"]["epoch"] if state and state["train_state"]["phase"] == "float" else 0
+    if state and state["train_state"]["phase"] == "qat":
+        float_done = opts.epochs
+    if float_done < opts.epochs:
+        _fit(model, train_set, test_set, out, opts, rng, phase="float", start=float_done, epochs=opts.epochs,
+             lr=opts.lr, state=state, history=history, log=log)
+    float_acc = history[-1]["test_acc"] if history and history[-1]["phase"] == "float" else None
+    if not opts.quantize:
+        return _finish(out, model, history, float_acc, None, log)
+
+    # ---- quantize: fold, calibrate, QAT ----------------------------------------------------------
+    from sqzfpga.model.quant import build_quant, calibrate, quantize_float
+
+    if state and state["train_state"]["phase"] == "qat":
+        qmodel = build_quant(cfg)
+        checkpoint.load_weights(qmodel, state["state_dict"], out)
+        qat_done = state["train_state"]["epoch"]
+        float_acc = state["meta"].get("float_accuracy")
+    else:
+        if float_acc is None:
+            float_acc = accuracy(model, test_set)
+        qmodel = quantize_float(model)
+        calib = (torch.from_numpy(train_set.images[i:i + opts.batch_size]).float()
+                 for i in range(0, min(len(train_set), opts.calib_batches * opts.batch_size), opts.batch_size))
+        calibrate(qmodel, calib)
+        ptq = accuracy(qmodel, test_set)
+        log(f"post-training quantization: test accuracy {ptq:.4f} (float {float_acc:.4f})")
+        history.append({"phase": "calibration", "epoch": 0, "test_acc": ptq})
+        qat_done = 0
+        state = None
+        checkpoint.save(out, qmodel, meta={"history": history, "float_accuracy": float_acc},
+                        train_state={"phase": "qat", "epoch": 0, "rng": rng.bit_generator.state,
+                                     "torch_rng": torch.get_rng_state()})
+    if qat_done < opts.qat_epochs:
+        _fit(qmodel, train_set, test_set, out, opts, rng, phase="qat", start=qat_done, epochs=opts.qat_epochs,
+             lr=opts.qat_lr, state=state, history=history, log=log, float_acc=float_acc)
+    return _finish(out, qmodel, history, float_acc, history[-1]["test_acc"], log)
+
+
+def _float_part(sd: dict) -> dict:
+    """A float state_dict from any SqueezeNet state_dict (drops Brevitas quantizer state)."""
+    return {k: v for k, v in sd.items() if "quant" not in k}
+
+
+def _resume_state(out: Path) -> dict | None:
+    if not out.exists():
+        return None
+    ckpt = checkpoint.read(out)
+    if "train_state" not in ckpt:
+        raise UserError(f"--resume: {out} is a finished checkpoint with nothing to resume; "
+                        "choose another --out or drop --resume")
+    return ckpt
+
+
+def _fit(model, train_set, test_set, out, opts, rng, phase, start, epochs, lr, state, history, log, float_acc=None):
+    decay = [p for n, p in model.named_parameters() if n.endswith("weight") and "quant" not in n]
+    rest = [p for n, p in model.named_parameters() if not (n.endswith("weight") and "quant" not in n)]
+    opt = torch.optim.AdamW([{"params": decay, "weight_decay": opts.weight_decay},
+                             {"params": rest, "weight_decay": 0.0}], lr=lr)
+    steps_per_epoch = math.ceil(len(train_set) / opts.batch_size)
+    total, warm = epochs * steps_per_epoch, (steps_per_epoch if phase == "float" else 0)
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda s: min(1.0, (s + 1) / warm) if s < warm else 0.5 * (1 + math.cos(math.pi * s / max(1, total))))
+    if state and state["train_state"]["phase"] == phase and "optimizer" in state["train_state"]:
+        ts = state["train_state"]
+        opt.load_state_dict(ts["optimizer"])
+        sched.load_state_dict(ts["scheduler"])
+        rng.bit_generator.state = ts["rng"]
+        torch.set_rng_state(ts["torch_rng"])
+    loss_fn = nn.CrossEntropyLoss()
+    model.to(memory_format=torch.channels_last)  # about 1.4x faster convolutions on CPU
+    for epoch in range(start, epochs):
+        model.train()
+        order = rng.permutation(len(train_set))
+        t0, seen, correct, loss_sum = time.time(), 0, 0, 0.0
+        bar = tqdm(range(steps_per_epoch), desc=f"{phase} {epoch + 1}/{epochs}", disable=not opts.progress,
+                   leave=False, unit="batch")
+        for step in bar:
+            idx = order[step * opts.batch_size:(step + 1) * opts.batch_size]
+            x = augment(train_set.images[idx], rng, opts.crop_pad, opts.flip).to(memory_format=torch.channels_last)
+            y = torch.from_numpy(train_set.labels[idx])
+            logits = model(x)
+            loss = loss_fn(logits, y)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            sched.step()
+            seen += len(idx)
+            correct += int((logits.argmax(1) == y).sum())
+            loss_sum += loss.item() * len(idx)
+            bar.set_postfix(loss=f"{loss_sum / seen:.3f}", acc=f"{correct / seen:.3f}")
+        bar.close()
+        model.to(memory_format=torch.contiguous_format)
+        test_acc = accuracy(model, test_set)
+        rec = {"phase": phase, "epoch": epoch + 1, "train_loss": loss_sum / seen, "train_acc": correct / seen,
+               "test_acc": test_acc, "seconds": round(time.time() - t0, 1)}
+        history.append(rec)
+        log(f"{phase} epoch {epoch + 1}/{epochs}: loss {rec['train_loss']:.4f} train acc {rec['train_acc']:.4f} "
+            f"test acc {test_acc:.4f} ({rec['seconds']} s)")
+        meta = {"history": history}
+        if float_acc is not None:
+            meta["float_accuracy"] = float_acc
+        checkpoint.save(out, model, meta=meta, train_state={
+            "phase": phase, "epoch": epoch + 1, "optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
+            "rng": rng.bit_generator.state, "torch_rng": torch.get_rng_state()})
+        model.to(memory_format=torch.channels_last)
+    model.to(memory_format=torch.contiguous_format)
+
+
+def augment(images: np.ndarray, rng: np.random.Generator, pad: int, flip: bool) -> torch.Tensor:
+    """Random crop (zero padding) and horizontal flip on a uint8 batch; returns float raw pixels."""
+    n, c, h, w = images.shape
+    if pad:
+        padded = np.zeros((n, c, h + 2 * pad, w + 2 * pad), np.uint8)
+        padded[:, :, pad:pad + h, pad:pad + w] = images
+        dy, dx = rng.integers(0, 2 * pad + 1, n), rng.integers(0, 2 * pad + 1, n)
+        rows = dy[:, None] + np.arange(h)[None]
+        cols = dx[:, None] + np.arange(w)[None]
+        images = padded[np.arange(n)[:, None, None, None], np.arange(c)[None, :, None, None],
+                        rows[:, None, :, None], cols[:, None, None, :]]
+    if flip:
+        mask = rng.random(n) < 0.5
+        images = images.copy()
+        images[mask] = images[mask, :, :, ::-1]
+    return torch.from_numpy(np.ascontiguousarray(images)).float()
+
+
+def _finish(out, model, history, float_acc, quant_acc, log) -> dict:
+    meta = {"history": history, "float_accuracy": float_acc, "accuracy": quant_acc if quant_acc is not None
+            else float_acc}
+    checkpoint.save(out, model, meta=meta)
+    log(f"wrote {out}")
+    return {"checkpoint": str(out), "quantized": model.quantized, "float_accuracy": float_acc,
+            "accuracy": meta["accuracy"]}

@@ -1,0 +1,125 @@
+"""The command line as a user drives it: help, training, resume after Ctrl-C, bad input."""
+import json
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+
+from conftest import ROOT, assert_clean_error, run_cli
+from sqzfpga.model import checkpoint
+
+COMMANDS = ["train", "eval", "export", "build"]
+TINY = ["--width-mult", "0.125"]
+
+
+def test_help_lists_commands():
+    proc = run_cli("--help")
+    assert proc.returncode == 0
+    for cmd in COMMANDS:
+        assert cmd in proc.stdout
+
+
+@pytest.mark.parametrize("cmd", COMMANDS)
+def test_each_command_has_help(cmd):
+    proc = run_cli(cmd, "--help")
+    assert proc.returncode == 0 and "--json" in proc.stdout
+
+
+def test_train_one_epoch_on_2000_images(fmnist_dir, tmp_path):
+    out = tmp_path / "m.pt"
+    proc = run_cli("train", "--data", fmnist_dir, "--out", out, "--limit", 2000, "--test-limit", 1000,
+                   "--epochs", 1, "--quantize", "--qat-epochs", 1, "--json")
+    assert proc.returncode == 0, proc.stderr
+    summary = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert summary["quantized"] and 0.0 <= summary["accuracy"] <= 1.0
+    model, ckpt = checkpoint.load_model(out)
+    assert model.quantized and "train_state" not in ckpt
+    phases = [h["phase"] for h in ckpt["meta"]["history"]]
+    assert phases == ["float", "calibration", "qat"]
+    # a single epoch on 2,000 images learns something (chance is 0.10)
+    assert ckpt["meta"]["history"][0]["test_acc"] > 0.3
+    proc = run_cli("eval", "--model", out, "--data", fmnist_dir, "--limit", 1000, "--json")
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout.splitlines()[-1])["accuracy"] == pytest.approx(summary["accuracy"])
+
+
+def _train_args(fmnist_dir, out, epochs):
+    return ["train", "--data", fmnist_dir, "--out", out, "--limit", 1024, "--test-limit", 200,
+            "--epochs", epochs, "--batch-size", 64, *TINY]
+
+
+def test_ctrl_c_keeps_checkpoint_and_resume_matches_uninterrupted(fmnist_dir, tmp_path):
+    ref = tmp_path / "ref.pt"
+    assert run_cli(*_train_args(fmnist_dir, ref, 3)).returncode == 0
+
+    out = tmp_path / "run.pt"
+    proc = subprocess.Popen([sys.executable, "-m", "sqzfpga", *map(str, _train_args(fmnist_dir, out, 3))],
+                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 300
+    while not out.exists() and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.05)
+    assert out.exists(), "no checkpoint written after the first epoch"
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    if proc.returncode == 0:
+        pytest.skip("training finished before the interrupt arrived")  # machine far faster than expected
+    assert proc.returncode == 130 and "Traceback" not in err, err
+    ckpt = checkpoint.read(out)  # intact and loadable
+    assert ckpt["train_state"]["phase"] == "float" and 1 <= ckpt["train_state"]["epoch"] < 3
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+
+    proc = run_cli("train", "--data", fmnist_dir, "--out", out, "--limit", 1024, "--test-limit", 200,
+                   "--epochs", 3, "--batch-size", 64, "--resume")
+    assert proc.returncode == 0, proc.stderr
+    a, b = checkpoint.read(ref)["state_dict"], checkpoint.read(out)["state_dict"]
+    assert all(torch.equal(a[k], b[k]) for k in a), "resumed run differs from the uninterrupted one"
+
+
+# ---- bad input: one clear line, non-zero exit, no traceback ----------------------------------------
+def test_missing_dataset(tmp_path):
+    assert_clean_error(run_cli("eval", "--data", tmp_path / "nowhere"), "nowhere", "no such file")
+
+
+def test_corrupt_dataset_file(tmp_path, fmnist_dir):
+    for f in fmnist_dir.iterdir():
+        (tmp_path / f.name).write_bytes(f.read_bytes())
+    (tmp_path / "t10k-images-idx3-ubyte.gz").write_bytes(b"\x1f\x8b garbage")
+    assert_clean_error(run_cli("eval", "--data", tmp_path), "t10k-images-idx3-ubyte.gz")
+
+
+def test_idx_wrong_header(tmp_path, fmnist_dir):
+    import gzip
+    for f in fmnist_dir.iterdir():
+        (tmp_path / f.name).write_bytes(f.read_bytes())
+    raw = bytearray(gzip.decompress((fmnist_dir / "t10k-labels-idx1-ubyte.gz").read_bytes()))
+    raw[3] = 3  # claims 3 dimensions
+    (tmp_path / "t10k-labels-idx1-ubyte.gz").write_bytes(gzip.compress(bytes(raw)))
+    assert_clean_error(run_cli("eval", "--data", tmp_path), "t10k-labels-idx1-ubyte.gz", "expected")
+
+
+def test_checkpoint_of_other_architecture(tmp_path, fmnist_dir):
+    from sqzfpga.model.config import preset
+    from sqzfpga.model.squeezenet import SqueezeNet
+    other = tmp_path / "v10.pt"
+    checkpoint.save(other, SqueezeNet(preset("v1.0", num_classes=10, in_channels=1, mean=(0.3,), std=(0.3,))))
+    line = assert_clean_error(run_cli("train", "--data", fmnist_dir, "--out", tmp_path / "x.pt", "--init", other,
+                                      "--epochs", 0, "--quantize"), "v10.pt", "architecture")
+    assert "expected" in line
+
+
+def test_corrupt_checkpoint(tmp_path, fmnist_dir):
+    bad = tmp_path / "bad.pt"
+    bad.write_bytes(b"this is not a checkpoint")
+    assert_clean_error(run_cli("eval", "--model", bad, "--data", fmnist_dir), "bad.pt")
+
+
+@pytest.mark.parametrize("opt", [["--weight-bits", "9"], ["--act-bits", "1"], ["--layer-weight-bits", "conv1=12"]])
+def test_bit_width_out_of_range(tmp_path, fmnist_dir, opt):
+    assert_clean_error(run_cli("train", "--data", fmnist_dir, "--out", tmp_path / "x.pt", *opt), "2 to 8")
+
+
+def test_unknown_part():
+    assert_clean_error(run_cli("build", "--part", "xc9z999"), "xc9z999", "xc7z020")
