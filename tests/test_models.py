@@ -99,3 +99,20 @@ def test_folded_normalisation_matches_float_network():
     ref = model.features[0](torch.nn.functional.pad(x, [1] * 4) * model.norm_scale + model.norm_shift)
     got = torch.nn.functional.conv2d(x, sd["features.0.weight"], sd["features.0.bias"], padding=1)
     assert torch.allclose(ref, got, atol=1e-4)
+
+
+def test_quantized_checkpoint_round_trip_is_exact(tmp_path, fmnist_dir):
+    """Learned power-of-two scales survive save/load (Brevitas creates them lazily)."""
+    from sqzfpga.model import data
+    from sqzfpga.model.evaluate import predict
+    from sqzfpga.model.quant import calibrate, quant_scales, quantize_float
+
+    torch.manual_seed(0)
+    qmodel = quantize_float(SqueezeNet(preset("default", width_mult=0.25)))
+    images = data.load(fmnist_dir, "test").images[:128]
+    calibrate(qmodel, [torch.from_numpy(images).float()])
+    checkpoint.save(tmp_path / "q.pt", qmodel)
+    loaded, _ = checkpoint.load_model(tmp_path / "q.pt")
+    assert quant_scales(loaded) == quant_scales(qmodel)
+    assert len(set(quant_scales(qmodel).values())) > 2  # calibrated, not the initial scale
+    assert (predict(loaded, images) == predict(qmodel, images)).all()

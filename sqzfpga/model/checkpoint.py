@@ -64,13 +64,16 @@ def read(path: str | Path) -> dict:
                     "or a SqueezeNet state_dict")
 
 
-def load_weights(model: torch.nn.Module, state_dict: dict, path, strict_quant: bool = True) -> None:
-    """Load weights, turning shape/key mismatches into one line that says which architecture is expected."""
+def load_weights(model: torch.nn.Module, state_dict: dict, path) -> None:
+    """Load weights, turning shape/key mismatches into one line that says which architecture is expected.
+
+    Brevitas creates learned scales lazily (a fresh quantized model has no `...scaling_impl.value`
+    entries yet), so quantizer keys may be extra here; Brevitas's own loader consumes them.
+    """
     own = model.state_dict()
-    weights = {k: v for k, v in state_dict.items() if k in own or "quant" not in k}
-    missing = [k for k in own if k not in weights and (strict_quant or "quant" not in k)]
-    unexpected = [k for k in weights if k not in own]
-    wrong = [f"{k} {tuple(v.shape)} (model has {tuple(own[k].shape)})" for k, v in weights.items()
+    missing = [k for k in own if k not in state_dict]
+    unexpected = [k for k in state_dict if k not in own and "quant" not in k]
+    wrong = [f"{k} {tuple(v.shape)} (model has {tuple(own[k].shape)})" for k, v in state_dict.items()
              if k in own and tuple(v.shape) != tuple(own[k].shape)]
     if missing or unexpected or wrong:
         detail = "; ".join(filter(None, [
@@ -79,7 +82,10 @@ def load_weights(model: torch.nn.Module, state_dict: dict, path, strict_quant: b
             f"unexpected: {', '.join(unexpected[:3])}" if unexpected else ""]))
         raise UserError(f"checkpoint {path}: weights do not fit this architecture ({detail}); expected a "
                         f"checkpoint of {describe(model.cfg)}; pick the matching --preset/options or checkpoint")
-    model.load_state_dict(weights, strict=False)
+    result = model.load_state_dict(state_dict, strict=False)
+    if result.unexpected_keys:
+        raise UserError(f"checkpoint {path}: quantizer state {result.unexpected_keys[:2]} does not fit this "
+                        f"model; expected a checkpoint of {describe(model.cfg)}")
 
 
 def describe(cfg: ModelConfig) -> str:

@@ -97,7 +97,7 @@ def quant_scales(qmodel: SqueezeNet) -> dict[str, float]:
     out = {}
     for name, m in qmodel.named_modules():
         if isinstance(m, (qnn.QuantReLU, qnn.QuantIdentity)):
-            out[name] = float(m.act_quant.scale())
+            out[name] = float(m.act_quant.scale().detach())
     return out
 
 
