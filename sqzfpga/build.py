@@ -40,6 +40,10 @@ NOT_YET = "hls (hls4ml + Fire templates), C simulation and fit check"
 def build(model_path: Path, part_name: str, out: Path, log=print) -> dict:
     part = get_part(part_name)
     out = out.resolve()
+    if out.exists() and not out.is_dir():
+        raise UserError(f"build folder {out}: is a file; choose another --out")
+    if out.is_dir() and any(out.iterdir()) and not (out / "build.json").exists():
+        raise UserError(f"build folder {out}: exists and is not an sqzfpga build; choose another --out")
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
@@ -66,12 +70,16 @@ def build(model_path: Path, part_name: str, out: Path, log=print) -> dict:
 
 
 def _swap_in(tmp: Path, out: Path) -> None:
+    """Replace `out` by `tmp`; if anything stops between the two renames, the old build goes back."""
     old = None
     if out.exists():
-        if not (out / "build.json").exists() and any(out.iterdir()):
-            raise UserError(f"build folder {out}: exists and is not an sqzfpga build; choose another --out")
         old = out.with_name(f".{out.name}.old-{int(time.time() * 1000)}")
         out.rename(old)
-    tmp.rename(out)
+    try:
+        tmp.rename(out)
+    except BaseException:
+        if old is not None and not out.exists():
+            old.rename(out)
+        raise
     if old is not None:
         shutil.rmtree(old, ignore_errors=True)

@@ -15,12 +15,12 @@ from pathlib import Path
 
 from sqzfpga.errors import UserError
 
-COMMANDS: dict[str, tuple] = {}
+COMMANDS: dict[str, tuple] = {}  # name -> (help, add_arguments, run)
 
 
-def command(name: str, help: str):
+def command(name: str, help: str, add_arguments):
     def register(fn):
-        COMMANDS[name] = (help, fn)
+        COMMANDS[name] = (help, add_arguments, fn)
         return fn
     return register
 
@@ -70,7 +70,8 @@ def _config_from_args(a):
                                      **dict(a.layer_weight_bits)}
     if a.layer_act_bits:
         over["layer_act_bits"] = dict(a.layer_act_bits)
-    if "in_channels" in over and "mean" not in over:
+    base = preset(a.preset)
+    if over.get("in_channels", base.in_channels) != base.in_channels:  # preset mean/std no longer apply
         over["mean"], over["std"] = (0.5,) * over["in_channels"], (0.25,) * over["in_channels"]
     return preset(a.preset, **over)
 
@@ -106,48 +107,68 @@ def _train_parser(p):
     _add_model_options(p)
 
 
-@command("train", "train a float or quantized SqueezeNet (float, PTQ calibration, QAT)")
+@command("train", "train a float or quantized SqueezeNet (float, PTQ calibration, QAT)", _train_parser)
 def cmd_train(a):
+    import dataclasses
+
     import torch
 
-    from sqzfpga.model import data
-    from sqzfpga.model.train import TrainOptions, train
+    from sqzfpga.model import checkpoint, data
+    from sqzfpga.model.train import TrainOptions, resume_state, train
 
-    if a.resume and a.init:
-        raise UserError("train: --resume and --init conflict; --resume continues --out, --init starts anew")
-    if a.epochs < 0 or a.qat_epochs < 0:
-        raise UserError("train: --epochs and --qat-epochs must be >= 0")
-    if a.epochs == 0 and not a.init and not a.resume:
-        raise UserError("train: --epochs 0 needs --init (a float checkpoint to quantize)")
-    if a.qat_epochs and not a.quantize:
-        raise UserError("train: --qat-epochs needs --quantize")
-    if a.threads:
-        torch.set_num_threads(a.threads)
     out = Path(a.out)
+    _check_output_file(out)
+    if a.threads is not None:
+        _positive(a.threads, "--threads")
+        torch.set_num_threads(a.threads)
     if a.resume:
-        from sqzfpga.model import checkpoint
-        from sqzfpga.model.config import ModelConfig
-        if not out.exists():
-            raise UserError(f"train --resume: {out} does not exist; start without --resume")
-        cfg = ModelConfig.from_dict(checkpoint.read(out)["config"])
+        if a.init:
+            raise UserError("train: --resume and --init conflict; --resume continues --out, --init starts anew")
+        state = resume_state(out)
+        cfg = checkpoint.config_of(state, out)
+        opts = TrainOptions(**state["train_state"]["options"])
+        log(f"resuming {out}: {state['train_state']['phase']} epoch {state['train_state']['epoch']} "
+            "(with the options the run was started with)")
     else:
+        state = None
+        if a.epochs < 0 or a.qat_epochs < 0:
+            raise UserError("train: --epochs and --qat-epochs must be >= 0")
+        if a.epochs == 0 and not a.init:
+            raise UserError("train: --epochs 0 needs --init (a float checkpoint to quantize)")
+        if a.qat_epochs and not a.quantize:
+            raise UserError("train: --qat-epochs needs --quantize")
+        for value, name in [(a.batch_size, "--batch-size"), (a.limit, "--limit"), (a.test_limit, "--test-limit")]:
+            _positive(value, name)
+        if a.crop_pad < 0:
+            raise UserError(f"train: --crop-pad {a.crop_pad}; expected >= 0")
         cfg = _config_from_args(a)
-    _check_writable(out.parent)
-    tr = data.load(a.data, "train", cfg.in_channels, cfg.input_size).subset(a.limit)
-    te = data.load(a.data, "test", cfg.in_channels, cfg.input_size).subset(a.test_limit)
+        opts = TrainOptions(epochs=a.epochs, quantize=a.quantize, qat_epochs=a.qat_epochs, lr=a.lr,
+                            qat_lr=a.qat_lr, batch_size=a.batch_size, seed=a.seed, crop_pad=a.crop_pad,
+                            flip=not a.no_flip, limit=a.limit, test_limit=a.test_limit)
+    opts = dataclasses.replace(opts, progress=sys.stderr.isatty())
+    tr = data.load(a.data, "train", cfg.in_channels, cfg.input_size).subset(opts.limit)
+    te = data.load(a.data, "test", cfg.in_channels, cfg.input_size).subset(opts.test_limit)
     _check_labels(tr, cfg)
     _check_labels(te, cfg)
     log(f"training on {len(tr)} images, testing on {len(te)} ({tr.source})")
-    opts = TrainOptions(epochs=a.epochs, quantize=a.quantize, qat_epochs=a.qat_epochs, lr=a.lr, qat_lr=a.qat_lr,
-                        batch_size=a.batch_size, seed=a.seed, crop_pad=a.crop_pad, flip=not a.no_flip,
-                        progress=sys.stderr.isatty())
-    return train(cfg, tr, te, out, opts, init=a.init, resume=a.resume, log=log)
+    return train(cfg, tr, te, out, opts, init=a.init, state=state, log=log)
+
+
+def _positive(value, name):
+    if value is not None and value < 1:
+        raise UserError(f"{name} {value}: expected a positive integer")
 
 
 def _check_labels(ds, cfg):
     if len(ds) and int(ds.labels.max()) >= cfg.num_classes:
         raise UserError(f"dataset {ds.source}: labels go up to {int(ds.labels.max())}, the model has "
                         f"{cfg.num_classes} classes; set --num-classes")
+
+
+def _check_output_file(out: Path) -> None:
+    if out.is_dir():
+        raise UserError(f"--out {out}: is a folder; expected a file name")
+    _check_writable(out.parent)
 
 
 def _check_writable(folder: Path) -> None:
@@ -167,7 +188,7 @@ def _eval_parser(p):
     p.add_argument("--limit", type=int, help="evaluate only the first N images")
 
 
-@command("eval", "accuracy of a checkpoint or an exported QONNX model on a dataset")
+@command("eval", "accuracy of a checkpoint or an exported QONNX model on a dataset", _eval_parser)
 def cmd_eval(a):
     from sqzfpga.model import data
 
@@ -175,13 +196,12 @@ def cmd_eval(a):
     t0 = time.time()
     if path.suffix == ".onnx":
         from sqzfpga.model import reference
-        from sqzfpga.model.export import stored_config
 
         model = reference.load(path)
         _, c, h, _ = reference.input_shape(model)
         ds = data.load(a.data, a.split, c, h).subset(a.limit)
         scores = reference.run(model, ds.images)
-        kind, cfg = "qonnx", stored_config(model)
+        kind = "qonnx"
     else:
         from sqzfpga.model import checkpoint
         from sqzfpga.model.evaluate import predict
@@ -190,7 +210,9 @@ def cmd_eval(a):
         ds = data.load(a.data, a.split, model.cfg.in_channels, model.cfg.input_size).subset(a.limit)
         scores = predict(model, ds.images)
         kind = "quantized checkpoint" if model.quantized else "float checkpoint"
-    acc = float((scores.argmax(1) == ds.labels).mean()) if len(ds) else float("nan")
+    if not len(ds):
+        raise UserError(f"dataset {ds.source}: the {a.split} split has no images")
+    acc = float((scores.argmax(1) == ds.labels).mean())
     log(f"{path}: {kind}, accuracy {acc:.4f} on {len(ds)} {a.split} images ({time.time() - t0:.1f} s)")
     return {"model": str(path), "kind": kind, "split": a.split, "images": len(ds), "accuracy": acc}
 
@@ -201,18 +223,18 @@ def _export_parser(p):
     p.add_argument("--out", required=True, help="QONNX file to write")
 
 
-@command("export", "export a quantized checkpoint to QONNX (cleaned up, channels-last)")
+@command("export", "export a quantized checkpoint to QONNX (cleaned up, channels-last)", _export_parser)
 def cmd_export(a):
     from sqzfpga.model import checkpoint
     from sqzfpga.model.export import export
 
-    model, _ = checkpoint.load_model(_resolve_model(a.model))
-    out = Path(a.out)
-    _check_writable(out.parent)
+    path, out = _resolve_model(a.model), Path(a.out)
+    _check_output_file(out)
+    model, _ = checkpoint.load_model(path)
     t0 = time.time()
     export(model, out)
     log(f"wrote {out} ({time.time() - t0:.1f} s)")
-    return {"model": str(_resolve_model(a.model)), "onnx": str(out)}
+    return {"model": str(path), "onnx": str(out)}
 
 
 # ---- build -------------------------------------------------------------------------------------------
@@ -222,7 +244,8 @@ def _build_parser(p):
     p.add_argument("--out", default="build", help="build folder (default ./build)")
 
 
-@command("build", "build the accelerator for a part (for now: QONNX export; the HLS stage comes next)")
+@command("build", "build the accelerator for a part (for now: QONNX export; the HLS stage comes next)",
+         _build_parser)
 def cmd_build(a):
     from sqzfpga.build import build
 
@@ -230,17 +253,14 @@ def cmd_build(a):
 
 
 # ---- entry point -------------------------------------------------------------------------------------
-PARSERS = {"train": _train_parser, "eval": _eval_parser, "export": _export_parser, "build": _build_parser}
-
-
 def make_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m sqzfpga",
                                      description="Quantized SqueezeNet -> FPGA accelerator toolchain.")
     parser.add_argument("--version", action="version", version="sqzfpga 0.1.0")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name, (help_text, _) in COMMANDS.items():
+    for name, (help_text, add_arguments, _) in COMMANDS.items():
         p = sub.add_parser(name, help=help_text, description=help_text)
-        PARSERS[name](p)
+        add_arguments(p)
         p.add_argument("--json", action="store_true", help="print a one-line JSON summary last")
     return parser
 
@@ -251,7 +271,7 @@ def main(argv: list[str] | None = None) -> int:
     if not a.command:
         parser.print_help()
         return 2
-    _, fn = COMMANDS[a.command]
+    _, _, fn = COMMANDS[a.command]
     try:
         summary = fn(a)
     except UserError as e:
@@ -261,5 +281,6 @@ def main(argv: list[str] | None = None) -> int:
         print("error: interrupted; checkpoints and build folders written so far are intact", file=sys.stderr)
         return 130
     if a.json:
-        print(json.dumps(summary, default=str))
+        clean = {k: (None if isinstance(v, float) and v != v else v) for k, v in summary.items()}  # NaN -> null
+        print(json.dumps(clean, default=str))
     return 0

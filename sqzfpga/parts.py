@@ -16,10 +16,6 @@ class Part:
     uram: int
     dsp: int
 
-    @property
-    def bram_bits(self) -> int:
-        return self.bram36 * 36 * 1024
-
 
 PARTS = {p.name: p for p in [
     Part("xc7z010", "xc7z010clg400-1", 17_600, 35_200, 60, 0, 80),

@@ -11,7 +11,7 @@ DATA = Path(os.environ.get("SQZFPGA_DATA", ROOT.parent / "shared" / "data" / "fa
 
 @pytest.fixture(scope="session")
 def fmnist_dir() -> Path:
-    assert (DATA / "t10k-images-idx3-ubyte.gz").exists(), f"Fashion-MNIST not found at {DATA}"
+    assert any(DATA.glob("t10k-images-idx3-ubyte*")), f"Fashion-MNIST IDX files not found at {DATA}"
     return DATA
 
 

@@ -96,5 +96,5 @@ def test_missing_dataset(tmp_path):
 
 
 def test_shape_mismatch(fmnist_dir):
-    with pytest.raises(UserError, match="3"):
+    with pytest.raises(UserError, match="1 channel.*expects 3"):
         data.load(fmnist_dir, "test", channels=3)

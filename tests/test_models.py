@@ -81,10 +81,13 @@ def test_small_input_stem_width_channels_classes():
     assert model(torch.zeros(2, 5, 40, 40)).shape == (2, 7)
 
 
-@pytest.mark.parametrize("bad", [dict(weight_bits=9), dict(act_bits=1), dict(layer_weight_bits={"conv1": 12}),
-                                 dict(layer_act_bits={"nope": 4}), dict(input_size=4)])
-def test_config_rejects_bad_values(bad):
-    with pytest.raises(UserError):
+@pytest.mark.parametrize("bad,match", [
+    (dict(weight_bits=9), "weight_bits = 9"), (dict(act_bits=1), "act_bits = 1"),
+    (dict(layer_weight_bits={"conv1": 12}), "weight bits of conv1 = 12"),
+    (dict(layer_act_bits={"nope": 4}), "unknown layer"), (dict(input_size=4), "shrinks to nothing"),
+    (dict(freq=0), "freq >= 1"), (dict(output_bits=24), "output_bits")])
+def test_config_rejects_bad_values(bad, match):
+    with pytest.raises(UserError, match=match):
         preset("default", **bad)
 
 

@@ -6,13 +6,12 @@ folder and are renamed into place, so an interrupted write never replaces a good
 """
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import torch
 
-from sqzfpga.errors import UserError
+from sqzfpga.atomic import atomic_path
+from sqzfpga.errors import UserError, short_reason
 from sqzfpga.model.config import ModelConfig
 from sqzfpga.model.squeezenet import SqueezeNet
 
@@ -31,30 +30,22 @@ def save(path: str | Path, model: SqueezeNet, meta: dict | None = None, train_st
 
 
 def atomic_torch_save(obj, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(obj, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_path(path) as tmp:
+        torch.save(obj, tmp)
 
 
 def read(path: str | Path) -> dict:
     """Read a file written by `save`, or a bare state_dict (returned as {'state_dict': ...})."""
     path = Path(path)
     if not path.is_file():
+        if path == DEFAULT_CHECKPOINT:
+            raise UserError(f"default model {path}: missing from the installation; reinstall sqzfpga or give --model")
         raise UserError(f"checkpoint {path}: no such file; train one with `python -m sqzfpga train` "
-                        "or omit the option to use the default model")
+                        "or omit --model to use the default model")
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:
-        reason = str(e).splitlines()[0][:120] if str(e) else type(e).__name__
-        raise UserError(f"checkpoint {path}: not a readable PyTorch checkpoint ({reason}); expected a file "
+        raise UserError(f"checkpoint {path}: not a readable PyTorch checkpoint ({short_reason(e)}); expected a file "
                         "written by `sqzfpga train` or a torchvision SqueezeNet state_dict") from None
     if isinstance(obj, dict) and obj.get("format") == FORMAT:
         return obj
@@ -93,16 +84,20 @@ def describe(cfg: ModelConfig) -> str:
             f"{cfg.num_classes} classes, width x{cfg.width_mult}, bypass {cfg.bypass}")
 
 
+def config_of(ckpt: dict, path) -> ModelConfig:
+    if "config" not in ckpt:
+        raise UserError(f"checkpoint {path}: a bare state_dict has no model config; expected a checkpoint "
+                        "written by `sqzfpga train` (use a state_dict with `train --init` and a --preset)")
+    try:
+        return ModelConfig.from_dict(ckpt["config"])
+    except (TypeError, ValueError) as e:
+        raise UserError(f"checkpoint {path}: model config is malformed ({short_reason(e)})") from None
+
+
 def load_model(path: str | Path) -> tuple[SqueezeNet, dict]:
     """Rebuild the network stored in a checkpoint written by `save` (float or quantized), in eval mode."""
     ckpt = read(path)
-    if "config" not in ckpt:
-        raise UserError(f"checkpoint {path}: a bare state_dict has no model config; use it with "
-                        "`train --init` and a --preset, or evaluate a checkpoint written by `sqzfpga train`")
-    try:
-        cfg = ModelConfig.from_dict(ckpt["config"])
-    except TypeError as e:
-        raise UserError(f"checkpoint {path}: model config is malformed ({e})") from None
+    cfg = config_of(ckpt, path)
     if ckpt.get("quantized"):
         from sqzfpga.model.quant import build_quant
         model = build_quant(cfg)

@@ -7,10 +7,10 @@ a checkpoint alone rebuilds its network.
 from __future__ import annotations
 
 import dataclasses
-import math
 from dataclasses import dataclass, field
 
 from sqzfpga.errors import UserError
+from sqzfpga.model.geometry import pool_out
 
 BIT_RANGE = (2, 8)
 BYPASS_MODES = ("none", "simple", "complex")
@@ -137,6 +137,8 @@ class ModelConfig:
         need(self.in_channels >= 1, f"in_channels {self.in_channels}", "at least 1")
         need(self.num_classes >= 2, f"num_classes {self.num_classes}", "at least 2")
         need(1 <= self.num_fires <= 16, f"num_fires {self.num_fires}", "1..16")
+        need(self.freq >= 1 and self.base_e >= 1 and self.incr_e >= 0,
+             f"freq/base_e/incr_e = {self.freq}/{self.base_e}/{self.incr_e}", "freq >= 1, base_e >= 1, incr_e >= 0")
         need(0.0 <= self.pct3x3 <= 1.0, f"pct3x3 {self.pct3x3}", "0..1")
         need(0.0 < self.sr <= 1.0, f"sr {self.sr}", "in (0, 1]")
         need(self.width_mult > 0, f"width_mult {self.width_mult}", "> 0")
@@ -148,7 +150,8 @@ class ModelConfig:
             need(isinstance(bits, int) and BIT_RANGE[0] <= bits <= BIT_RANGE[1], f"{name} = {bits}",
                  f"an integer from {BIT_RANGE[0]} to {BIT_RANGE[1]}")
         need(2 <= self.bias_bits <= 32, f"bias_bits = {self.bias_bits}", "2..32")
-        need(8 <= self.output_bits <= 24, f"output_bits = {self.output_bits}", "8..24")
+        # <= 16: keeps float32 (Brevitas) and exact rounding of the average pool's output equal
+        need(8 <= self.output_bits <= 16, f"output_bits = {self.output_bits}", "8..16")
         wnames, anames = self.layer_names()
         for key, names, kind in [(self.layer_weight_bits, wnames, "weight"), (self.layer_act_bits, anames, "activation")]:
             unknown = sorted(set(key) - set(names))
@@ -176,12 +179,7 @@ def _scaled(channels: float, mult: float) -> int:
 
 
 def _pool_size(size: int, ceil_mode: bool) -> int:
-    if ceil_mode:
-        out = math.ceil((size - 3) / 2) + 1
-        if (out - 1) * 2 >= size:  # PyTorch: the last window must start inside the input
-            out -= 1
-        return out
-    return (size - 3) // 2 + 1
+    return pool_out(size, 3, 2, ceil_mode=ceil_mode)
 
 
 IMAGENET = dict(in_channels=3, num_classes=1000, input_size=224)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import gzip
 import pickle
 import struct
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,6 +31,8 @@ class Dataset:
         return len(self.labels)
 
     def subset(self, limit: int | None) -> "Dataset":
+        if limit is not None and limit < 1:
+            raise UserError(f"--limit {limit}: expected a positive number of images")
         if limit is None or limit >= len(self):
             return self
         return Dataset(self.images[:limit], self.labels[:limit], self.classes, self.source)
@@ -83,7 +86,7 @@ def read_idx(path: Path, ndim: int) -> np.ndarray:
         opener = gzip.open if path.suffix == ".gz" else open
         with opener(path, "rb") as f:
             raw = f.read()
-    except (OSError, EOFError, gzip.BadGzipFile) as e:
+    except (OSError, EOFError, zlib.error) as e:
         raise UserError(f"IDX file {path}: cannot be read ({e}); expected a (gzipped) IDX file; "
                         "re-download or restore it") from None
     if len(raw) < 4 + 4 * ndim:
@@ -123,10 +126,12 @@ def _load_cifar(root: Path, split: str) -> Dataset:
             raise UserError(f"CIFAR-10 folder {root}: {name} is missing; expected data_batch_1..5 and test_batch")
         try:
             with open(p, "rb") as f:
-                d = pickle.load(f, encoding="bytes")
+                d = _NumpyOnlyUnpickler(f, encoding="bytes").load()
             x = np.asarray(d[b"data"], dtype=np.uint8).reshape(-1, 3, 32, 32)
             y = np.asarray(d[b"labels"], dtype=np.int64)
-        except Exception as e:  # pickle raises many types on corrupt input
+            if len(x) != len(y) or (len(y) and (y.min() < 0 or y.max() > 255)):
+                raise ValueError("labels do not match the images")
+        except Exception as e:  # unpickling raises many types on corrupt input
             raise UserError(f"CIFAR-10 batch {p}: cannot be read ({type(e).__name__}); expected a CIFAR-10 "
                             "python-version batch file") from None
         xs.append(x)
@@ -136,10 +141,19 @@ def _load_cifar(root: Path, split: str) -> Dataset:
     if meta.exists():
         try:
             with open(meta, "rb") as f:
-                classes = [c.decode() for c in pickle.load(f, encoding="bytes")[b"label_names"]]
+                classes = [c.decode() for c in _NumpyOnlyUnpickler(f, encoding="bytes").load()[b"label_names"]]
         except Exception:
             pass
     return Dataset(np.concatenate(xs), np.concatenate(ys), classes, str(root))
+
+
+class _NumpyOnlyUnpickler(pickle.Unpickler):
+    """CIFAR batches are pickles: allow the numpy array machinery and nothing else (no code execution)."""
+
+    def find_class(self, module, name):
+        if module.split(".")[0] == "numpy" and name in {"_reconstruct", "ndarray", "dtype", "scalar"}:
+            return super().find_class(module, name)
+        raise pickle.UnpicklingError(f"{module}.{name} is not allowed in a dataset file")
 
 
 # ---- image folder --------------------------------------------------------------------------------
@@ -147,7 +161,14 @@ def _load_image_folder(root: Path, split: str, channels, size) -> Dataset:
     from PIL import Image, UnidentifiedImageError
 
     base = root / split if (root / split).is_dir() else root
-    class_dirs = sorted(d for d in base.iterdir() if d.is_dir() and d.name not in SPLITS)
+    # class indices come from the training folder, so both splits number classes alike
+    train_base = root / "train" if (root / "train").is_dir() else base
+    classes = sorted(d.name for d in train_base.iterdir() if d.is_dir() and d.name not in SPLITS)
+    extra = sorted(d.name for d in base.iterdir() if d.is_dir() and d.name not in SPLITS and d.name not in classes)
+    if extra:
+        raise UserError(f"image folder {base}: classes {extra} are not in {train_base}; both splits need the "
+                        "same class folders")
+    class_dirs = [base / c for c in classes if (base / c).is_dir()]
     if not class_dirs:
         raise UserError(f"dataset {root}: no IDX files, no CIFAR-10 batches and no class sub-folders; expected "
                         "one of those formats")
@@ -157,7 +178,8 @@ def _load_image_folder(root: Path, split: str, channels, size) -> Dataset:
     if mode is None:
         raise UserError(f"image folder {root}: images can feed 1 or 3 input channels, not {channels}")
     xs, ys = [], []
-    for label, d in enumerate(class_dirs):
+    for d in class_dirs:
+        label = classes.index(d.name)
         for p in sorted(d.iterdir()):
             if p.suffix.lower() not in IMAGE_SUFFIXES:
                 continue
@@ -171,4 +193,4 @@ def _load_image_folder(root: Path, split: str, channels, size) -> Dataset:
             ys.append(label)
     if not xs:
         raise UserError(f"image folder {base}: class folders hold no images ({', '.join(sorted(IMAGE_SUFFIXES))})")
-    return Dataset(np.stack(xs), np.asarray(ys, np.int64), [d.name for d in class_dirs], str(base))
+    return Dataset(np.stack(xs), np.asarray(ys, np.int64), classes, str(base))

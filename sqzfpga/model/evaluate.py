@@ -9,13 +9,13 @@ from sqzfpga.model.data import Dataset
 
 @torch.no_grad()
 def predict(model: torch.nn.Module, images: np.ndarray, batch_size: int = 250) -> np.ndarray:
-    """Network outputs for uint8 NCHW images (float64 copy of the model's float32 outputs)."""
+    """Network outputs (float32, N x classes) for uint8 NCHW images."""
     was_training = model.training
     model.eval()
     outs = [model(torch.from_numpy(images[i:i + batch_size]).float()).numpy()
             for i in range(0, len(images), batch_size)]
     model.train(was_training)
-    return np.concatenate(outs) if outs else np.zeros((0,))
+    return np.concatenate(outs) if outs else np.zeros((0, model.cfg.num_classes), np.float32)
 
 
 def accuracy(model: torch.nn.Module, ds: Dataset, batch_size: int = 250) -> float:

@@ -8,7 +8,6 @@ from __future__ import annotations
 import warnings
 
 import torch
-import torch.nn as nn
 
 from sqzfpga.model.config import ModelConfig
 from sqzfpga.model.squeezenet import SqueezeNet

@@ -8,14 +8,14 @@ executor in the tests and is about a thousand times faster, which makes whole-da
 """
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
 import numpy as np
 import onnx
 from onnx import numpy_helper
 
-from sqzfpga.errors import UserError
+from sqzfpga.errors import UserError, short_reason
+from sqzfpga.model.geometry import pool_out
 
 CHANNELS_LAST = "qonnx.custom_op.channels_last"
 
@@ -29,11 +29,14 @@ def load(path: str | Path) -> onnx.ModelProto:
         proto = onnx.load(str(path))
         onnx.checker.check_model(proto)
     except Exception as e:
-        reason = str(e).splitlines()[0][:120] if str(e) else type(e).__name__
-        raise UserError(f"ONNX model {path}: not a valid ONNX file ({reason}); re-export it") from None
+        raise UserError(f"ONNX model {path}: not a valid ONNX file ({short_reason(e)}); re-export it") from None
     if len(proto.graph.input) != 1 or len(proto.graph.output) != 1:
         raise UserError(f"ONNX model {path}: has {len(proto.graph.input)} inputs and {len(proto.graph.output)} "
                         "outputs; expected one image input and one score output")
+    shape = input_shape(proto)
+    if len(shape) != 4 or not all(shape[1:]):
+        raise UserError(f"ONNX model {path}: input shape {shape}; expected a fixed N x C x H x W image input; "
+                        "export with a fixed input size")
     return proto
 
 
@@ -105,13 +108,14 @@ def conv(x, w, b=None, dilations=(1, 1), group=1, kernel_shape=None, pads=(0, 0,
     return y if _channels_last else y.transpose(0, 3, 1, 2)
 
 
-def maxpool(x, kernel_shape, strides=None, pads=(0, 0, 0, 0), ceil_mode=0, dilations=(1, 1),
+def maxpool(x, kernel_shape, strides=(1, 1), pads=(0, 0, 0, 0), ceil_mode=0, dilations=(1, 1),
             auto_pad=b"NOTSET", storage_order=0, _channels_last=False):
+    if tuple(dilations) != (1, 1) or auto_pad not in (b"NOTSET", "NOTSET"):
+        raise UserError("reference executor: MaxPool with dilation or auto_pad is not supported")
     xh = x if _channels_last else x.transpose(0, 2, 3, 1)
-    strides = strides or kernel_shape
     _, h, w, _ = xh.shape
-    oh = _pool_out(h, kernel_shape[0], strides[0], pads[0], pads[2], ceil_mode)
-    ow = _pool_out(w, kernel_shape[1], strides[1], pads[1], pads[3], ceil_mode)
+    oh = pool_out(h, kernel_shape[0], strides[0], pads[0], pads[2], ceil_mode)
+    ow = pool_out(w, kernel_shape[1], strides[1], pads[1], pads[3], ceil_mode)
     need_h = (oh - 1) * strides[0] + kernel_shape[0]
     need_w = (ow - 1) * strides[1] + kernel_shape[1]
     xp = np.pad(xh, ((0, 0), (pads[0], max(0, need_h - h - pads[0])), (pads[1], max(0, need_w - w - pads[1])),
@@ -119,15 +123,6 @@ def maxpool(x, kernel_shape, strides=None, pads=(0, 0, 0, 0), ceil_mode=0, dilat
     win = np.lib.stride_tricks.sliding_window_view(xp, tuple(kernel_shape), axis=(1, 2))
     y = win[:, ::strides[0], ::strides[1]][:, :oh, :ow].max(axis=(4, 5))
     return y if _channels_last else y.transpose(0, 3, 1, 2)
-
-
-def _pool_out(size, k, s, p0, p1, ceil_mode):
-    if ceil_mode:
-        out = math.ceil((size + p0 + p1 - k) / s) + 1
-        if (out - 1) * s >= size + p0:  # the last window must start inside the input (PyTorch rule)
-            out -= 1
-        return out
-    return (size + p0 + p1 - k) // s + 1
 
 
 def _flatten(x, axis=1, _channels_last=False):
@@ -140,6 +135,8 @@ def _reshape(x, shape, allowzero=0, _channels_last=False):
 
 
 def _pad(x, pads, value=None, axes=None, mode=b"constant", _channels_last=False):
+    if axes is not None or mode not in (b"constant", "constant"):
+        raise UserError("reference executor: only constant Pad over all axes is supported")
     n = x.ndim
     p = [int(v) for v in pads]
     return np.pad(x, list(zip(p[:n], p[n:])), constant_values=0.0 if value is None else float(value))
@@ -150,7 +147,7 @@ OPS = {
     ("*", "Conv"): conv,
     ("*", "MaxPool"): maxpool,
     ("", "Relu"): lambda x, _channels_last=False: np.maximum(x, 0.0),
-    ("", "Transpose"): lambda x, perm, _channels_last=False: x.transpose(perm),
+    ("", "Transpose"): lambda x, perm=None, _channels_last=False: x.transpose(perm),
     ("", "Concat"): lambda *xs, axis, _channels_last=False: np.concatenate(xs, axis=axis),
     ("", "GlobalAveragePool"): lambda x, _channels_last=False: x.mean(axis=(2, 3), keepdims=True),
     ("", "Flatten"): _flatten,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -38,23 +38,32 @@ class TrainOptions:
     flip: bool = True
     calib_batches: int = 20
     progress: bool = True
+    limit: int | None = None  # training images used (recorded so that --resume uses the same data)
+    test_limit: int | None = None
 
 
 def train(cfg: ModelConfig, train_set: Dataset, test_set: Dataset, out: Path, opts: TrainOptions,
-          init: str | None = None, resume: bool = False, log=print) -> dict:
+          init: str | None = None, state: dict | None = None, log=print) -> dict:
+    """Run (or, given the `resume_state` of `out`, continue) float -> calibration -> QAT training."""
     torch.manual_seed(opts.seed)
     rng = np.random.default_rng(opts.seed)
-    state = _resume_state(out) if resume else None
     history = state["meta"].get("history", []) if state else []
 
     # ---- float phase --------------------------------------------------------------------------
     model = SqueezeNet(cfg)
     if state and state["train_state"]["phase"] == "float":
         checkpoint.load_weights(model, state["state_dict"], out)
+        _restore_rng(state, rng)
     elif init and not state:
         init_ckpt = checkpoint.read(init)
         if init_ckpt.get("quantized"):
             raise UserError(f"--init {init}: is a quantized checkpoint; expected a float one (or use it as is)")
+        if "config" in init_ckpt:
+            init_cfg = checkpoint.config_of(init_ckpt, init)
+            if (init_cfg.mean, init_cfg.std) != (cfg.mean, cfg.std):
+                raise UserError(f"--init {init}: trained with input mean/std {init_cfg.mean}/{init_cfg.std}, this "
+                                f"model uses {cfg.mean}/{cfg.std}; quantizing would fold the wrong normalisation; "
+                                "use the same --preset as the checkpoint")
         checkpoint.load_weights(model, _float_part(init_ckpt["state_dict"]), init)
     float_done = state["train_state"]["epoch"] if state and state["train_state"]["phase"] == "float" else 0
     if state and state["train_state"]["phase"] == "qat":
@@ -72,6 +81,7 @@ def train(cfg: ModelConfig, train_set: Dataset, test_set: Dataset, out: Path, op
     if state and state["train_state"]["phase"] == "qat":
         qmodel = build_quant(cfg)
         checkpoint.load_weights(qmodel, state["state_dict"], out)
+        _restore_rng(state, rng)
         qat_done = state["train_state"]["epoch"]
         float_acc = state["meta"].get("float_accuracy")
     else:
@@ -88,11 +98,16 @@ def train(cfg: ModelConfig, train_set: Dataset, test_set: Dataset, out: Path, op
         state = None
         checkpoint.save(out, qmodel, meta={"history": history, "float_accuracy": float_acc},
                         train_state={"phase": "qat", "epoch": 0, "rng": rng.bit_generator.state,
-                                     "torch_rng": torch.get_rng_state()})
+                                     "torch_rng": torch.get_rng_state(), "options": asdict(opts)})
     if qat_done < opts.qat_epochs:
         _fit(qmodel, train_set, test_set, out, opts, rng, phase="qat", start=qat_done, epochs=opts.qat_epochs,
              lr=opts.qat_lr, state=state, history=history, log=log, float_acc=float_acc)
     return _finish(out, qmodel, history, float_acc, history[-1]["test_acc"], log)
+
+
+def _restore_rng(state: dict, rng: np.random.Generator) -> None:
+    rng.bit_generator.state = state["train_state"]["rng"]
+    torch.set_rng_state(state["train_state"]["torch_rng"])
 
 
 def _float_part(sd: dict) -> dict:
@@ -100,13 +115,17 @@ def _float_part(sd: dict) -> dict:
     return {k: v for k, v in sd.items() if "quant" not in k}
 
 
-def _resume_state(out: Path) -> dict | None:
+def resume_state(out: Path) -> dict:
+    """The checkpoint of an interrupted run, checked to hold everything needed to continue it."""
     if not out.exists():
-        return None
+        raise UserError(f"train --resume: {out} does not exist; start without --resume")
     ckpt = checkpoint.read(out)
+    checkpoint.config_of(ckpt, out)
     if "train_state" not in ckpt:
-        raise UserError(f"--resume: {out} is a finished checkpoint with nothing to resume; "
+        raise UserError(f"train --resume: {out} is a finished checkpoint with nothing to resume; "
                         "choose another --out or drop --resume")
+    if "options" not in ckpt["train_state"]:
+        raise UserError(f"train --resume: {out} does not record its run options; start the run anew")
     return ckpt
 
 
@@ -120,11 +139,8 @@ def _fit(model, train_set, test_set, out, opts, rng, phase, start, epochs, lr, s
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt, lambda s: min(1.0, (s + 1) / warm) if s < warm else 0.5 * (1 + math.cos(math.pi * s / max(1, total))))
     if state and state["train_state"]["phase"] == phase and "optimizer" in state["train_state"]:
-        ts = state["train_state"]
-        opt.load_state_dict(ts["optimizer"])
-        sched.load_state_dict(ts["scheduler"])
-        rng.bit_generator.state = ts["rng"]
-        torch.set_rng_state(ts["torch_rng"])
+        opt.load_state_dict(state["train_state"]["optimizer"])
+        sched.load_state_dict(state["train_state"]["scheduler"])
     loss_fn = nn.CrossEntropyLoss()
     model.to(memory_format=torch.channels_last)  # about 1.4x faster convolutions on CPU
     for epoch in range(start, epochs):
@@ -160,7 +176,7 @@ def _fit(model, train_set, test_set, out, opts, rng, phase, start, epochs, lr, s
             meta["float_accuracy"] = float_acc
         checkpoint.save(out, model, meta=meta, train_state={
             "phase": phase, "epoch": epoch + 1, "optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
-            "rng": rng.bit_generator.state, "torch_rng": torch.get_rng_state()})
+            "rng": rng.bit_generator.state, "torch_rng": torch.get_rng_state(), "options": asdict(opts)})
         model.to(memory_format=torch.channels_last)
     model.to(memory_format=torch.contiguous_format)
 
