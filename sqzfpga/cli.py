@@ -142,6 +142,10 @@ def cmd_train(a):
         if a.crop_pad < 0:
             raise UserError(f"train: --crop-pad {a.crop_pad}; expected >= 0")
         cfg = _config_from_args(a)
+        if a.init:
+            init_ckpt = checkpoint.read(a.init)
+            if init_ckpt.get("quantized"):  # fine-tuning keeps the checkpoint's own architecture
+                cfg = checkpoint.config_of(init_ckpt, a.init)
         opts = TrainOptions(epochs=a.epochs, quantize=a.quantize, qat_epochs=a.qat_epochs, lr=a.lr,
                             qat_lr=a.qat_lr, batch_size=a.batch_size, seed=a.seed, crop_pad=a.crop_pad,
                             flip=not a.no_flip, limit=a.limit, test_limit=a.test_limit)

@@ -52,3 +52,23 @@ def test_resume_refuses_finished_and_bare_checkpoints(tmp_path):
         resume_state(bare)
     with pytest.raises(UserError, match="does not exist"):
         resume_state(Path(tmp_path / "none.pt"))
+
+
+def test_qat_fine_tuning_of_a_quantized_checkpoint(fmnist_dir, tmp_path):
+    from sqzfpga.errors import UserError
+
+    cfg = preset("default", width_mult=0.125)
+    tr = data.load(fmnist_dir, "train").subset(256)
+    te = data.load(fmnist_dir, "test").subset(64)
+    first = tmp_path / "q.pt"
+    train(cfg, tr, te, first, TrainOptions(epochs=1, quantize=True, batch_size=64, progress=False), log=lambda m: None)
+    tuned = tmp_path / "tuned.pt"
+    opts = TrainOptions(epochs=0, quantize=True, qat_epochs=1, batch_size=64, progress=False)
+    train(cfg, tr, te, tuned, opts, init=str(first), log=lambda m: None)
+    before, after = checkpoint.read(first), checkpoint.read(tuned)
+    assert [h["phase"] for h in after["meta"]["history"]] == ["float", "calibration", "qat"]
+    assert after["meta"]["float_accuracy"] == before["meta"]["float_accuracy"]
+    w = "features.3.squeeze.weight"
+    assert not torch.equal(before["state_dict"][w], after["state_dict"][w])
+    with pytest.raises(UserError, match="--epochs 0 --quantize"):
+        train(cfg, tr, te, tmp_path / "x.pt", TrainOptions(epochs=1, quantize=True), init=str(first))

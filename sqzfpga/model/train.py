@@ -48,16 +48,20 @@ def train(cfg: ModelConfig, train_set: Dataset, test_set: Dataset, out: Path, op
     torch.manual_seed(opts.seed)
     rng = np.random.default_rng(opts.seed)
     history = state["meta"].get("history", []) if state else []
+    init_ckpt = checkpoint.read(init) if init and not state else None
+    init_quant = init_ckpt if init_ckpt and init_ckpt.get("quantized") else None
+    if init_quant is not None:  # QAT fine-tuning of a quantized checkpoint: no float phase, no calibration
+        if opts.epochs or not opts.quantize:
+            raise UserError(f"--init {init}: is a quantized checkpoint; fine-tune it with --epochs 0 --quantize "
+                            "--qat-epochs N")
+        history = list(init_quant.get("meta", {}).get("history", []))
 
     # ---- float phase --------------------------------------------------------------------------
     model = SqueezeNet(cfg)
     if state and state["train_state"]["phase"] == "float":
         checkpoint.load_weights(model, state["state_dict"], out)
         _restore_rng(state, rng)
-    elif init and not state:
-        init_ckpt = checkpoint.read(init)
-        if init_ckpt.get("quantized"):
-            raise UserError(f"--init {init}: is a quantized checkpoint; expected a float one (or use it as is)")
+    elif init_ckpt is not None and init_quant is None:
         if "config" in init_ckpt:
             init_cfg = checkpoint.config_of(init_ckpt, init)
             if (init_cfg.mean, init_cfg.std) != (cfg.mean, cfg.std):
@@ -72,6 +76,8 @@ def train(cfg: ModelConfig, train_set: Dataset, test_set: Dataset, out: Path, op
         _fit(model, train_set, test_set, out, opts, rng, phase="float", start=float_done, epochs=opts.epochs,
              lr=opts.lr, state=state, history=history, log=log)
     float_acc = history[-1]["test_acc"] if history and history[-1]["phase"] == "float" else None
+    if init_quant is not None:
+        float_acc = init_quant.get("meta", {}).get("float_accuracy")
     if not opts.quantize:
         return _finish(out, model, history, float_acc, None, log)
 
@@ -84,6 +90,10 @@ def train(cfg: ModelConfig, train_set: Dataset, test_set: Dataset, out: Path, op
         _restore_rng(state, rng)
         qat_done = state["train_state"]["epoch"]
         float_acc = state["meta"].get("float_accuracy")
+    elif init_quant is not None:
+        qmodel = build_quant(cfg)
+        checkpoint.load_weights(qmodel, init_quant["state_dict"], init)
+        qat_done = 0
     else:
         if float_acc is None:
             float_acc = accuracy(model, test_set)
