@@ -104,7 +104,7 @@ def test_checkpoint_of_other_architecture(tmp_path, fmnist_dir):
     from sqzfpga.model.config import preset
     from sqzfpga.model.squeezenet import SqueezeNet
     other = tmp_path / "v10.pt"
-    checkpoint.save(other, SqueezeNet(preset("v1.0", num_classes=10, in_channels=1, mean=(0.3,), std=(0.3,))))
+    checkpoint.save(other, SqueezeNet(preset("v1.0", num_classes=10, in_channels=1, mean=(0.2860,), std=(0.3530,))))
     line = assert_clean_error(run_cli("train", "--data", fmnist_dir, "--out", tmp_path / "x.pt", "--init", other,
                                       "--epochs", 0, "--quantize"), "v10.pt", "architecture")
     assert "expected" in line
@@ -151,3 +151,12 @@ def test_calibrate_torchvision_state_dict_on_image_folder(tmp_path):
     w = model.features[3].squeeze.weight.detach()
     assert torch.equal(w, sd["features.3.squeeze.weight"])
     assert [h["phase"] for h in ckpt["meta"]["history"]] == ["calibration"]
+
+
+def test_init_with_other_normalisation_is_refused(tmp_path, fmnist_dir):
+    from sqzfpga.model.config import preset
+    from sqzfpga.model.squeezenet import SqueezeNet
+    other = tmp_path / "norm.pt"
+    checkpoint.save(other, SqueezeNet(preset("default", mean=(0.5,), std=(0.25,))))
+    assert_clean_error(run_cli("train", "--data", fmnist_dir, "--out", tmp_path / "x.pt", "--init", other,
+                               "--epochs", 0, "--quantize"), "norm.pt", "normalisation")
