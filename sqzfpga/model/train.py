@@ -140,8 +140,9 @@ def resume_state(out: Path) -> dict:
 
 
 def _fit(model, train_set, test_set, out, opts, rng, phase, start, epochs, lr, state, history, log, float_acc=None):
-    decay = [p for n, p in model.named_parameters() if n.endswith("weight") and "quant" not in n]
-    rest = [p for n, p in model.named_parameters() if not (n.endswith("weight") and "quant" not in n)]
+    decay, rest = [], []  # weight decay on conv weights only, not on biases or quantizer scales
+    for n, p in model.named_parameters():
+        (decay if n.endswith("weight") and "quant" not in n else rest).append(p)
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": opts.weight_decay},
                              {"params": rest, "weight_decay": 0.0}], lr=lr)
     steps_per_epoch = math.ceil(len(train_set) / opts.batch_size)
