@@ -17,55 +17,181 @@ from sqzfpga.parts import get_part
 
 
 def step_export(ctx: dict) -> None:
+    """Checkpoint -> QONNX (a given .onnx is checked and copied)."""
+    from sqzfpga.model import reference
+
+    path = ctx["model_path"]
+    if path.suffix == ".onnx":
+        reference.load(path)
+        shutil.copy(path, ctx["dir"] / "model.onnx")
+        return
     from sqzfpga.model import checkpoint
     from sqzfpga.model.export import export
 
-    model, ckpt = checkpoint.load_model(ctx["model_path"])
-    ctx["accuracy"] = ckpt.get("meta", {}).get("accuracy")
+    model, ckpt = checkpoint.load_model(path)
+    ctx["torch_model"] = model
+    if not model.quantized:
+        raise UserError(f"checkpoint {path}: is a float model; quantize it first (`python -m sqzfpga train "
+                        "--init CKPT --quantize ...`)")
     export(model, ctx["dir"] / "model.onnx")
 
 
 def step_samples(ctx: dict) -> None:
-    """Copy the verification images (used by the C and RTL simulations) into the build."""
+    """Verification images (used by the C and RTL simulations): shipped samples, --data, or random."""
+    import numpy as np
+
+    from sqzfpga.model import reference
     from sqzfpga.model.checkpoint import DEFAULT_CHECKPOINT, DEFAULT_SAMPLES
 
-    if Path(ctx["model_path"]).resolve() == DEFAULT_CHECKPOINT.resolve() and DEFAULT_SAMPLES.exists():
-        shutil.copy(DEFAULT_SAMPLES, ctx["dir"] / "samples.npz")
+    ctx["onnx"] = onnx_model = reference.load(ctx["dir"] / "model.onnx")
+    _, c, h, w = reference.input_shape(onnx_model)
+    n = ctx["images"]
+    if ctx.get("data"):
+        from sqzfpga.model import data
+
+        ds = data.load(ctx["data"], "test", c, h).subset(n)
+        images, labels, source = ds.images, ds.labels, ds.source
+    elif ctx["model_path"].resolve() == DEFAULT_CHECKPOINT.resolve() and DEFAULT_SAMPLES.exists():
+        d = np.load(DEFAULT_SAMPLES)
+        images, labels, source = d["images"][:n], d["labels"][:n], "shipped samples (Fashion-MNIST t10k)"
+    else:
+        images = np.random.default_rng(0).integers(0, 256, (n, c, h, w), dtype=np.uint8)
+        labels, source = None, "random images (no labels: pass --data for accuracy)"
+    ctx["images_np"], ctx["labels"], ctx["images_source"] = images, labels, source
+    np.savez_compressed(ctx["dir"] / "samples.npz", images=images,
+                        **({"labels": labels} if labels is not None else {}))
 
 
-STEPS = [("export", step_export), ("samples", step_samples)]
-NOT_YET = "hls (hls4ml + Fire templates), C simulation and fit check"
+def step_lower(ctx: dict) -> None:
+    """QONNX -> canonical streaming graph (Fire modules fused; unsupported ops refused here)."""
+    import onnx
+
+    from sqzfpga.hls.lower import lower
+
+    canon, golden, low = lower(ctx["onnx"])
+    ctx.update(canon=canon, golden=golden, in_q=low.input.q)
+    onnx.save(canon, str(ctx["dir"] / "canonical.onnx"))
 
 
-def build(model_path: Path, part_name: str, out: Path, log=print) -> dict:
+def step_hls(ctx: dict) -> None:
+    """hls4ml ModelGraph with our layers; folding, FIFO depths, fit check; then the project is written."""
+    from sqzfpga.hls import fit
+    from sqzfpga.hls.convert import convert
+
+    prj = ctx["dir"] / "hls"
+    args = (ctx["canon"], ctx["in_q"], prj, ctx["part"].device, ctx["backend"])
+    hm = convert(*args)
+    reuse = fit.plan_reuse(hm.get_layers())
+    hm = convert(*args, reuse=reuse)
+    for layer in hm.get_layers():
+        depth = fit.fifo_depths([layer]).get(layer.name)
+        if depth:
+            layer.get_output_variable().pragma = ("stream", depth)
+    rows = fit.estimate(hm)
+    summary = fit.check(rows, ctx["part"])
+    ctx.update(hm=hm, rows=rows, fit=summary)
+    fit.refuse(rows, summary, ctx["part"])
+    hm.write()
+
+
+def step_csim(ctx: dict) -> None:
+    from sqzfpga.hls.csim import simulate
+
+    res, y = simulate(ctx["hm"], ctx["onnx"], ctx["golden"], ctx["images_np"], ctx["labels"], log=ctx["log"])
+    if "torch_model" in ctx and ctx["labels"] is not None:
+        from sqzfpga.model.evaluate import predict
+
+        res["torch_accuracy"] = float((predict(ctx["torch_model"], ctx["images_np"]).argmax(1) == ctx["labels"]).mean())
+    ctx["csim"], ctx["csim_out"] = res, y
+    if not res["exact"]:
+        bad = {k: v for k, v in res["layer_mismatches"].items() if v}
+        raise UserError(f"C simulation differs from the QONNX reference ({res['mismatching_values']} output values;"
+                        f" layers {bad or 'exact on the traced images'}); this is a bug in sqzfpga, please report "
+                        "it with the model file")
+
+
+def step_project(ctx: dict) -> None:
+    """Testbench + vectors, report.md; synthesis when vitis_hls/vivado_hls is on PATH."""
+    import subprocess
+
+    from sqzfpga.hls import project
+    from sqzfpga.hls.layers import render
+    from sqzfpga.model import reference
+
+    prj = ctx["dir"] / "hls"
+    n_tb = min(len(ctx["images_np"]), 50)
+    project.write_testbench(prj, ctx["images_np"][:n_tb], reference.run(ctx["onnx"], ctx["images_np"][:n_tb]),
+                            ctx["golden"])
+    tool = project.hls_tool()
+    if tool:
+        ctx["log"](f"[build] {tool} found: running csim, csynth and IP export ...")
+        subprocess.run([tool, "-f", "build_prj.tcl", "-tclargs", "csim=1", "synth=1", "export=1"], cwd=prj, check=True)
+        next_steps = f"Synthesis and IP export ran with {tool} (see hls/)."
+    else:
+        next_steps = ("No vitis_hls or vivado_hls on PATH: the build stopped after C simulation. Where the tools "
+                      "exist run `cd hls && vitis_hls -f build_prj.tcl \"csim=1 synth=1 cosim=1 export=1\"`.")
+    ctx["next_steps"] = next_steps
+    rows = [dict(r, shape="x".join(map(str, l.get_output_variable().shape)),
+                 precision=str(l.get_output_variable().type.precision.definition_cpp()
+                               if hasattr(l.get_output_variable().type.precision, "definition_cpp")
+                               else l.get_output_variable().type.precision))
+            for r in ctx["rows"] for l in [ctx["hm"].graph[r["layer"]]]]
+    csim = ctx.get("csim")
+    bad = ", ".join(k for k, v in (csim or {}).get("layer_mismatches", {}).items() if v)
+    text = render("report.md.jinja", project=project.PROJECT, model=str(ctx["model_path"]), fit=ctx["fit"],
+                  device=ctx["part"].device, backend=ctx["backend"], clock_ns=10, rows=rows,
+                  weight_bits=sum(r["weight_bits"] for r in rows), buffer_bits=sum(r["buffer_bits"] for r in rows),
+                  fifo_bits=sum(r["fifo_bits"] for r in rows),
+                  params=sum(int(v.data_length) for l in ctx["hm"].get_layers() for v in l.get_weights()),
+                  csim=csim, csim_bad_layers=bad, torch_accuracy=(csim or {}).get("torch_accuracy"),
+                  next_steps=next_steps)
+    (ctx["dir"] / "report.md").write_text(text + "\n")
+
+
+STEPS = [("export", step_export), ("samples", step_samples), ("lower", step_lower), ("hls", step_hls),
+         ("csim", step_csim), ("project", step_project)]
+
+
+def build(model_path: Path, part_name: str, out: Path, log=print, images: int = 200, data=None,
+          backend: str = "Vitis", csim: bool = True) -> dict:
     part = get_part(part_name)
     out = out.resolve()
     if out.exists() and not out.is_dir():
         raise UserError(f"build folder {out}: is a file; choose another --out")
     if out.is_dir() and any(out.iterdir()) and not (out / "build.json").exists():
         raise UserError(f"build folder {out}: exists and is not an sqzfpga build; choose another --out")
+    if images < 1:
+        raise UserError(f"--images {images}: expected a positive number of verification images")
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
     except OSError as e:
         raise UserError(f"build folder {out}: cannot be written ({e.strerror}); choose another --out") from None
-    ctx = {"model_path": Path(model_path), "part": part, "dir": tmp}
+    ctx = {"model_path": Path(model_path), "part": part, "dir": tmp, "images": images, "data": data,
+           "backend": backend, "log": log}
+    steps = [(n, s) for n, s in STEPS if csim or n != "csim"]
     timings = {}
     try:
-        for name, step in STEPS:
+        for name, step in steps:
             t0 = time.time()
             log(f"[build] {name} ...")
             step(ctx)
             timings[name] = round(time.time() - t0, 2)
-        summary = {"model": str(model_path), "part": part.device, "out": str(out), "steps": timings,
-                   "stopped_before": NOT_YET, "accuracy": ctx.get("accuracy")}
+        c = ctx.get("csim")
+        summary = {"model": str(model_path), "part": part.name, "device": part.device, "out": str(out),
+                   "backend": backend, "fits": ctx["fit"]["fits"], "memory_bits": ctx["fit"]["memory_bits"],
+                   "bram18": ctx["fit"]["bram18"], "uram": ctx["fit"]["uram"], "dsp": ctx["fit"]["dsp"],
+                   "csim": None if c is None else {k: c.get(k) for k in (
+                       "images", "exact", "argmax_agreement", "accuracy", "torch_accuracy", "mismatching_values",
+                       "layer_images", "compile_s", "s_per_image")},
+                   "images_source": ctx["images_source"], "steps": timings, "next": ctx["next_steps"]}
         (tmp / "build.json").write_text(json.dumps(summary, indent=2) + "\n")
         _swap_in(tmp, out)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    log(f"[build] wrote {out}")
-    log(f"[build] stopped after QONNX export: the {NOT_YET} steps are not implemented yet")
+    log(f"[build] wrote {out} (report: {out / 'report.md'})")
+    log(f"[build] {ctx['next_steps']}")
     return summary
 
 

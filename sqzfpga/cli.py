@@ -243,17 +243,25 @@ def cmd_export(a):
 
 # ---- build -------------------------------------------------------------------------------------------
 def _build_parser(p):
-    _model_arg(p, "quantized checkpoint (.pt)")
-    p.add_argument("--part", default="xc7z020", help="target FPGA part (default xc7z020)")
+    from sqzfpga.parts import PARTS
+
+    _model_arg(p, "quantized checkpoint (.pt) or QONNX model (.onnx)")
+    p.add_argument("--part", default="xc7z020", help=f"target FPGA part: {', '.join(PARTS)} (default xc7z020)")
     p.add_argument("--out", default="build", help="build folder (default ./build)")
+    p.add_argument("--images", type=int, default=200, help="images for the C simulation (default 200)")
+    p.add_argument("--data", help="dataset folder to take verification images from (default: the shipped "
+                   "samples for the default model, random images otherwise)")
+    p.add_argument("--backend", default="Vitis", choices=["Vitis", "Vivado"], help="hls4ml backend (default Vitis)")
+    p.add_argument("--no-csim", action="store_true", help="skip the C simulation (write the project only)")
 
 
-@command("build", "build the accelerator for a part (for now: QONNX export; the HLS stage comes next)",
-         _build_parser)
+@command("build", "build the accelerator: QONNX -> hls4ml + Fire templates -> HLS project, fit check, "
+         "bit-exact C simulation", _build_parser)
 def cmd_build(a):
     from sqzfpga.build import build
 
-    return build(_resolve_model(a.model), a.part, Path(a.out), log=log)
+    return build(_resolve_model(a.model), a.part, Path(a.out), log=log, images=a.images, data=a.data,
+                 backend=a.backend, csim=not a.no_csim)
 
 
 # ---- entry point -------------------------------------------------------------------------------------

@@ -1,15 +1,21 @@
-"""QONNX export is bit-exact with the Brevitas model, for every family member and bit width.
+"""Brevitas == QONNX export == HLS C simulation, bit for bit, for every family member and bit width.
 
 Each case quantizes a randomly initialised float network, calibrates its activation scales on real
 Fashion-MNIST images (so activations are spread over the quantizer range, not degenerate), exports
 QONNX (cleanup + channels-last) and compares the reference executor's outputs with Brevitas's on
-real and random images. Per-layer bit widths cycle through 2, 4 and 8 so every width is exercised
-in every member.
+real and random images. The same QONNX graph then goes through the HLS backend (lowering, hls4ml
+with our layers, g++ C simulation) and every layer's C-simulation output must equal the reference
+executor's tensor. Per-layer bit widths cycle through 2, 4 and 8 so every width is exercised in
+every member; the cases also cover 1 and 3 input channels, odd input sizes (15, 27, 63, 65), max
+pooling 3x3/2 in ceil and floor mode and 2x2/2, and both bypass variants.
 """
 import numpy as np
 import pytest
 import torch
 
+from sqzfpga.hls.convert import convert
+from sqzfpga.hls.csim import simulate
+from sqzfpga.hls.lower import lower
 from sqzfpga.model import data, export, reference
 from sqzfpga.model.config import preset
 from sqzfpga.model.evaluate import predict
@@ -26,22 +32,29 @@ def cycled_bits(cfg_kwargs):
                   layer_act_bits={n: CYCLE_A[i % 3] for i, n in enumerate(anames)})
 
 
-CASES = {
-    "v1.0": dict(name="v1.0", in_channels=1, mean=(0.3,), std=(0.35,), input_size=64, num_classes=10,
-                 width_mult=0.25),
-    "v1.1": dict(name="v1.1", in_channels=1, mean=(0.3,), std=(0.35,), input_size=64, num_classes=10,
-                 width_mult=0.25),
-    "simple-bypass": dict(name="default", width_mult=0.25, bypass="simple"),
-    "complex-bypass": dict(name="default", width_mult=0.25, bypass="complex"),
+RGB = dict(in_channels=3, mean=(0.3, 0.3, 0.3), std=(0.35, 0.35, 0.35))
+CASES = {  # v1.0 / v1.1 stems, 3x3/2 ceil + floor and 2x2/2 pools, 1 and 3 channels, odd sizes
+    "v1.0": dict(name="v1.0", **RGB, input_size=63, num_classes=10, width_mult=0.25),
+    "v1.1": dict(name="v1.1", in_channels=1, mean=(0.3,), std=(0.35,), input_size=65, num_classes=10,
+                 width_mult=0.25, ceil_mode=False),
+    "simple-bypass": dict(name="default", width_mult=0.25, bypass="simple", input_size=27, pool_kernel=2),
+    "complex-bypass": dict(name="default", **RGB, width_mult=0.25, bypass="complex", input_size=15),
     "small": dict(name="default", width_mult=0.25),
 }
 
 
 def images_for(cfg, fmnist_dir, n_real=24, n_random=8):
+    """Real Fashion-MNIST images centred (padded or cropped) to the input size, channels repeated."""
     real = data.load(fmnist_dir, "test").images[:n_real]
-    pad = (cfg.input_size - 28) // 2
-    real = np.pad(real, ((0, 0), (0, 0), (pad, cfg.input_size - 28 - pad), (pad, cfg.input_size - 28 - pad)))
-    rnd = np.random.default_rng(1).integers(0, 256, (n_random, 1, cfg.input_size, cfg.input_size), dtype=np.uint8)
+    size = cfg.input_size
+    if size >= 28:
+        a = (size - 28) // 2
+        real = np.pad(real, ((0, 0), (0, 0), (a, size - 28 - a), (a, size - 28 - a)))
+    else:
+        a = (28 - size) // 2
+        real = real[:, :, a:a + size, a:a + size]
+    real = np.repeat(real, cfg.in_channels, axis=1)
+    rnd = np.random.default_rng(1).integers(0, 256, (n_random, cfg.in_channels, size, size), dtype=np.uint8)
     return np.concatenate([real, rnd])
 
 
@@ -59,7 +72,18 @@ def test_qonnx_equals_brevitas(case, fmnist_dir, tmp_path):
     images = images_for(cfg, fmnist_dir)
     expected = predict(qmodel, images)
     onnx_path = export.export(qmodel, tmp_path / "m.onnx")
-    got = reference.run(reference.load(onnx_path), images)
+    model = reference.load(onnx_path)
+    got = reference.run(model, images)
     np.testing.assert_array_equal(got, expected)
     # non-degenerate: many distinct output values, so the comparison could have failed
     assert np.unique(expected).size > 8, "outputs are degenerate; the comparison would prove little"
+
+    # the HLS backend: C simulation equals the reference in every layer
+    canon, golden, low = lower(model)
+    kinds = [n.op_type for n in canon.graph.node]
+    assert kinds.count("SqzFire") == cfg.num_fires, kinds  # every Fire module was fused
+    hm = convert(canon, low.input.q, tmp_path / "hls", "xc7z020clg400-1")
+    res, y = simulate(hm, model, golden, images, layer_images=len(images), log=lambda m: None)
+    assert res["layer_mismatches"] == {name: 0 for name in golden}, res["layer_mismatches"]
+    np.testing.assert_array_equal(y, expected.reshape(len(images), -1))
+    assert res["exact"] and res["argmax_agreement"] == 1.0

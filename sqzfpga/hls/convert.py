@@ -18,7 +18,7 @@ def hls_config(canon: onnx.ModelProto, in_q, reuse: dict | None = None) -> dict:
     cfg = {"Model": {"Precision": DEFAULT_PRECISION, "ReuseFactor": 1, "Strategy": "Resource"},
            "LayerName": {"input_1": {"Precision": {"result": hw_type(in_q).__str__()}}}}
     for n in canon.graph.node:
-        cfg["LayerName"][n.name] = {"ReuseFactor": (reuse or {}).get(n.name, 1)}
+        cfg["LayerName"][n.name] = {"ReuseFactor": (reuse or {}).get(n.name, 1), "Trace": True}
     return cfg
 
 

@@ -42,6 +42,7 @@ class ModelConfig:
     num_fires: int = 8
     pool_after: tuple[int, ...] = (3, 5)  # fire numbers (2..9) followed by a 3x3/2 max pool
     ceil_mode: bool = True
+    pool_kernel: int = 3  # max pools are pool_kernel x pool_kernel, stride 2 (3: overlapping, as in the paper)
     base_e: int = 128
     incr_e: int = 128
     freq: int = 2
@@ -98,11 +99,11 @@ class ModelConfig:
         k, s, p = self.conv1_geometry
         size = (self.input_size + 2 * p - k) // s + 1
         out = [("conv1", size)]
-        size = _pool_size(size, self.ceil_mode)
+        size = _pool_size(size, self.ceil_mode, self.pool_kernel)
         out.append(("pool1", size))
         for f in self.fires():
             if f.pool_after:
-                size = _pool_size(size, self.ceil_mode)
+                size = _pool_size(size, self.ceil_mode, self.pool_kernel)
                 out.append((f"pool_{f.name}", size))
         return out
 
@@ -139,6 +140,7 @@ class ModelConfig:
         need(1 <= self.num_fires <= 16, f"num_fires {self.num_fires}", "1..16")
         need(self.freq >= 1 and self.base_e >= 1 and self.incr_e >= 0,
              f"freq/base_e/incr_e = {self.freq}/{self.base_e}/{self.incr_e}", "freq >= 1, base_e >= 1, incr_e >= 0")
+        need(self.pool_kernel in (2, 3), f"pool_kernel {self.pool_kernel}", "2 or 3")
         need(0.0 <= self.pct3x3 <= 1.0, f"pct3x3 {self.pct3x3}", "0..1")
         need(0.0 < self.sr <= 1.0, f"sr {self.sr}", "in (0, 1]")
         need(self.width_mult > 0, f"width_mult {self.width_mult}", "> 0")
@@ -178,8 +180,8 @@ def _scaled(channels: float, mult: float) -> int:
     return max(1, int(round(channels * mult)))
 
 
-def _pool_size(size: int, ceil_mode: bool) -> int:
-    return pool_out(size, 3, 2, ceil_mode=ceil_mode)
+def _pool_size(size: int, ceil_mode: bool, kernel: int = 3) -> int:
+    return pool_out(size, kernel, 2, ceil_mode=ceil_mode)
 
 
 IMAGENET = dict(in_channels=3, num_classes=1000, input_size=224)

@@ -101,7 +101,7 @@ class SqueezeNet(nn.Module):
             init_weights(self)
 
     def _pool(self):
-        return nn.MaxPool2d(kernel_size=3, stride=2, ceil_mode=self.cfg.ceil_mode)
+        return nn.MaxPool2d(kernel_size=self.cfg.pool_kernel, stride=2, ceil_mode=self.cfg.ceil_mode)
 
     def forward(self, x):
         if self.quantized:

@@ -1,0 +1,178 @@
+"""Folding, FIFO depths and the fit check: per-layer memory (BRAM18) and DSP estimates against a part.
+
+Estimates, stated as such: weights are ROMs, line buffers and FIFOs are RAMs, each packed into
+BRAM18 blocks by the aspect ratios the primitive offers (small ones go to LUTRAM); a multiply maps
+to a DSP48 when both operands are wider than 4 bits (Vivado builds narrower ones from LUTs).
+Synthesis (Vivado, or Yosys on the RTL backend) gives the real figures.
+"""
+from __future__ import annotations
+
+import math
+
+from sqzfpga.errors import UserError
+from sqzfpga.parts import Part
+
+BRAM18_BITS = 18 * 1024
+URAM_BITS = 288 * 1024
+LUTRAM_MAX_BITS = 1024  # smaller memories are left in LUTs
+SRL_MAX_DEPTH = 64  # shallow memories (FIFOs, partitioned line buffers) become SRL/LUTRAM
+PREFIX = {"conv": "", "squeeze": "squeeze_", "expand1x1": "e1_", "expand3x3": "e3_", "bypass": "bypass_"}
+ASPECTS = ((1, 16384), (2, 8192), (4, 4096), (9, 2048), (18, 1024), (36, 512))
+
+
+def bram18(width: int, depth: int) -> int:
+    """BRAM18 blocks for a width x depth memory (0 when LUTRAM is the better home)."""
+    if width * depth <= LUTRAM_MAX_BITS or depth <= SRL_MAX_DEPTH:
+        return 0
+    return min(math.ceil(width / w) * math.ceil(depth / d) for w, d in ASPECTS)
+
+
+def conv_parts(layer) -> list[tuple[str, dict, list]]:
+    """(role, config values, (in H, W, C), out pixels) of each convolution in a layer."""
+    a = layer.attributes
+    if layer.class_name not in ("SqzConv", "SqzFire"):
+        return []
+    h, w, c = a["in_shape"]
+    oh, ow, _ = a["out_shape"]
+    if layer.class_name == "SqzConv":
+        return [("conv", a["conv"], c, oh * ow)]
+    if layer.class_name == "SqzFire":
+        sq = a["parts"]["squeeze"]["n_filt"]
+        ins = {"squeeze": c, "expand1x1": sq, "expand3x3": sq, "bypass": c}
+        return [(role, p, ins[role], h * w) for role, p in a["parts"].items()]
+    return []
+
+
+def plan_reuse(layers) -> dict[str, int]:
+    """Reuse factor per layer: balance every layer to the slowest one's cycles per frame.
+
+    A conv part computes out_pixels x filters dot products of K*K*C terms; with reuse factor R it
+    uses K*K*C/R multipliers and takes out_pixels x filters x R cycles. The layer with the most
+    dot products runs fully parallel (R=1); every other layer gets the largest R (a divisor of
+    K*K*C) that keeps it no slower, which saves multipliers where the map is small.
+    """
+    work = {l.name: max(px * p["n_filt"] for _, p, _, px in conv_parts(l)) for l in layers if conv_parts(l)}
+    target = max(work.values(), default=1)
+    plan = {}
+    for l in layers:
+        parts = conv_parts(l)
+        if not parts:
+            continue
+        terms = min(p["kernel"] ** 2 * c for _, p, c, _ in parts)
+        plan[l.name] = max(r for r in range(1, terms + 1) if terms % r == 0 and work[l.name] * r <= target)
+    return plan
+
+
+def fifo_depths(layers) -> dict[str, int]:
+    """Depth of each layer's output stream: the largest burst it can emit for one input beat, + 1.
+
+    Our layers emit an output pixel as soon as its window is complete, so a FIFO needs to absorb
+    only the outputs released by one input pixel (up to one output row at the last input row),
+    never a whole frame; the graph is a chain (Fire modules are fused), so no path can deadlock.
+    """
+    depths = {}
+    for l in layers:
+        a = l.attributes
+        if l.get_attr("in_shape") is None:
+            continue
+        (h, w, _), (oh, ow, _) = a["in_shape"], a["out_shape"]
+        k, s = a.get("k", 3 if l.class_name == "SqzFire" else 1), a.get("s", 1)
+        pads = a.get("pads", [1, 1, 1, 1] if l.class_name == "SqzFire" else [0, 0, 0, 0])
+        if l.class_name == "SqzGlobalAvgPool":
+            depths[l.name] = 2
+            continue
+        burst, oy, ox = 0, 0, 0
+        for r in range(h):
+            for c in range(w):
+                n = 0
+                while oy < oh:
+                    lr = min(h - 1, oy * s - pads[0] + k - 1)
+                    lc = min(w - 1, ox * s - pads[1] + k - 1)
+                    if not (r > lr or (r == lr and c >= lc)):
+                        break
+                    n += 1
+                    ox += 1
+                    if ox == ow:
+                        ox, oy = 0, oy + 1
+                burst = max(burst, n)
+        depths[l.name] = burst + 1
+    return depths
+
+
+def estimate(model) -> list[dict]:
+    """Per-layer memory bits, BRAM18 blocks and DSPs of a converted ModelGraph (after folding)."""
+    rows = []
+    for l in model.get_layers():
+        a = l.attributes
+        if l.get_attr("in_shape") is None:
+            continue
+        h, w, c = a["in_shape"]
+        rf = l.get_attr("reuse_factor", 1)
+        in_bits = a["in_q"][0]
+        wbits = wblocks = 0
+        arrays = []
+        for role, p, cin, _ in conv_parts(l):
+            # a ROM read K*K*C/reuse weights per cycle: that many side by side, filters x reuse deep
+            for kind, terms in (("weight", p["kernel"] ** 2 * cin), ("bias", 1)):
+                v = l.get_weights(f"{PREFIX[role]}{kind}")
+                width = v.type.precision.width
+                lanes = math.ceil(terms / rf) if kind == "weight" else 1
+                depth = math.ceil(v.data_length / lanes)
+                wbits += width * v.data_length
+                arrays.append((width * v.data_length, bram18(width * lanes, depth)))
+                wblocks += arrays[-1][1]
+        line = []  # (width, depth) of line buffers
+        if l.class_name in ("SqzConv", "SqzMaxPool"):
+            line.append((c * in_bits, a.get("k", 1) * w))
+        if l.class_name == "SqzFire":
+            line.append((a["parts"]["squeeze"]["n_filt"] * a["squeeze_q"][0], 3 * w))
+            if a["bypass"] != "none":
+                line.append((c * in_bits, 2 * w))
+        lbits = sum(wd * d for wd, d in line)
+        lblocks = sum(bram18(wd, d) for wd, d in line)
+        out = l.get_output_variable()
+        depth = out.pragma[1] if isinstance(getattr(out, "pragma", None), tuple) else 2
+        fwidth = out.shape[-1] * out.type.precision.width
+        dsp = 0
+        for role, p, cin, _ in conv_parts(l):
+            wq = l.get_weights(f"{PREFIX[role]}weight")
+            xbits = a["squeeze_q"][0] if role.startswith("expand") else in_bits
+            if wq.type.precision.width > 4 and xbits > 4:
+                dsp += math.ceil(p["kernel"] ** 2 * cin / rf)
+        rows.append({"layer": l.name, "type": l.class_name.replace("Sqz", ""), "reuse": rf,
+                     "weight_bits": wbits, "weight_bram18": wblocks, "weight_arrays": arrays,
+                     "buffer_bits": lbits, "buffer_bram18": lblocks,
+                     "fifo_depth": depth, "fifo_bits": fwidth * depth, "fifo_bram18": bram18(fwidth, depth),
+                     "dsp": dsp})
+    return rows
+
+
+def check(rows: list[dict], part: Part) -> dict:
+    """Totals against the part; weights spill to URAM where the part has it. Raises when it does not fit."""
+    bram = sum(r["weight_bram18"] + r["buffer_bram18"] + r["fifo_bram18"] for r in rows)
+    dsp = sum(r["dsp"] for r in rows)
+    uram = 0
+    if bram > 2 * part.bram36 and part.uram:
+        for bits, blocks in sorted((a for r in rows for a in r["weight_arrays"]), reverse=True):
+            if bram <= 2 * part.bram36:
+                break
+            bram -= blocks
+            uram += math.ceil(bits / URAM_BITS)
+    bits = sum(r["weight_bits"] + r["buffer_bits"] + r["fifo_bits"] for r in rows)
+    summary = {"part": part.name, "memory_bits": bits, "bram18": bram, "bram18_available": 2 * part.bram36,
+               "uram": uram, "uram_available": part.uram, "dsp": dsp, "dsp_available": part.dsp}
+    summary["fits"] = bram <= 2 * part.bram36 and uram <= part.uram and dsp <= part.dsp
+    return summary
+
+
+def refuse(rows: list[dict], summary: dict, part: Part) -> None:
+    if summary["fits"]:
+        return
+    big = sorted(rows, key=lambda r: -(r["weight_bram18"] + r["buffer_bram18"] + r["fifo_bram18"]))[:3]
+    largest = ", ".join(f"{r['layer']} {r['weight_bram18'] + r['buffer_bram18'] + r['fifo_bram18']}" for r in big)
+    raise UserError(
+        f"model does not fit {part.name}: needs {summary['bram18']} BRAM18 (has {summary['bram18_available']}"
+        + (f", {summary['uram']} URAM of {part.uram}" if part.uram else "")
+        + f"), {summary['dsp']} DSP (has {part.dsp}), {summary['memory_bits'] / 1e6:.2f} Mbit on chip; largest "
+        f"layers (BRAM18): {largest}; use fewer weight bits (--weight-bits at training), a narrower model "
+        "(width multiplier) or a larger part (xczu7ev, xczu9eg)")

@@ -1,0 +1,50 @@
+"""The HLS project around hls4ml's writer output: our testbench and vectors, report, synthesis hand-off."""
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+
+from sqzfpga.hls.csim import to_stream
+from sqzfpga.hls.layers import render
+
+PROJECT = "sqznet"
+
+
+def _fmt(values: np.ndarray) -> str:
+    # dyadic values print exactly with enough digits; %.17g round-trips any double
+    return " ".join(f"{v:.17g}" for v in values)
+
+
+def write_testbench(prj: Path, images: np.ndarray, expected: np.ndarray, golden: dict) -> None:
+    """Replace hls4ml's testbench by one that checks every output value against the reference."""
+    last = golden[list(golden)[-1]]
+    n, c, h, w = images.shape
+    oh, ow, oc = last["shape"]
+    (prj / "tb_data").mkdir(exist_ok=True)
+    (prj / "tb_data" / "inputs.dat").write_text("\n".join(_fmt(r) for r in to_stream(images)) + "\n")
+    (prj / "tb_data" / "expected.dat").write_text("\n".join(_fmt(r) for r in expected.reshape(n, -1)) + "\n")
+    (prj / f"{PROJECT}_test.cpp").write_text(render(
+        "testbench.cpp.jinja", project=PROJECT, in_pixels=h * w, in_chan=c, out_pixels=oh * ow, out_chan=oc) + "\n")
+
+
+def run_testbench(prj: Path, timeout: int = 1800) -> str:
+    """Compile the project's testbench with g++ (as vitis_hls csim would) and run it; its last line."""
+    exe = prj / "csim_tb"
+    cmd = ["g++", "-O2", "-std=c++14", f"-I{prj / 'firmware' / 'ap_types'}", f"-I{prj}", f"-I{prj / 'firmware'}",
+           f'-DWEIGHTS_DIR="{prj / "firmware" / "weights"}"', str(prj / f"{PROJECT}_test.cpp"),
+           str(prj / "firmware" / f"{PROJECT}.cpp"), "-o", str(exe)]
+    subprocess.run(cmd, check=True, capture_output=True, text=True, timeout=timeout)
+    try:
+        r = subprocess.run([str(exe)], cwd=prj, capture_output=True, text=True, timeout=timeout)
+    finally:
+        exe.unlink(missing_ok=True)
+    if r.returncode != 0:
+        raise RuntimeError(f"testbench failed: {r.stdout.strip()[-500:]}")
+    return r.stdout.strip().splitlines()[-1]
+
+
+def hls_tool() -> str | None:
+    return shutil.which("vitis_hls") or shutil.which("vivado_hls")
