@@ -76,17 +76,9 @@ def step_lower(ctx: dict) -> None:
 def step_hls(ctx: dict) -> None:
     """hls4ml ModelGraph with our layers; folding, FIFO depths, fit check; then the project is written."""
     from sqzfpga.hls import fit
-    from sqzfpga.hls.convert import convert
+    from sqzfpga.hls.convert import convert_folded
 
-    prj = ctx["dir"] / "hls"
-    args = (ctx["canon"], ctx["in_q"], prj, ctx["part"].device, ctx["backend"])
-    hm = convert(*args)
-    reuse = fit.plan_reuse(hm.get_layers())
-    hm = convert(*args, reuse=reuse)
-    for layer in hm.get_layers():
-        depth = fit.fifo_depths([layer]).get(layer.name)
-        if depth:
-            layer.get_output_variable().pragma = ("stream", depth)
+    hm = convert_folded(ctx["canon"], ctx["in_q"], ctx["dir"] / "hls", ctx["part"].device, ctx["backend"])
     rows = fit.estimate(hm)
     summary = fit.check(rows, ctx["part"])
     ctx.update(hm=hm, rows=rows, fit=summary)

@@ -32,3 +32,16 @@ def convert(canon: onnx.ModelProto, in_q, out_dir: str, part: str, backend: str 
         return hls4ml.converters.convert_from_onnx_model(
             canon, output_dir=str(out_dir), io_type="io_stream", backend=backend, part=part,
             clock_period=clock_period, hls_config=hls_config(canon, in_q, reuse), project_name="sqznet")
+
+
+def convert_folded(canon: onnx.ModelProto, in_q, out_dir: str, part: str, backend: str = "Vitis"):
+    """convert() with per-layer reuse factors planned and FIFO depths computed from the dataflow."""
+    from sqzfpga.hls import fit
+
+    hm = convert(canon, in_q, out_dir, part, backend)
+    hm = convert(canon, in_q, out_dir, part, backend, reuse=fit.plan_reuse(hm.get_layers()))
+    for layer in hm.get_layers():
+        depth = fit.fifo_depths([layer]).get(layer.name)
+        if depth:
+            layer.get_output_variable().pragma = ("stream", depth)
+    return hm

@@ -119,11 +119,6 @@ def parse(model: onnx.ModelProto) -> Lowered:
     low.input_name, low.input_nchw = inp.name, (n, c, h, w)
     raw = Act(inp.name, (h, w, c), None, NCHW)
     vals[inp.name] = raw
-    uses: dict[str, int] = {}
-    for node in g.node:
-        for i in node.input:
-            uses[i] = uses.get(i, 0) + 1
-
     def act(node, i=0) -> Act:
         a = vals.get(node.input[i])
         if a is None:
