@@ -43,7 +43,7 @@ def step_samples(ctx: dict) -> None:
     from sqzfpga.model import reference
     from sqzfpga.model.checkpoint import DEFAULT_CHECKPOINT, DEFAULT_SAMPLES
 
-    ctx["onnx"] = onnx_model = reference.load(ctx["dir"] / "model.onnx")
+    onnx_model = ctx["onnx"]
     _, c, h, w = reference.input_shape(onnx_model)
     n = ctx["images"]
     if ctx.get("data"):
@@ -58,6 +58,7 @@ def step_samples(ctx: dict) -> None:
         images = np.random.default_rng(0).integers(0, 256, (n, c, h, w), dtype=np.uint8)
         labels, source = None, "random images (no labels: pass --data for accuracy)"
     ctx["images_np"], ctx["labels"], ctx["images_source"] = images, labels, source
+    ctx["expected"] = reference.run(onnx_model, images)  # golden outputs, for the C simulation and testbench
     np.savez_compressed(ctx["dir"] / "samples.npz", images=images,
                         **({"labels": labels} if labels is not None else {}))
 
@@ -67,7 +68,9 @@ def step_lower(ctx: dict) -> None:
     import onnx
 
     from sqzfpga.hls.lower import lower
+    from sqzfpga.model import reference
 
+    ctx["onnx"] = reference.load(ctx["dir"] / "model.onnx")
     canon, golden, low = lower(ctx["onnx"])
     ctx.update(canon=canon, golden=golden, in_q=low.input.q)
     onnx.save(canon, str(ctx["dir"] / "canonical.onnx"))
@@ -89,7 +92,8 @@ def step_hls(ctx: dict) -> None:
 def step_csim(ctx: dict) -> None:
     from sqzfpga.hls.csim import simulate
 
-    res, y = simulate(ctx["hm"], ctx["onnx"], ctx["golden"], ctx["images_np"], ctx["labels"], log=ctx["log"])
+    res, y = simulate(ctx["hm"], ctx["onnx"], ctx["golden"], ctx["images_np"], ctx["labels"], ctx["expected"],
+                      log=ctx["log"])
     if "torch_model" in ctx and ctx["labels"] is not None:
         from sqzfpga.model.evaluate import predict
 
@@ -108,12 +112,9 @@ def step_project(ctx: dict) -> None:
 
     from sqzfpga.hls import project
     from sqzfpga.hls.layers import render
-    from sqzfpga.model import reference
 
     prj = ctx["dir"] / "hls"
-    n_tb = min(len(ctx["images_np"]), 50)
-    project.write_testbench(prj, ctx["images_np"][:n_tb], reference.run(ctx["onnx"], ctx["images_np"][:n_tb]),
-                            ctx["golden"])
+    project.write_testbench(prj, ctx["images_np"][:50], ctx["expected"][:50], ctx["golden"])
     tool = project.hls_tool()
     if tool:
         ctx["log"](f"[build] {tool} found: running csim, csynth and IP export ...")
@@ -123,11 +124,9 @@ def step_project(ctx: dict) -> None:
         next_steps = ("No vitis_hls or vivado_hls on PATH: the build stopped after C simulation. Where the tools "
                       "exist run `cd hls && vitis_hls -f build_prj.tcl \"csim=1 synth=1 cosim=1 export=1\"`.")
     ctx["next_steps"] = next_steps
-    rows = [dict(r, shape="x".join(map(str, l.get_output_variable().shape)),
-                 precision=str(l.get_output_variable().type.precision.definition_cpp()
-                               if hasattr(l.get_output_variable().type.precision, "definition_cpp")
-                               else l.get_output_variable().type.precision))
-            for r in ctx["rows"] for l in [ctx["hm"].graph[r["layer"]]]]
+    outs = {name: layer.get_output_variable() for name, layer in ctx["hm"].graph.items()}
+    rows = [dict(r, shape="x".join(map(str, outs[r["layer"]].shape)),
+                 precision=outs[r["layer"]].type.precision.definition_cpp()) for r in ctx["rows"]]
     csim = ctx.get("csim")
     bad = ", ".join(k for k, v in (csim or {}).get("layer_mismatches", {}).items() if v)
     text = render("report.md.jinja", project=project.PROJECT, model=str(ctx["model_path"]), fit=ctx["fit"],
@@ -140,7 +139,7 @@ def step_project(ctx: dict) -> None:
     (ctx["dir"] / "report.md").write_text(text + "\n")
 
 
-STEPS = [("export", step_export), ("samples", step_samples), ("lower", step_lower), ("hls", step_hls),
+STEPS = [("export", step_export), ("lower", step_lower), ("samples", step_samples), ("hls", step_hls),
          ("csim", step_csim), ("project", step_project)]
 
 

@@ -76,11 +76,10 @@ def fifo_depths(layers) -> dict[str, int]:
         if l.get_attr("in_shape") is None:
             continue
         (h, w, _), (oh, ow, _) = a["in_shape"], a["out_shape"]
-        k, s = a.get("k", 3 if l.class_name == "SqzFire" else 1), a.get("s", 1)
-        pads = a.get("pads", [1, 1, 1, 1] if l.class_name == "SqzFire" else [0, 0, 0, 0])
         if l.class_name == "SqzGlobalAvgPool":
             depths[l.name] = 2
             continue
+        k, s, pads = a["k"], a["s"], a["pads"]
         burst, oy, ox = 0, 0, 0
         for r in range(h):
             for c in range(w):

@@ -28,8 +28,6 @@ from sqzfpga.model import reference
 from sqzfpga.model.geometry import pool_out
 
 DOMAIN = "sqzfpga"
-SUPPORTED = ("Quant", "Conv", "Relu", "MaxPool", "Concat", "Add", "GlobalAveragePool", "Transpose", "Flatten",
-             "Reshape", "Identity", "Dropout")
 NHWC, NCHW = (0, 2, 3, 1), (0, 3, 1, 2)
 
 
@@ -84,8 +82,6 @@ class Act:
 class Lowered:
     ops: list = field(default_factory=list)
     input: Act | None = None
-    input_name: str = ""
-    input_nchw: tuple = ()
     output: Act | None = None
 
 
@@ -107,178 +103,225 @@ def po2_exponent(scale: np.ndarray, what: str) -> int:
     return int(1 - e)
 
 
-def parse(model: onnx.ModelProto) -> Lowered:
-    """Walk the QONNX graph once, turning node groups into layer ops (dicts) on `Act`s."""
-    g = model.graph
-    inits = {t.name: numpy_helper.to_array(t).astype(np.float64) for t in g.initializer}
-    consts: dict[str, Const | np.ndarray] = dict(inits)
-    vals: dict[str, Act] = {}
-    low = Lowered()
-    inp = g.input[0]
-    n, c, h, w = (d.dim_value for d in inp.type.tensor_type.shape.dim)
-    low.input_name, low.input_nchw = inp.name, (n, c, h, w)
-    raw = Act(inp.name, (h, w, c), None, NCHW)
-    vals[inp.name] = raw
-    def act(node, i=0) -> Act:
-        a = vals.get(node.input[i])
+class Walk:
+    """State of one walk over a QONNX graph: constants, activation tensors by name, the ops so far."""
+
+    def __init__(self, model: onnx.ModelProto):
+        g = model.graph
+        self.inits = {t.name: numpy_helper.to_array(t).astype(np.float64) for t in g.initializer}
+        self.consts: dict[str, Const] = {}
+        self.vals: dict[str, Act] = {}
+        self.low = Lowered()
+        inp = g.input[0]
+        _, c, h, w = (d.dim_value for d in inp.type.tensor_type.shape.dim)
+        self.raw = self.vals[inp.name] = Act(inp.name, (h, w, c), None, NCHW)
+
+    def act(self, node, i=0) -> Act:
+        a = self.vals.get(node.input[i])
         if a is None:
             raise UserError(f"{_where(node)}: input {i} is not an activation tensor; expected a streaming "
                             "image tensor here")
         return a
 
-    def quantized(node, a: Act) -> Act:
+    def quantized(self, node, i=0) -> Act:
+        a = self.act(node, i)
         if a.q is None:
             raise UserError(f"{_where(node)}: its input is not quantized; every layer input must come from a "
                             "power-of-two Quant node")
         return a
 
-    def const(node, i) -> Const | None:
+    def const(self, node, i) -> Const | None:
         if i >= len(node.input) or not node.input[i]:
             return None
-        cst = consts.get(node.input[i])
-        if not isinstance(cst, Const):
+        cst = self.consts.get(node.input[i])
+        if cst is None:
             raise UserError(f"{_where(node)}: input {i} is not a quantized constant; weights and biases must "
                             "be Quant nodes on initializers with power-of-two scales")
         return cst
 
-    for node in g.node:
-        attrs = {a.name: helper.get_attribute_value(a) for a in node.attribute}
-        op = node.op_type
-        if op not in SUPPORTED:
-            raise UserError(f"{_where(node)}: op {node.domain + '.' if node.domain else ''}{op} is not supported; "
-                            f"supported ops: {', '.join(SUPPORTED)}")
-        out = node.output[0]
-        if op == "Quant":
-            x = node.input[0]
-            scale = inits.get(node.input[1])
-            zp, bits = inits.get(node.input[2]), inits.get(node.input[3])
-            if scale is None or zp is None or bits is None:
-                raise UserError(f"{_where(node)}: scale, zero point and bit width must be constants")
-            if np.any(zp != 0):
-                raise UserError(f"{_where(node)}: zero point {np.unique(zp).tolist()[:4]} is not 0; sqzfpga needs "
-                                "symmetric (zero-point 0) quantizers")
-            f = po2_exponent(scale, _where(node))
-            if attrs.get("rounding_mode", b"ROUND") not in (b"ROUND", "ROUND"):
-                raise UserError(f"{_where(node)}: rounding mode {attrs['rounding_mode']!r}; expected ROUND "
-                                "(round half to even)")
-            q = QType(int(bits.item()), f, bool(attrs.get("signed", 1)))
-            if attrs.get("narrow", 0) and q.signed is False:
-                raise UserError(f"{_where(node)}: narrow-range unsigned quantizers are not supported")
-            if x in inits:
-                y = reference.quant(inits[x], scale, zp, bits, **{k: v for k, v in attrs.items()})
-                consts[out] = Const(np.rint(y * 2.0 ** f).astype(np.int64), q)
-                continue
-            a = act(node)
-            if a.root is raw:  # the input quantizer: the hardware input stream carries this type
-                new = low.input = Act(out, a.shape, q, a.layout)
-            elif a.q is None and a.op is not None and "q" not in a.op:  # finalise a pending layer
-                a.op["q"] = q
-                a.op["out"] = new = Act(out, a.shape, q, a.layout, a.op)
-            else:  # a requantisation of an already quantized tensor
-                o = {"kind": "requant", "in": quantized(node, a), "relu": False, "q": q}
-                o["out"] = new = Act(out, a.shape, q, a.layout, o)
-                low.ops.append(o)
-            vals[out] = new
-        elif op == "Relu":
-            a = act(node)
-            if a.q is None and a.op is not None:
-                a.op["relu"] = True
-                vals[out] = Act(out, a.shape, None, a.layout, a.op)
-            else:  # relu on a quantized tensor: must be followed by a Quant (a requant with relu)
-                o = {"kind": "requant", "in": quantized(node, a), "relu": True}
-                low.ops.append(o)
-                vals[out] = Act(out, a.shape, None, a.layout, o)
-        elif op in ("Transpose",):
-            a = act(node)
-            perm = tuple(attrs.get("perm", ()))
-            if perm == NHWC and a.layout == NCHW or perm == NCHW and a.layout == NHWC:
-                vals[out] = Act(out, a.shape, a.q, perm, a.op, a.root)
-            else:
-                raise UserError(f"{_where(node)}: transpose {list(perm)} of a {'NCHW' if a.layout == NCHW else 'NHWC'}"
-                                " tensor; only NCHW <-> NHWC layout changes are supported")
-        elif op in ("Identity", "Dropout"):
-            vals[out] = act(node)
-        elif op == "Conv":
-            a = quantized(node, act(node))
-            wq, bq = const(node, 1), const(node, 2)
-            cl = node.domain == reference.CHANNELS_LAST
-            if cl != (a.layout == NHWC):
-                raise UserError(f"{_where(node)}: data layout does not match the node's domain")
-            if attrs.get("group", 1) != 1 or tuple(attrs.get("dilations", (1, 1))) != (1, 1) \
-                    or attrs.get("auto_pad", b"NOTSET") not in (b"NOTSET", "NOTSET"):
-                raise UserError(f"{_where(node)}: grouped, dilated or auto_pad convolutions are not supported")
-            wi = wq.ints if cl else wq.ints.transpose(0, 2, 3, 1)  # -> O, kh, kw, I
-            o_ch, kh, kw, i_ch = wi.shape
-            if kh != kw or i_ch != a.shape[2]:
-                raise UserError(f"{_where(node)}: kernel {kh}x{kw} over {i_ch} channels, input has "
-                                f"{a.shape[2]}; only square kernels are supported")
-            s = tuple(attrs.get("strides", (1, 1)))
-            p = tuple(attrs.get("pads", (0, 0, 0, 0)))
-            if s[0] != s[1]:
-                raise UserError(f"{_where(node)}: strides {list(s)}; only equal strides are supported")
-            oh = (a.shape[0] + p[0] + p[2] - kh) // s[0] + 1
-            ow = (a.shape[1] + p[1] + p[3] - kw) // s[1] + 1
-            o = {"kind": "conv", "in": a, "w": Const(wi, wq.q), "b": bq, "k": kh, "s": s[0], "pads": p,
-                 "relu": False, "node": node.name}
-            low.ops.append(o)
-            vals[out] = Act(out, (oh, ow, o_ch), None, a.layout, o)
-        elif op == "MaxPool":
-            a = quantized(node, act(node))
-            k = tuple(attrs["kernel_shape"])
-            s = tuple(attrs.get("strides", (1, 1)))
-            p = tuple(attrs.get("pads", (0, 0, 0, 0)))
-            if k[0] != k[1] or s[0] != s[1] or tuple(attrs.get("dilations", (1, 1))) != (1, 1):
-                raise UserError(f"{_where(node)}: kernel {list(k)} stride {list(s)}; only square, undilated "
-                                "pooling windows are supported")
-            ceil = bool(attrs.get("ceil_mode", 0))
-            oh = pool_out(a.shape[0], k[0], s[0], p[0], p[2], ceil)
-            ow = pool_out(a.shape[1], k[1], s[1], p[1], p[3], ceil)
-            o = {"kind": "maxpool", "in": a, "k": k[0], "s": s[0], "pads": p, "q": a.q}
-            o["out"] = vals[out] = Act(out, (oh, ow, a.shape[2]), a.q, a.layout, o)
-            low.ops.append(o)
-        elif op == "Concat":
-            ins = [quantized(node, act(node, i)) for i in range(len(node.input))]
-            ax = attrs["axis"] % 4
-            if ax != (1 if ins[0].layout == NCHW else 3):
-                raise UserError(f"{_where(node)}: concatenation along axis {attrs['axis']} is not over channels")
-            if len({i.q for i in ins}) != 1 or len({i.shape[:2] for i in ins}) != 1 or len(ins) != 2:
-                raise UserError(f"{_where(node)}: concat inputs must be two tensors of one type and size "
-                                "(give both expand branches one activation quantizer)")
-            o = {"kind": "concat", "ins": ins, "q": ins[0].q}
-            o["out"] = vals[out] = Act(out, ins[0].shape[:2] + (sum(i.shape[2] for i in ins),), ins[0].q,
-                                       ins[0].layout, o)
-            low.ops.append(o)
-        elif op == "Add":
-            ins = [quantized(node, act(node, i)) for i in range(2)]
-            if ins[0].shape != ins[1].shape:
-                raise UserError(f"{_where(node)}: adds tensors of shapes {ins[0].shape} and {ins[1].shape}")
-            o = {"kind": "add", "ins": ins, "relu": False}
-            low.ops.append(o)
-            vals[out] = Act(out, ins[0].shape, None, ins[0].layout, o)
-        elif op == "GlobalAveragePool":
-            a = quantized(node, act(node))
-            if (node.domain == reference.CHANNELS_LAST) != (a.layout == NHWC):
-                raise UserError(f"{_where(node)}: data layout does not match the node's domain")
-            o = {"kind": "gap", "in": a, "relu": False}
-            low.ops.append(o)
-            vals[out] = Act(out, (1, 1, a.shape[2]), None, a.layout, o)
-        elif op in ("Flatten", "Reshape"):
-            a = act(node)
-            if a.shape[:2] != (1, 1):
-                raise UserError(f"{_where(node)}: flattens a {a.shape[0]}x{a.shape[1]} map; only the final 1x1 "
-                                "class scores may be flattened")
-            vals[out] = Act(out, a.shape, a.q, a.layout, a.op, a.root)
+    def add(self, node, o: dict, shape, q=None, layout=None) -> Act:
+        """Record op `o` producing the node's output; quantized ops are complete, others wait for a Quant."""
+        a = Act(node.output[0], tuple(shape), q, layout or o["in"].layout, o)
+        self.low.ops.append(o)
+        if q is not None:
+            o["out"] = a
+        self.vals[node.output[0]] = a
+        return a
+
+
+OP_HANDLERS: dict = {}  # ONNX op type -> handler(walk, node, attrs), registered with @handles
+
+
+def handles(*ops):
+    def register(fn):
+        for op in ops:
+            OP_HANDLERS[op] = fn
+        return fn
+    return register
+
+
+@handles("Quant")
+def _quant(w: Walk, node, attrs):
+    x, out = node.input[0], node.output[0]
+    scale, zp, bits = (w.inits.get(node.input[i]) for i in (1, 2, 3))
+    if scale is None or zp is None or bits is None:
+        raise UserError(f"{_where(node)}: scale, zero point and bit width must be constants")
+    if np.any(zp != 0):
+        raise UserError(f"{_where(node)}: zero point {np.unique(zp).tolist()[:4]} is not 0; sqzfpga needs "
+                        "symmetric (zero-point 0) quantizers")
+    f = po2_exponent(scale, _where(node))
+    if attrs.get("rounding_mode", b"ROUND") not in (b"ROUND", "ROUND"):
+        raise UserError(f"{_where(node)}: rounding mode {attrs['rounding_mode']!r}; expected ROUND "
+                        "(round half to even)")
+    q = QType(int(bits.item()), f, bool(attrs.get("signed", 1)))
+    if x in w.inits:  # a weight or bias: keep its integers
+        y = reference.quant(w.inits[x], scale, zp, bits, **attrs)
+        w.consts[out] = Const(np.rint(y * 2.0 ** f).astype(np.int64), q)
+        return
+    if attrs.get("narrow", 0):
+        raise UserError(f"{_where(node)}: narrow-range activation quantizers are not supported; "
+                        "use full-range activation quantizers (Brevitas *ActPerTensorFixedPoint)")
+    a = w.act(node)
+    if a.root is w.raw:  # the input quantizer: the hardware input stream carries this type
+        new = w.low.input = Act(out, a.shape, q, a.layout)
+    elif a.q is None and a.op is not None and "q" not in a.op:  # finalise a pending layer
+        a.op["q"] = q
+        a.op["out"] = new = Act(out, a.shape, q, a.layout, a.op)
+    else:  # a requantisation of an already quantized tensor
+        new = w.add(node, {"kind": "requant", "in": w.quantized(node), "relu": False, "q": q}, a.shape, q)
+    w.vals[out] = new
+
+
+@handles("Relu")
+def _relu(w: Walk, node, attrs):
+    a = w.act(node)
+    if a.q is None and a.op is not None:  # fused into the pending layer
+        a.op["relu"] = True
+        w.vals[node.output[0]] = Act(node.output[0], a.shape, None, a.layout, a.op)
+    else:  # relu on a quantized tensor: must be followed by a Quant (a requant with relu)
+        w.add(node, {"kind": "requant", "in": w.quantized(node), "relu": True}, a.shape)
+
+
+@handles("Transpose")
+def _transpose(w: Walk, node, attrs):
+    a = w.act(node)
+    perm = tuple(attrs.get("perm", ()))
+    if not (perm == NHWC and a.layout == NCHW or perm == NCHW and a.layout == NHWC):
+        raise UserError(f"{_where(node)}: transpose {list(perm)} of a {'NCHW' if a.layout == NCHW else 'NHWC'}"
+                        " tensor; only NCHW <-> NHWC layout changes are supported")
+    w.vals[node.output[0]] = Act(node.output[0], a.shape, a.q, perm, a.op, a.root)
+
+
+@handles("Identity", "Dropout")
+def _identity(w: Walk, node, attrs):
+    w.vals[node.output[0]] = w.act(node)
+
+
+def _layout_matches(node, a: Act) -> None:
+    if (node.domain == reference.CHANNELS_LAST) != (a.layout == NHWC):
+        raise UserError(f"{_where(node)}: data layout does not match the node's domain")
+
+
+@handles("Conv")
+def _conv(w: Walk, node, attrs):
+    a = w.quantized(node)
+    wq, bq = w.const(node, 1), w.const(node, 2)
+    _layout_matches(node, a)
+    if attrs.get("group", 1) != 1 or tuple(attrs.get("dilations", (1, 1))) != (1, 1) \
+            or attrs.get("auto_pad", b"NOTSET") not in (b"NOTSET", "NOTSET"):
+        raise UserError(f"{_where(node)}: grouped, dilated or auto_pad convolutions are not supported")
+    wi = wq.ints if node.domain == reference.CHANNELS_LAST else wq.ints.transpose(0, 2, 3, 1)  # O, kh, kw, I
+    o_ch, kh, kw, i_ch = wi.shape
+    if kh != kw or i_ch != a.shape[2]:
+        raise UserError(f"{_where(node)}: kernel {kh}x{kw} over {i_ch} channels, input has "
+                        f"{a.shape[2]}; only square kernels are supported")
+    s = tuple(attrs.get("strides", (1, 1)))
+    p = tuple(attrs.get("pads", (0, 0, 0, 0)))
+    if s[0] != s[1]:
+        raise UserError(f"{_where(node)}: strides {list(s)}; only equal strides are supported")
+    oh = (a.shape[0] + p[0] + p[2] - kh) // s[0] + 1
+    ow = (a.shape[1] + p[1] + p[3] - kw) // s[1] + 1
+    w.add(node, {"kind": "conv", "in": a, "w": Const(wi, wq.q), "b": bq, "k": kh, "s": s[0], "pads": p,
+                 "relu": False, "node": node.name}, (oh, ow, o_ch))
+
+
+@handles("MaxPool")
+def _maxpool(w: Walk, node, attrs):
+    a = w.quantized(node)
+    _layout_matches(node, a)
+    k = tuple(attrs["kernel_shape"])
+    s = tuple(attrs.get("strides", (1, 1)))
+    p = tuple(attrs.get("pads", (0, 0, 0, 0)))
+    if k[0] != k[1] or s[0] != s[1] or tuple(attrs.get("dilations", (1, 1))) != (1, 1):
+        raise UserError(f"{_where(node)}: kernel {list(k)} stride {list(s)}; only square, undilated "
+                        "pooling windows are supported")
+    ceil = bool(attrs.get("ceil_mode", 0))
+    oh = pool_out(a.shape[0], k[0], s[0], p[0], p[2], ceil)
+    ow = pool_out(a.shape[1], k[1], s[1], p[1], p[3], ceil)
+    w.add(node, {"kind": "maxpool", "in": a, "k": k[0], "s": s[0], "pads": p, "q": a.q},
+          (oh, ow, a.shape[2]), a.q)
+
+
+@handles("Concat")
+def _concat(w: Walk, node, attrs):
+    ins = [w.quantized(node, i) for i in range(len(node.input))]
+    if attrs["axis"] % 4 != (1 if ins[0].layout == NCHW else 3):
+        raise UserError(f"{_where(node)}: concatenation along axis {attrs['axis']} is not over channels")
+    if len({i.q for i in ins}) != 1 or len({i.shape[:2] for i in ins}) != 1 or len(ins) != 2:
+        raise UserError(f"{_where(node)}: concat inputs must be two tensors of one type and size "
+                        "(give both expand branches one activation quantizer)")
+    w.add(node, {"kind": "concat", "ins": ins, "q": ins[0].q},
+          ins[0].shape[:2] + (sum(i.shape[2] for i in ins),), ins[0].q, ins[0].layout)
+
+
+@handles("Add")
+def _add(w: Walk, node, attrs):
+    ins = [w.quantized(node, i) for i in range(2)]
+    if ins[0].shape != ins[1].shape:
+        raise UserError(f"{_where(node)}: adds tensors of shapes {ins[0].shape} and {ins[1].shape}")
+    w.add(node, {"kind": "add", "ins": ins, "relu": False}, ins[0].shape, layout=ins[0].layout)
+
+
+@handles("GlobalAveragePool")
+def _gap(w: Walk, node, attrs):
+    a = w.quantized(node)
+    _layout_matches(node, a)
+    w.add(node, {"kind": "gap", "in": a, "relu": False}, (1, 1, a.shape[2]))
+
+
+@handles("Flatten", "Reshape")
+def _flatten(w: Walk, node, attrs):
+    a = w.act(node)
+    if a.shape[:2] != (1, 1):
+        raise UserError(f"{_where(node)}: flattens a {a.shape[0]}x{a.shape[1]} map; only the final 1x1 "
+                        "class scores may be flattened")
+    w.vals[node.output[0]] = Act(node.output[0], a.shape, a.q, a.layout, a.op, a.root)
+
+
+SUPPORTED = tuple(OP_HANDLERS)
+
+
+def parse(model: onnx.ModelProto) -> Lowered:
+    """Walk the QONNX graph once; each op's handler turns node groups into layer ops (dicts) on `Act`s."""
+    w = Walk(model)
+    for node in model.graph.node:
+        handler = OP_HANDLERS.get(node.op_type)
+        if handler is None:
+            raise UserError(f"{_where(node)}: op {node.domain + '.' if node.domain else ''}{node.op_type} is not "
+                            f"supported; supported ops: {', '.join(SUPPORTED)}")
+        handler(w, node, {a.name: helper.get_attribute_value(a) for a in node.attribute})
+    low = w.low
     for o in low.ops:
         if o["kind"] in ("conv", "add", "gap", "requant") and "q" not in o:
             raise UserError(f"{o['kind']} layer {o.get('node', '')!r}: its output is not quantized; follow every "
                             "layer with a power-of-two activation Quant")
-    outv = vals.get(g.output[0].name)
-    if outv is None or outv.q is None:
-        raise UserError(f"graph output {g.output[0].name!r}: is not a quantized tensor")
+    out = w.vals.get(model.graph.output[0].name)
+    if out is None or out.q is None:
+        raise UserError(f"graph output {model.graph.output[0].name!r}: is not a quantized tensor")
     if low.input is None:
         raise UserError("graph input: no input Quant node; expected the image to be quantized first "
                         "(Brevitas QuantIdentity at the input)")
-    low.output = outv
+    low.output = out
     return low
 
 
@@ -394,7 +437,9 @@ def emit(low: Lowered) -> tuple[onnx.ModelProto, dict]:
         elif kind == "gap":
             op = "SqzGlobalAvgPool"
         else:
-            op = "SqzFire"
+            op = "SqzFire"  # geometry of its 3x3 window, for the schedule (FIFO depths)
+            attrs += [helper.make_attribute("k", 3), helper.make_attribute("s", 1),
+                      helper.make_attribute("pads", [1, 1, 1, 1])]
             attrs += (_conv_attrs("squeeze_", o["squeeze"]) + _conv_attrs("e1_", o["expand1x1"])
                       + _conv_attrs("e3_", o["expand3x3"])
                       + [helper.make_attribute("squeeze_q", o["squeeze"]["q"].triple()),

@@ -80,30 +80,24 @@ Filters:
     }
 }
 
-// ---- convolution: any kernel, stride, padding; bias, optional ReLU, requantisation ----------------
-template <class data_T, class res_T, typename CONFIG_T>
-void conv(hls::stream<data_T> &data, hls::stream<res_T> &res,
-          const typename CONFIG_T::weight_t w[CONFIG_T::n_filt * CONFIG_T::kernel * CONFIG_T::kernel * CONFIG_T::n_chan],
-          const typename CONFIG_T::bias_t b[CONFIG_T::n_filt]) {
-    const unsigned H = CONFIG_T::in_height, W = CONFIG_T::in_width, C = CONFIG_T::n_chan, K = CONFIG_T::kernel;
-    typename data_T::value_type buf[K][W][C];
-    #pragma HLS ARRAY_PARTITION variable = buf complete dim = 3
+// The one streaming loop of every window layer: read the H x W input pixels in raster order, let the
+// kernel keep each (load), and after each pixel write every output whose window is complete
+// (emit), in raster order. Kernels own their line buffers; this owns the schedule.
+template <class data_T, class res_T, class Kernel, unsigned H, unsigned W, unsigned K, unsigned S, int PT, int PL,
+          unsigned OH, unsigned OW>
+void stream_windows(hls::stream<data_T> &data, hls::stream<res_T> &res, Kernel &kernel) {
     unsigned oy = 0, ox = 0;
 Rows:
     for (unsigned r = 0; r < H; r++) {
     Cols:
         for (unsigned c = 0; c < W; c++) {
-            data_T px = data.read();
-            for (unsigned ch = 0; ch < C; ch++)
-                buf[r % K][c][ch] = px[ch];
-            while (oy < CONFIG_T::out_height &&
-                   window_ready<H, W, K, CONFIG_T::stride, CONFIG_T::pad_top, CONFIG_T::pad_left>(r, c, oy, ox)) {
+            kernel.load(r, c, data.read());
+        Emit:
+            while (oy < OH && window_ready<H, W, K, S, PT, PL>(r, c, oy, ox)) {
                 res_T o;
-                conv_pixel<typename data_T::value_type, typename res_T::value_type, CONFIG_T, CONFIG_T::n_filt, K,
-                           CONFIG_T::stride, CONFIG_T::pad_top, CONFIG_T::pad_left, H, W, C>(buf, oy, ox, w, b,
-                                                                                            CONFIG_T::relu, o.data);
+                kernel.emit(oy, ox, o);
                 res.write(o);
-                if (++ox == CONFIG_T::out_width) {
+                if (++ox == OW) {
                     ox = 0;
                     oy++;
                 }
@@ -112,50 +106,79 @@ Rows:
     }
 }
 
-// ---- max pooling: k x k / s, floor or ceil mode (windows clipped to the image, as ONNX pads -inf) --
+// A K-row circular line buffer of whole input pixels.
+template <class T, unsigned K, unsigned W, unsigned C> struct LineBuffer {
+    T buf[K][W][C];
+    template <class px_T> void load(unsigned r, unsigned c, const px_T &px) {
+        #pragma HLS INLINE
+        for (unsigned ch = 0; ch < C; ch++)
+            buf[r % K][c][ch] = px[ch];
+    }
+};
+
+// ---- convolution: any kernel, stride, padding; bias, optional ReLU, requantisation ----------------
+template <class data_T, class res_T, typename CONFIG_T> struct ConvKernel {
+    static const unsigned H = CONFIG_T::in_height, W = CONFIG_T::in_width, C = CONFIG_T::n_chan;
+    static const unsigned K = CONFIG_T::kernel;
+    LineBuffer<typename data_T::value_type, K, W, C> lb;
+    const typename CONFIG_T::weight_t *w;
+    const typename CONFIG_T::bias_t *b;
+    void load(unsigned r, unsigned c, const data_T &px) { lb.load(r, c, px); }
+    void emit(unsigned oy, unsigned ox, res_T &o) {
+        conv_pixel<typename data_T::value_type, typename res_T::value_type, CONFIG_T, CONFIG_T::n_filt, K,
+                   CONFIG_T::stride, CONFIG_T::pad_top, CONFIG_T::pad_left, H, W, C>(lb.buf, oy, ox, w, b,
+                                                                                    CONFIG_T::relu, o.data);
+    }
+};
+
 template <class data_T, class res_T, typename CONFIG_T>
-void maxpool(hls::stream<data_T> &data, hls::stream<res_T> &res) {
-    const unsigned H = CONFIG_T::in_height, W = CONFIG_T::in_width, C = CONFIG_T::n_chan, K = CONFIG_T::kernel;
-    const unsigned S = CONFIG_T::stride;
-    typename data_T::value_type buf[K][W][C];
-    #pragma HLS ARRAY_PARTITION variable = buf complete dim = 3
-    unsigned oy = 0, ox = 0;
-Rows:
-    for (unsigned r = 0; r < H; r++) {
-    Cols:
-        for (unsigned c = 0; c < W; c++) {
-            data_T px = data.read();
-            for (unsigned ch = 0; ch < C; ch++)
-                buf[r % K][c][ch] = px[ch];
-            while (oy < CONFIG_T::out_height &&
-                   window_ready<H, W, K, S, CONFIG_T::pad_top, CONFIG_T::pad_left>(r, c, oy, ox)) {
-                res_T o;
-                for (unsigned ch = 0; ch < C; ch++) {
-                    #pragma HLS UNROLL
-                    bool first = true;
-                    typename res_T::value_type m = 0;
-                    for (unsigned ky = 0; ky < K; ky++) {
-                        int iy = int(oy * S) - CONFIG_T::pad_top + int(ky);
-                        for (unsigned kx = 0; kx < K; kx++) {
-                            int ix = int(ox * S) - CONFIG_T::pad_left + int(kx);
-                            if (iy < 0 || iy >= int(H) || ix < 0 || ix >= int(W))
-                                continue;
-                            typename data_T::value_type v = buf[iy % K][ix][ch];
-                            if (first || v > m)
-                                m = v;
-                            first = false;
-                        }
-                    }
-                    o[ch] = m;
-                }
-                res.write(o);
-                if (++ox == CONFIG_T::out_width) {
-                    ox = 0;
-                    oy++;
+void conv(hls::stream<data_T> &data, hls::stream<res_T> &res,
+          const typename CONFIG_T::weight_t w[CONFIG_T::n_filt * CONFIG_T::kernel * CONFIG_T::kernel * CONFIG_T::n_chan],
+          const typename CONFIG_T::bias_t b[CONFIG_T::n_filt]) {
+    ConvKernel<data_T, res_T, CONFIG_T> k;
+    #pragma HLS ARRAY_PARTITION variable = k.lb.buf complete dim = 3
+    k.w = w;
+    k.b = b;
+    stream_windows<data_T, res_T, ConvKernel<data_T, res_T, CONFIG_T>, CONFIG_T::in_height, CONFIG_T::in_width,
+                   CONFIG_T::kernel, CONFIG_T::stride, CONFIG_T::pad_top, CONFIG_T::pad_left, CONFIG_T::out_height,
+                   CONFIG_T::out_width>(data, res, k);
+}
+
+// ---- max pooling: k x k / s, floor or ceil mode (windows clipped to the image, as ONNX pads -inf) --
+template <class data_T, class res_T, typename CONFIG_T> struct PoolKernel {
+    static const unsigned H = CONFIG_T::in_height, W = CONFIG_T::in_width, C = CONFIG_T::n_chan;
+    static const unsigned K = CONFIG_T::kernel, S = CONFIG_T::stride;
+    LineBuffer<typename data_T::value_type, K, W, C> lb;
+    void load(unsigned r, unsigned c, const data_T &px) { lb.load(r, c, px); }
+    void emit(unsigned oy, unsigned ox, res_T &o) {
+        for (unsigned ch = 0; ch < C; ch++) {
+            #pragma HLS UNROLL
+            bool first = true;
+            typename res_T::value_type m = 0;
+            for (unsigned ky = 0; ky < K; ky++) {
+                int iy = int(oy * S) - CONFIG_T::pad_top + int(ky);
+                for (unsigned kx = 0; kx < K; kx++) {
+                    int ix = int(ox * S) - CONFIG_T::pad_left + int(kx);
+                    if (iy < 0 || iy >= int(H) || ix < 0 || ix >= int(W))
+                        continue;
+                    typename data_T::value_type v = lb.buf[iy % K][ix][ch];
+                    if (first || v > m)
+                        m = v;
+                    first = false;
                 }
             }
+            o[ch] = m;
         }
     }
+};
+
+template <class data_T, class res_T, typename CONFIG_T>
+void maxpool(hls::stream<data_T> &data, hls::stream<res_T> &res) {
+    PoolKernel<data_T, res_T, CONFIG_T> k;
+    #pragma HLS ARRAY_PARTITION variable = k.lb.buf complete dim = 3
+    stream_windows<data_T, res_T, PoolKernel<data_T, res_T, CONFIG_T>, CONFIG_T::in_height, CONFIG_T::in_width,
+                   CONFIG_T::kernel, CONFIG_T::stride, CONFIG_T::pad_top, CONFIG_T::pad_left, CONFIG_T::out_height,
+                   CONFIG_T::out_width>(data, res, k);
 }
 
 // ---- global average pooling with exact rounding ------------------------------------------------
@@ -208,102 +231,93 @@ Pixels:
     res.write(o);
 }
 
+
 // ---- fused Fire module ------------------------------------------------------------------------
 // squeeze 1x1 (+ReLU, requant) on each arriving pixel into a 3-row line buffer; both expands read
 // that one buffer (3x3 zero padding = skipped taps) and are written as one concatenated pixel;
 // optional bypass (identity or 1x1 conv of the module input, kept in a 2-row buffer) is added
 // before the last requantisation. No clone, no zero-padding layer, no whole-frame FIFO.
-template <class data_T, class res_T, typename CONFIG_T>
-void fire_core(hls::stream<data_T> &data, hls::stream<res_T> &res,
-               const typename CONFIG_T::squeeze_config::weight_t *sq_w,
-               const typename CONFIG_T::squeeze_config::bias_t *sq_b,
-               const typename CONFIG_T::expand1x1_config::weight_t *e1_w,
-               const typename CONFIG_T::expand1x1_config::bias_t *e1_b,
-               const typename CONFIG_T::expand3x3_config::weight_t *e3_w,
-               const typename CONFIG_T::expand3x3_config::bias_t *e3_b,
-               const typename CONFIG_T::bypass_config::weight_t *by_w,
-               const typename CONFIG_T::bypass_config::bias_t *by_b) {
-    const unsigned H = CONFIG_T::height, W = CONFIG_T::width, CI = CONFIG_T::n_chan, SQ = CONFIG_T::n_squeeze;
-    const unsigned E1 = CONFIG_T::n_expand1x1, E3 = CONFIG_T::n_expand3x3;
+template <class data_T, class res_T, typename CONFIG_T> struct FireKernel {
+    static const unsigned H = CONFIG_T::height, W = CONFIG_T::width, CI = CONFIG_T::n_chan, SQ = CONFIG_T::n_squeeze;
+    static const unsigned E1 = CONFIG_T::n_expand1x1, E3 = CONFIG_T::n_expand3x3;
     typedef typename data_T::value_type in_T;
     typedef typename CONFIG_T::squeeze_t sq_T;
     typedef typename CONFIG_T::expand_t ex_T;
+    typedef typename CONFIG_T::squeeze_config SqC;
+    typedef typename CONFIG_T::expand1x1_config E1C;
+    typedef typename CONFIG_T::expand3x3_config E3C;
+    typedef typename CONFIG_T::bypass_config ByC;
     sq_T sbuf[3][W][SQ];
-    #pragma HLS ARRAY_PARTITION variable = sbuf complete dim = 3
     in_T xbuf[2][W][CI];
-    #pragma HLS ARRAY_PARTITION variable = xbuf complete dim = 3
-    unsigned oy = 0, ox = 0;
-Rows:
-    for (unsigned r = 0; r < H; r++) {
-    Cols:
-        for (unsigned c = 0; c < W; c++) {
-            data_T px = data.read();
-            in_T xw[1][1][CI];
-            for (unsigned ch = 0; ch < CI; ch++) {
-                xw[0][0][ch] = px[ch];
-                if (CONFIG_T::bypass != 0)
-                    xbuf[r % 2][c][ch] = px[ch];
-            }
-            sq_T s[SQ];
-            conv_pixel<in_T, sq_T, typename CONFIG_T::squeeze_config, SQ, 1, 1, 0, 0, 1, 1, CI>(
-                xw, 0, 0, sq_w, sq_b, CONFIG_T::squeeze_config::relu, s);
-            for (unsigned ch = 0; ch < SQ; ch++)
-                sbuf[r % 3][c][ch] = s[ch];
-            while (oy < H && window_ready<H, W, 3, 1, 1, 1>(r, c, oy, ox)) {
-                ex_T e[E1 + E3];
-                sq_T center[1][1][SQ];
-                for (unsigned ch = 0; ch < SQ; ch++)
-                    center[0][0][ch] = sbuf[oy % 3][ox][ch];
-                conv_pixel<sq_T, ex_T, typename CONFIG_T::expand1x1_config, E1, 1, 1, 0, 0, 1, 1, SQ>(
-                    center, 0, 0, e1_w, e1_b, CONFIG_T::expand1x1_config::relu, e);
-                conv_pixel<sq_T, ex_T, typename CONFIG_T::expand3x3_config, E3, 3, 1, 1, 1, H, W, SQ>(
-                    sbuf, oy, ox, e3_w, e3_b, CONFIG_T::expand3x3_config::relu, e + E1);
-                res_T o;
-                if (CONFIG_T::bypass == 0) {
-                    for (unsigned ch = 0; ch < E1 + E3; ch++)
-                        o[ch] = e[ch];
-                } else {
-                    ex_T by[E1 + E3];
-                    if (CONFIG_T::bypass == 1) {
-                        for (unsigned ch = 0; ch < CI; ch++)
-                            by[ch] = requant<ex_T>(xbuf[oy % 2][ox][ch], true);
-                    } else {
-                        in_T xc[1][1][CI];
-                        for (unsigned ch = 0; ch < CI; ch++)
-                            xc[0][0][ch] = xbuf[oy % 2][ox][ch];
-                        conv_pixel<in_T, ex_T, typename CONFIG_T::bypass_config, E1 + E3, 1, 1, 0, 0, 1, 1, CI>(
-                            xc, 0, 0, by_w, by_b, CONFIG_T::bypass_config::relu, by);
-                    }
-                    for (unsigned ch = 0; ch < E1 + E3; ch++) {
-                        typename CONFIG_T::add_t sum = typename CONFIG_T::add_t(e[ch]) + typename CONFIG_T::add_t(by[ch]);
-                        o[ch] = requant<typename res_T::value_type>(sum, CONFIG_T::add_relu);
-                    }
-                }
-                res.write(o);
-                if (++ox == W) {
-                    ox = 0;
-                    oy++;
-                }
-            }
+    const typename SqC::weight_t *sq_w;
+    const typename SqC::bias_t *sq_b;
+    const typename E1C::weight_t *e1_w;
+    const typename E1C::bias_t *e1_b;
+    const typename E3C::weight_t *e3_w;
+    const typename E3C::bias_t *e3_b;
+    const typename ByC::weight_t *by_w;
+    const typename ByC::bias_t *by_b;
+
+    void load(unsigned r, unsigned c, const data_T &px) {
+        in_T x[1][1][CI];
+        for (unsigned ch = 0; ch < CI; ch++) {
+            x[0][0][ch] = px[ch];
+            if (CONFIG_T::bypass != 0)
+                xbuf[r % 2][c][ch] = px[ch];
+        }
+        conv_pixel<in_T, sq_T, SqC, SQ, 1, 1, 0, 0, 1, 1, CI>(x, 0, 0, sq_w, sq_b, SqC::relu, sbuf[r % 3][c]);
+    }
+
+    void emit(unsigned oy, unsigned ox, res_T &o) {
+        ex_T e[E1 + E3];
+        sq_T center[1][1][SQ];
+        for (unsigned ch = 0; ch < SQ; ch++)
+            center[0][0][ch] = sbuf[oy % 3][ox][ch];
+        conv_pixel<sq_T, ex_T, E1C, E1, 1, 1, 0, 0, 1, 1, SQ>(center, 0, 0, e1_w, e1_b, E1C::relu, e);
+        conv_pixel<sq_T, ex_T, E3C, E3, 3, 1, 1, 1, H, W, SQ>(sbuf, oy, ox, e3_w, e3_b, E3C::relu, e + E1);
+        if (CONFIG_T::bypass == 0) {
+            for (unsigned ch = 0; ch < E1 + E3; ch++)
+                o[ch] = e[ch];
+            return;
+        }
+        ex_T by[E1 + E3];
+        in_T x[1][1][CI];
+        for (unsigned ch = 0; ch < CI; ch++)
+            x[0][0][ch] = xbuf[oy % 2][ox][ch];
+        if (CONFIG_T::bypass == 1) {
+            for (unsigned ch = 0; ch < CI; ch++)
+                by[ch] = requant<ex_T>(x[0][0][ch], true);
+        } else {
+            conv_pixel<in_T, ex_T, ByC, E1 + E3, 1, 1, 0, 0, 1, 1, CI>(x, 0, 0, by_w, by_b, ByC::relu, by);
+        }
+        for (unsigned ch = 0; ch < E1 + E3; ch++) {
+            typename CONFIG_T::add_t sum = typename CONFIG_T::add_t(e[ch]) + typename CONFIG_T::add_t(by[ch]);
+            o[ch] = requant<typename res_T::value_type>(sum, CONFIG_T::add_relu);
         }
     }
-}
+};
 
+// by_w/by_b only for the 1x1-conv bypass
 template <class data_T, class res_T, typename CONFIG_T>
 void fire(hls::stream<data_T> &data, hls::stream<res_T> &res, const typename CONFIG_T::squeeze_config::weight_t *sq_w,
           const typename CONFIG_T::squeeze_config::bias_t *sq_b, const typename CONFIG_T::expand1x1_config::weight_t *e1_w,
           const typename CONFIG_T::expand1x1_config::bias_t *e1_b, const typename CONFIG_T::expand3x3_config::weight_t *e3_w,
-          const typename CONFIG_T::expand3x3_config::bias_t *e3_b) {
-    fire_core<data_T, res_T, CONFIG_T>(data, res, sq_w, sq_b, e1_w, e1_b, e3_w, e3_b, 0, 0);
-}
-
-template <class data_T, class res_T, typename CONFIG_T>
-void fire(hls::stream<data_T> &data, hls::stream<res_T> &res, const typename CONFIG_T::squeeze_config::weight_t *sq_w,
-          const typename CONFIG_T::squeeze_config::bias_t *sq_b, const typename CONFIG_T::expand1x1_config::weight_t *e1_w,
-          const typename CONFIG_T::expand1x1_config::bias_t *e1_b, const typename CONFIG_T::expand3x3_config::weight_t *e3_w,
-          const typename CONFIG_T::expand3x3_config::bias_t *e3_b, const typename CONFIG_T::bypass_config::weight_t *by_w,
-          const typename CONFIG_T::bypass_config::bias_t *by_b) {
-    fire_core<data_T, res_T, CONFIG_T>(data, res, sq_w, sq_b, e1_w, e1_b, e3_w, e3_b, by_w, by_b);
+          const typename CONFIG_T::expand3x3_config::bias_t *e3_b,
+          const typename CONFIG_T::bypass_config::weight_t *by_w = 0,
+          const typename CONFIG_T::bypass_config::bias_t *by_b = 0) {
+    FireKernel<data_T, res_T, CONFIG_T> k;
+    #pragma HLS ARRAY_PARTITION variable = k.sbuf complete dim = 3
+    #pragma HLS ARRAY_PARTITION variable = k.xbuf complete dim = 3
+    k.sq_w = sq_w;
+    k.sq_b = sq_b;
+    k.e1_w = e1_w;
+    k.e1_b = e1_b;
+    k.e3_w = e3_w;
+    k.e3_b = e3_b;
+    k.by_w = by_w;
+    k.by_b = by_b;
+    stream_windows<data_T, res_T, FireKernel<data_T, res_T, CONFIG_T>, CONFIG_T::height, CONFIG_T::width, 3, 1, 1, 1,
+                   CONFIG_T::height, CONFIG_T::width>(data, res, k);
 }
 
 } // namespace sqz
