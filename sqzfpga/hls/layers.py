@@ -18,7 +18,7 @@ from hls4ml.model.layers import Layer
 from onnx import helper, numpy_helper
 
 from sqzfpga.hls.lower import DOMAIN, QType
-from sqzfpga.hls.precision import accum_type, cpp_type, fixed, hw_type, store_type
+from sqzfpga.hls.precision import accum_type, cpp_type, fixed, gap_widths, hw_type, store_type
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 HEADER = TEMPLATES / "sqz_layers.h"
@@ -119,10 +119,7 @@ class GapConfig(LayerConfigTemplate):
     def format(self, node):
         g = _geometry(node)
         iq, oq = QType.of(node.get_attr("in_q")), QType.of(node.get_attr("out_q"))
-        n = g["in_height"] * g["in_width"]
-        shift = oq.frac - iq.frac
-        sum_width = iq.bits + 1 + n.bit_length()
-        num_width = max(sum_width + max(shift, 0), n.bit_length() + max(-shift, 0)) + 2
+        shift, sum_width, num_width = gap_widths(iq, oq, g["in_height"] * g["in_width"])
         return render("gap_config.h.jinja", **g, in_signed="true" if iq.signed else "false", shift=shift,
                       sum_width=sum_width, num_width=num_width, out_min=oq.lo, out_max=oq.hi)
 

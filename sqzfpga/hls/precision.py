@@ -23,13 +23,16 @@ def fixed(width: int, frac: int, signed: bool = True) -> str:
     return f"ap_{'' if signed else 'u'}fixed<{width},{width - frac}>"
 
 
-def accum_type(xq: QType, w: np.ndarray, wq: QType, b: np.ndarray | None, bq: QType | None) -> tuple[str, int]:
+def accum_type(xq: QType, w: np.ndarray, wq: QType, b: np.ndarray | None, bq: QType | None,
+               frac: int | None = None) -> tuple[str, int]:
     """Narrowest accumulator that holds every partial sum of this conv exactly, and its width.
 
     The bound uses the actual integer weights (sum of |w| per filter times the largest input), not
-    the worst case of the weight width, so sparse or small filters get narrower adders.
+    the worst case of the weight width, so sparse or small filters get narrower adders. `frac`
+    (default: the finer of products and bias) lets two convs share one accumulator format.
     """
-    frac = max(wq.frac + xq.frac, bq.frac if bq is not None else -10**6)
+    if frac is None:
+        frac = accum_frac(xq, wq, bq)
     xmax = max(-xq.lo, xq.hi)
     per_filter = np.abs(w.reshape(w.shape[0], -1)).sum(axis=1).astype(object) * xmax * (1 << (frac - wq.frac - xq.frac))
     if b is not None:
@@ -37,6 +40,20 @@ def accum_type(xq: QType, w: np.ndarray, wq: QType, b: np.ndarray | None, bq: QT
     bound = int(max(per_filter.max(), 1))
     width = bound.bit_length() + 1
     return fixed(width, frac), width
+
+
+def accum_frac(xq: QType, wq: QType, bq: QType | None) -> int:
+    """Binary point of an exact accumulator: the finer of the products' and the bias's."""
+    return max(wq.frac + xq.frac, bq.frac if bq is not None else -10**6)
+
+
+def gap_widths(iq: QType, oq: QType, n: int) -> tuple[int, int, int]:
+    """Global average pool over n pixels: (shift, sum width, numerator width) of the exact division
+    out = round_half_even(sum * 2^shift / n), shared by the HLS and RTL layers."""
+    shift = oq.frac - iq.frac
+    sum_width = iq.bits + 1 + n.bit_length()
+    num_width = max(sum_width + max(shift, 0), n.bit_length() + max(-shift, 0)) + 2
+    return shift, sum_width, num_width
 
 
 def cpp_type(q: QType | list) -> str:

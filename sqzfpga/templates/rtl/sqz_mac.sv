@@ -1,0 +1,101 @@
+// Matrix-vector MAC behind a sqz_window: PO output channels x PI input channels per step (PO*PI
+// multipliers), exact accumulators, requantisation, and the output pixel assembled chunk by chunk.
+// Weights come with each step (the window's payload ROM, entry (po, pi) at bits (po*PI+pi)*WB);
+// biases, already aligned to the accumulator's binary point, sit in a small LUT ROM per chunk.
+// Up to two segments (a Fire's 1x1 and 3x3 expands) with their own product alignment and ReLU.
+module sqz_mac #(
+    parameter int C = 4, IB = 8,
+    parameter bit ISIGNED = 0,
+    parameter int PI = 1, PO = 1, WB = 8,
+    parameter int NCO = 1,
+    parameter int ACCW = 24,
+    parameter int PSH0 = 0, PSH1 = 0,
+    parameter int D = 8,
+    parameter int OB = 8,
+    parameter bit OSIGNED = 0,
+    parameter bit RELU0 = 1, RELU1 = 1,
+    parameter string BFILE = ""
+) (
+    input  logic                clk,
+    input  logic                rst,
+    input  logic                s_valid,
+    output logic                s_ready,
+    input  logic [C*IB-1:0]     s_data,
+    input  logic [PO*PI*WB-1:0] s_w,
+    input  logic                s_pad,
+    input  logic [15:0]         s_ci,
+    input  logic [15:0]         s_co,
+    input  logic                s_seg,
+    input  logic                s_first,
+    input  logic                s_last,
+    output logic                m_valid,
+    input  logic                m_ready,
+    output logic [NCO*PO*OB-1:0] m_data
+);
+  localparam int PW = WB + IB + 1;
+  localparam int COB = (NCO > 1) ? $clog2(NCO) : 1;
+  (* rom_style = "distributed" *) logic [PO*ACCW-1:0] bias [NCO];
+  initial $readmemh(BFILE, bias);
+
+  logic signed [ACCW-1:0] acc [PO];
+  logic done, dseg;
+  logic [15:0] dco;
+  logic stall;
+  logic [PI*IB-1:0] xs;
+  logic signed [ACCW-1:0] sum [PO];
+  logic [PO*ACCW-1:0] bword;
+  logic [PO*OB-1:0] rq0, rq1;
+  logic [NCO*PO*OB-1:0] collect;
+
+  assign m_valid = done && dco == 16'(NCO - 1);
+  assign stall = m_valid && !m_ready;
+  assign s_ready = !stall;
+  assign xs = s_data[s_ci*PI*IB +: PI*IB];
+  assign bword = bias[COB'(s_co)];
+
+  always_comb begin
+    for (int po = 0; po < PO; po++) begin
+      logic signed [ACCW-1:0] t;
+      t = '0;
+      for (int pi = 0; pi < PI; pi++) begin
+        logic signed [WB-1:0] w;
+        logic signed [IB:0] x;
+        logic signed [PW-1:0] p;
+        w = s_w[(po * PI + pi) * WB +: WB];
+        x = ISIGNED ? {xs[pi * IB + IB - 1], xs[pi * IB +: IB]} : {1'b0, xs[pi * IB +: IB]};
+        p = w * x;
+        t = t + ACCW'(p);
+      end
+      sum[po] = (s_seg ? (t <<< PSH1) : (t <<< PSH0));
+    end
+  end
+
+  genvar g;
+  generate
+    for (g = 0; g < PO; g++) begin : g_rq
+      sqz_requant #(.AW(ACCW), .D(D), .OB(OB), .OSIGNED(OSIGNED), .RELU(RELU0)) rqa (
+          .a(acc[g]), .q(rq0[g * OB +: OB]));
+      sqz_requant #(.AW(ACCW), .D(D), .OB(OB), .OSIGNED(OSIGNED), .RELU(RELU1)) rqb (
+          .a(acc[g]), .q(rq1[g * OB +: OB]));
+    end
+  endgenerate
+
+  always_comb begin
+    m_data = collect;
+    m_data[(NCO - 1) * PO * OB +: PO * OB] = dseg ? rq1 : rq0;
+  end
+
+  always_ff @(posedge clk) begin
+    if (rst) begin
+      done <= 1'b0;
+    end else if (!stall) begin
+      done <= s_valid && s_last;
+      dco <= s_co;
+      dseg <= s_seg;
+      if (done) collect[dco * PO * OB +: PO * OB] <= dseg ? rq1 : rq0;
+      if (s_valid)
+        for (int po = 0; po < PO; po++)
+          acc[po] <= (s_first ? $signed(bword[po * ACCW +: ACCW]) : acc[po]) + (s_pad ? ACCW'(0) : sum[po]);
+    end
+  end
+endmodule
