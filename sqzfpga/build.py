@@ -89,7 +89,16 @@ def step_hls(ctx: dict) -> None:
     hm.write()
 
 
+def step_rtl(ctx: dict) -> None:
+    """SystemVerilog dataflow from the same ModelGraph (folded for the part's DSPs), linted."""
+    from sqzfpga.rtl import generate
+
+    ctx["rtl"] = generate.write(ctx["hm"], ctx["dir"] / "rtl", ctx["part"])
+
+
 def step_csim(ctx: dict) -> None:
+    import numpy as np
+
     from sqzfpga.hls.csim import simulate
 
     res, y = simulate(ctx["hm"], ctx["onnx"], ctx["golden"], ctx["images_np"], ctx["labels"], ctx["expected"],
@@ -99,6 +108,9 @@ def step_csim(ctx: dict) -> None:
 
         res["torch_accuracy"] = float((predict(ctx["torch_model"], ctx["images_np"]).argmax(1) == ctx["labels"]).mean())
     ctx["csim"], ctx["csim_out"] = res, y
+    frac = int(ctx["hm"].get_layers()[-1].get_attr("out_q")[1])
+    np.savez_compressed(ctx["dir"] / "csim.npz", images=ctx["images_np"],
+                        outputs=np.rint(np.asarray(y, dtype=np.float64) * 2.0 ** frac).astype(np.int64))
     if not res["exact"]:
         bad = {k: v for k, v in res["layer_mismatches"].items() if v}
         raise UserError(f"C simulation differs from the QONNX reference ({res['mismatching_values']} output values;"
@@ -140,7 +152,7 @@ def step_project(ctx: dict) -> None:
 
 
 STEPS = [("export", step_export), ("lower", step_lower), ("samples", step_samples), ("hls", step_hls),
-         ("csim", step_csim), ("project", step_project)]
+         ("rtl", step_rtl), ("csim", step_csim), ("project", step_project)]
 
 
 def build(model_path: Path, part_name: str, out: Path, log=print, images: int = 200, data=None,
@@ -175,6 +187,8 @@ def build(model_path: Path, part_name: str, out: Path, log=print, images: int = 
                    "csim": None if c is None else {k: c.get(k) for k in (
                        "images", "exact", "argmax_agreement", "accuracy", "torch_accuracy", "mismatching_values",
                        "layer_images", "compile_s", "s_per_image")},
+                   "rtl": {k: ctx["rtl"]["plan"][k] for k in ("cycles_per_frame", "bottleneck", "lanes",
+                                                              "macs_per_frame")},
                    "images_source": ctx["images_source"], "steps": timings, "next": ctx["next_steps"]}
         (tmp / "build.json").write_text(json.dumps(summary, indent=2) + "\n")
         _swap_in(tmp, out)

@@ -264,6 +264,70 @@ def cmd_build(a):
                  backend=a.backend, csim=not a.no_csim)
 
 
+# ---- RTL backend: rtl, rtlsim, synth -----------------------------------------------------------------
+def _build_dir_arg(p) -> None:
+    p.add_argument("--build", required=True, metavar="DIR", help="a folder written by `build --out DIR`")
+
+
+def _existing_build(path: str) -> Path:
+    d = Path(path).resolve()
+    if not (d / "build.json").exists():
+        raise UserError(f"--build {path}: not an sqzfpga build folder (no build.json); run `python -m sqzfpga build "
+                        f"--out {path}` first")
+    return d
+
+
+@command("rtl", "regenerate the SystemVerilog dataflow of a build (from its canonical graph, via hls4ml)",
+         _build_dir_arg)
+def cmd_rtl(a):
+    from sqzfpga.rtl.generate import regenerate
+
+    d = _existing_build(a.build)
+    m = regenerate(d)
+    log(f"[rtl] wrote {d / 'rtl'}: {len(m['sources'])} sources, planned {m['plan']['cycles_per_frame']} cycles/frame "
+        f"(bottleneck {m['plan']['bottleneck']}, {m['plan']['lanes']} multipliers)")
+    return {"rtl": str(d / "rtl"), "top": m["top"], **{k: m["plan"][k] for k in (
+        "cycles_per_frame", "bottleneck", "lanes", "macs_per_frame")}}
+
+
+def _rtlsim_parser(p):
+    _build_dir_arg(p)
+    p.add_argument("--images", type=int, default=20, help="verification images to simulate (default 20)")
+
+
+@command("rtlsim", "simulate the generated RTL cycle by cycle (cocotb + Verilator): agreement with the C "
+         "simulation, cycles per frame, latency", _rtlsim_parser)
+def cmd_rtlsim(a):
+    from sqzfpga.sim.rtlsim import rtlsim
+
+    d = _existing_build(a.build)
+    res = rtlsim(d, a.images, log=log)
+    (d / "rtlsim.json").write_text(json.dumps(res, indent=1) + "\n")
+    if not res["exact"]:
+        raise UserError(f"RTL simulation of {d}: {res['mismatching_values']} output values differ from the C "
+                        "simulation (a bug in sqzfpga; please report it with the model file)")
+    return res
+
+
+@command("synth", "synthesise the generated RTL with Yosys (synth_xilinx): LUT, FF, BRAM, DSP against the part",
+         _build_dir_arg)
+def cmd_synth(a):
+    from sqzfpga.parts import get_part
+    from sqzfpga.sim.synth import synthesize
+
+    d = _existing_build(a.build)
+    part = get_part(json.loads((d / "build.json").read_text())["part"])
+    if not (d / "rtl" / "rtl.json").exists():
+        raise UserError(f"build folder {d}: has no generated RTL; run `python -m sqzfpga rtl --build {a.build}`")
+    log(f"[synth] Yosys synth_xilinx on {d / 'rtl'} for {part.name} (minutes for a whole network) ...")
+    res = synthesize(d / "rtl", part)
+    u = res["utilisation"]
+    log(f"[synth] {part.name}: LUT {res['lut']} ({u['lut']:.0%}), FF {res['ff']} ({u['ff']:.0%}), BRAM36 "
+        f"{res['bram36']} ({u['bram36']:.0%}), DSP {res['dsp']} ({u['dsp']:.0%}): "
+        f"{'fits' if res['fits'] else 'does NOT fit'}")
+    return res
+
+
 # ---- entry point -------------------------------------------------------------------------------------
 def make_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m sqzfpga",

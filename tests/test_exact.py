@@ -7,7 +7,9 @@ real and random images. The same QONNX graph then goes through the HLS backend (
 with our layers, g++ C simulation) and every layer's C-simulation output must equal the reference
 executor's tensor. Per-layer bit widths cycle through 2, 4 and 8 so every width is exercised in
 every member; the cases also cover 1 and 3 input channels, odd input sizes (15, 27, 63, 65), max
-pooling 3x3/2 in ceil and floor mode and 2x2/2, and both bypass variants.
+pooling 3x3/2 in ceil and floor mode and 2x2/2, and both bypass variants. Three cases also go
+through the RTL backend: the generated SystemVerilog, simulated with Verilator, must equal the C
+simulation bit for bit and run at the planner's cycles per frame (within 10%).
 """
 import numpy as np
 import pytest
@@ -23,6 +25,8 @@ from sqzfpga.model.quant import calibrate, quant_scales, quantize_float, is_powe
 from sqzfpga.model.squeezenet import SqueezeNet
 
 CYCLE_W, CYCLE_A = (2, 4, 8), (8, 4, 2)
+RTL_CASES = ("v1.0", "v1.1", "complex-bypass")  # also simulated as generated RTL (Verilator)
+RTL_LANES = 48
 
 
 def cycled_bits(cfg_kwargs):
@@ -87,3 +91,22 @@ def test_qonnx_equals_brevitas(case, fmnist_dir, tmp_path):
     assert res["layer_mismatches"] == {name: 0 for name in golden}, res["layer_mismatches"]
     np.testing.assert_array_equal(y, expected.reshape(len(images), -1))
     assert res["exact"] and res["argmax_agreement"] == 1.0
+
+    if case in RTL_CASES:  # the RTL backend on the same graph: equal to the C simulation, cycles as planned
+        check_rtl(hm, tmp_path / "rtl", images[:6], y[:6])
+
+
+def check_rtl(hm, folder, images, y):
+    from sqzfpga.rtl.generate import generate
+    from sqzfpga.sim import rtlsim
+
+    manifest = generate(hm, folder, RTL_LANES)
+    work = folder.parent / "rtlsim"
+    work.mkdir()
+    rtlsim.compile_design(folder, work)
+    res = rtlsim.run_network(folder, work, images)
+    want = rtlsim.output_ints(y, manifest["output"]["frac"])
+    np.testing.assert_array_equal(np.asarray(res["outputs"]), want.reshape(len(images), -1))
+    figs = rtlsim.cycle_figures(res, len(images))
+    planned = manifest["plan"]["cycles_per_frame"]
+    assert abs(figs["cycles_per_frame"] / planned - 1) <= 0.10, (figs, planned)

@@ -249,6 +249,21 @@ def first_input(hm) -> tuple[int, QType, int]:
     return c, _q(first, "in_q"), h * w
 
 
+def lane_budget(part) -> int:
+    """Multipliers the planner may use: 90% of the part's DSP slices (the rest for the adders of wide
+    accumulators and headroom for placement)."""
+    return max(1, int(part.dsp * 0.9))
+
+
+def write(hm, folder: Path, part) -> dict:
+    """generate() for `part`, then lint the result with Verilator (a generator bug stops the build)."""
+    from sqzfpga.sim.tools import lint
+
+    manifest = generate(hm, folder, lane_budget(part))
+    lint(folder, manifest["top"], manifest["sources"])
+    return manifest
+
+
 def generate(hm, folder: Path, lanes: int) -> dict:
     """Write the RTL design of `hm` into `folder` (created); return the manifest (also rtl.json)."""
     units, layers = design(hm)
@@ -276,4 +291,31 @@ def generate(hm, folder: Path, lanes: int) -> dict:
                            "signed": last_q.signed},
                 "plan": p}
     (folder / "rtl.json").write_text(json.dumps(manifest, indent=1) + "\n")
+    return manifest
+
+
+def regenerate(build_dir: Path) -> dict:
+    """`rtl --build DIR`: the canonical graph -> hls4ml ModelGraph -> rtl/, swapped in only when done."""
+    import tempfile
+
+    import onnx
+
+    from sqzfpga.build import _swap_in
+    from sqzfpga.hls.convert import convert
+    from sqzfpga.parts import get_part
+
+    summary = json.loads((build_dir / "build.json").read_text())
+    part = get_part(summary["part"])
+    canon = onnx.load(str(build_dir / "canonical.onnx"))
+    with tempfile.TemporaryDirectory() as hdir:
+        first = next(iter(canon.graph.node))
+        in_q = QType.of(next(onnx.helper.get_attribute_value(a) for a in first.attribute if a.name == "in_q"))
+        hm = convert(canon, in_q, hdir, part.device)
+    tmp = Path(tempfile.mkdtemp(prefix=".rtl.partial-", dir=build_dir))
+    try:
+        manifest = write(hm, tmp, part)
+        _swap_in(tmp, build_dir / "rtl")
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
     return manifest

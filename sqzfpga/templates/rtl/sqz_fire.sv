@@ -14,16 +14,16 @@ module sqz_fire #(
     // squeeze conv
     parameter int S_PI = 1, S_PO = 1, S_WB = 4, S_NSTEP = 1, S_ACCW = 16, S_PSH = 0, S_D = 0,
     parameter bit S_RELU = 1,
-    parameter string S_WFILE = "", S_BFILE = "", S_WSTYLE = "block",
+    parameter S_WFILE = "", S_BFILE = "", S_WSTYLE = "block",
     // expand (both segments)
     parameter int E_PI = 1, E_PO = 1, E_WB = 4, E_NSTEP = 1, E_ACCW = 16, E_PSH0 = 0, E_PSH1 = 0, E_D = 0,
     parameter bit E_RELU0 = 1, E_RELU1 = 1,
-    parameter string E_WFILE = "", E_BFILE = "", E_WSTYLE = "block",
+    parameter E_WFILE = "", E_BFILE = "", E_WSTYLE = "block",
     // bypass
     parameter int BYPASS = 0, BYD = 16,
     parameter int B_PI = 1, B_PO = 1, B_WB = 4, B_NSTEP = 1, B_ACCW = 16, B_PSH = 0, B_D = 0,
     parameter bit B_RELU = 0,
-    parameter string B_WFILE = "", B_BFILE = "", B_WSTYLE = "block",
+    parameter B_WFILE = "", B_BFILE = "", B_WSTYLE = "block",
     parameter int ID_D = 0,                 // identity bypass: input -> expand type shift
     parameter int A_D = 0,                  // add -> output type shift
     parameter bit A_RELU = 0

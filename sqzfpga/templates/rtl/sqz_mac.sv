@@ -14,7 +14,7 @@ module sqz_mac #(
     parameter int OB = 8,
     parameter bit OSIGNED = 0,
     parameter bit RELU0 = 1, RELU1 = 1,
-    parameter string BFILE = ""
+    parameter BFILE = ""
 ) (
     input  logic                clk,
     input  logic                rst,
@@ -34,8 +34,12 @@ module sqz_mac #(
 );
   localparam int PW = WB + IB + 1;
   localparam int COB = (NCO > 1) ? $clog2(NCO) : 1;
-  (* rom_style = "distributed" *) logic [PO*ACCW-1:0] bias [NCO];
-  initial $readmemh(BFILE, bias);
+  (* rom_style = "logic" *) logic [PO*ACCW-1:0] bias [NCO];
+  generate
+    if (BFILE != "") begin : g_init
+      initial $readmemh(BFILE, bias);
+    end
+  endgenerate
 
   logic signed [ACCW-1:0] acc [PO];
   logic done, dseg;

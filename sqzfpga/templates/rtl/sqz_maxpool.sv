@@ -4,7 +4,7 @@ module sqz_maxpool #(
     parameter int H = 8, W = 8, C = 4, IB = 8,
     parameter bit ISIGNED = 0,
     parameter int K = 3, S = 2, PT = 0, PL = 0, OH = 4, OW = 4, R = 4,
-    parameter string LBSTYLE = "block"
+    parameter LBSTYLE = "block"
 ) (
     input  logic            clk,
     input  logic            rst,

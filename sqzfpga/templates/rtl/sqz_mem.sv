@@ -1,10 +1,11 @@
 // Memories with one write port and one synchronous read port (with read enable, so a stalled
 // pipeline keeps its read data), and a ROM initialised from a $readmemh file. STYLE "block" maps
-// them to block RAM, "distributed" to LUT RAM (Yosys / Vivado ram_style / rom_style attributes).
+// them to block RAM; otherwise RAMs go to LUT RAM and small ROMs to LUT logic (ram_style /
+// rom_style attributes, read by Yosys and Vivado).
 module sqz_ram #(
     parameter int WIDTH = 8,
     parameter int DEPTH = 16,
-    parameter string STYLE = "block"
+    parameter STYLE = "block"
 ) (
     input  logic                     clk,
     input  logic                     we,
@@ -34,8 +35,8 @@ endmodule
 module sqz_rom #(
     parameter int WIDTH = 8,
     parameter int DEPTH = 16,
-    parameter string FILE = "",
-    parameter string STYLE = "block"
+    parameter FILE = "",
+    parameter STYLE = "block"
 ) (
     input  logic                     clk,
     input  logic                     re,
@@ -45,11 +46,15 @@ module sqz_rom #(
   generate
     if (STYLE == "block") begin : g_block
       (* rom_style = "block" *) logic [WIDTH-1:0] mem [DEPTH];
-      initial $readmemh(FILE, mem);
+      if (FILE != "") begin : g_init
+        initial $readmemh(FILE, mem);
+      end
       always_ff @(posedge clk) if (re) data <= mem[addr];
     end else begin : g_dist
-      (* rom_style = "distributed" *) logic [WIDTH-1:0] mem [DEPTH];
-      initial $readmemh(FILE, mem);
+      (* rom_style = "logic" *) logic [WIDTH-1:0] mem [DEPTH];
+      if (FILE != "") begin : g_init
+        initial $readmemh(FILE, mem);
+      end
       always_ff @(posedge clk) if (re) data <= mem[addr];
     end
   endgenerate

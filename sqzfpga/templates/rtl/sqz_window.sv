@@ -21,9 +21,9 @@ module sqz_window #(
     parameter int NCO1 = 1, KS1 = 1,
     parameter int NSTEP = 9,
     parameter int PW = 1,
-    parameter string PFILE = "",
-    parameter string PSTYLE = "block",
-    parameter string LBSTYLE = "block"
+    parameter PFILE = "",
+    parameter PSTYLE = "block",
+    parameter LBSTYLE = "block"
 ) (
     input  logic            clk,
     input  logic            rst,

@@ -1,0 +1,64 @@
+"""`synth`: Yosys `synth_xilinx` on the generated RTL; LUT / FF / BRAM / DSP against the part.
+
+Counts are Yosys's (they run higher than Vivado's for the same RTL). LUT counts include LUTs used
+as memory (distributed RAM, shift registers); block RAM is reported in RAMB36 units, a RAMB18
+counting as half.
+"""
+from __future__ import annotations
+
+import json
+import subprocess
+import time
+from pathlib import Path
+
+from sqzfpga.errors import UserError
+from sqzfpga.parts import Part
+from sqzfpga.sim import tools
+
+LUTRAM_LUTS = {"RAM32M": 4, "RAM64M": 4, "RAM32M16": 8, "RAM64M8": 8, "RAM32X1D": 2, "RAM64X1D": 2,
+               "RAM128X1D": 4, "RAM256X1D": 8, "RAM32X1S": 1, "RAM64X1S": 1, "RAM128X1S": 2, "RAM256X1S": 4,
+               "SRL16E": 1, "SRLC32E": 1, "SRLC16E": 1}
+
+
+def family(part: Part) -> str:
+    return "xc7" if part.device.startswith("xc7") else "xcup"
+
+
+def count(cells: dict) -> dict:
+    """Resource figures from Yosys's cell counts."""
+    lut = sum(n for c, n in cells.items() if c.startswith("LUT") and c[3:].isdigit())
+    lutram = sum(LUTRAM_LUTS.get(c, 0) * n for c, n in cells.items())
+    ff = sum(n for c, n in cells.items() if c.startswith("FD"))
+    b36 = sum(n for c, n in cells.items() if c.startswith("RAMB36"))
+    b18 = sum(n for c, n in cells.items() if c.startswith("RAMB18"))
+    dsp = sum(n for c, n in cells.items() if c.startswith("DSP48"))
+    return {"lut": lut + lutram, "lut_as_memory": lutram, "ff": ff, "bram36": b36 + b18 / 2, "ramb36": b36,
+            "ramb18": b18, "dsp": dsp}
+
+
+def synthesize(rtl: Path, part: Part, timeout: int = 3600) -> dict:
+    """Run Yosys in `rtl` (where the ROM files are); write synth.json and synth.log there."""
+    manifest = json.loads((rtl / "rtl.json").read_text())
+    script = "\n".join([f"read_verilog -sv {' '.join(manifest['sources'])}",
+                        f"synth_xilinx -family {family(part)} -top {manifest['top']}",
+                        "tee -q -o synth_stat.json stat -json"]) + "\n"
+    (rtl / "synth.ys").write_text(script)
+    t0 = time.time()
+    try:
+        r = subprocess.run(tools.yosys_command() + ["-q", "-l", "synth.log", "synth.ys"], cwd=rtl,
+                           capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        raise UserError(f"synthesis of {rtl}: Yosys took over {timeout} s; see {rtl / 'synth.log'}") from None
+    if r.returncode != 0:
+        err = next((l for l in (r.stderr + r.stdout).splitlines() if "ERROR" in l), r.stderr.strip()[-300:])
+        raise UserError(f"synthesis of {rtl}: Yosys failed: {err}; see {rtl / 'synth.log'}")
+    stat = json.loads((rtl / "synth_stat.json").read_text())
+    cells = stat.get("design", {}).get("num_cells_by_type") or \
+        stat["modules"][f"\\{manifest['top']}"]["num_cells_by_type"]
+    res = count(cells)
+    cap = {"lut": part.lut, "ff": part.ff, "bram36": part.bram36, "dsp": part.dsp}
+    res.update(part=part.name, fits=all(res[k] <= cap[k] for k in cap),
+               utilisation={k: round(res[k] / cap[k], 4) for k in cap}, synth_s=round(time.time() - t0, 1),
+               tool=Path(tools.yosys_command()[0]).name)
+    (rtl / "synth.json").write_text(json.dumps({**res, "cells": cells}, indent=1) + "\n")
+    return res
