@@ -108,7 +108,7 @@ def step_csim(ctx: dict) -> None:
 
         res["torch_accuracy"] = float((predict(ctx["torch_model"], ctx["images_np"]).argmax(1) == ctx["labels"]).mean())
     ctx["csim"], ctx["csim_out"] = res, y
-    frac = int(ctx["hm"].get_layers()[-1].get_attr("out_q")[1])
+    frac = int(list(ctx["hm"].get_layers())[-1].get_attr("out_q")[1])
     np.savez_compressed(ctx["dir"] / "csim.npz", images=ctx["images_np"],
                         outputs=np.rint(np.asarray(y, dtype=np.float64) * 2.0 ** frac).astype(np.int64))
     if not res["exact"]:
@@ -149,6 +149,8 @@ def step_project(ctx: dict) -> None:
                   csim=csim, csim_bad_layers=bad, torch_accuracy=(csim or {}).get("torch_accuracy"),
                   next_steps=next_steps)
     (ctx["dir"] / "report.md").write_text(text + "\n")
+    from sqzfpga.sim.report import plan_section, set_section
+    set_section(ctx["dir"] / "report.md", "RTL dataflow", plan_section(ctx["rtl"]))
 
 
 STEPS = [("export", step_export), ("lower", step_lower), ("samples", step_samples), ("hls", step_hls),

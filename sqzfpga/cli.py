@@ -282,8 +282,11 @@ def _existing_build(path: str) -> Path:
 def cmd_rtl(a):
     from sqzfpga.rtl.generate import regenerate
 
+    from sqzfpga.sim.report import plan_section, set_section
+
     d = _existing_build(a.build)
     m = regenerate(d)
+    set_section(d / "report.md", "RTL dataflow", plan_section(m))
     log(f"[rtl] wrote {d / 'rtl'}: {len(m['sources'])} sources, planned {m['plan']['cycles_per_frame']} cycles/frame "
         f"(bottleneck {m['plan']['bottleneck']}, {m['plan']['lanes']} multipliers)")
     return {"rtl": str(d / "rtl"), "top": m["top"], **{k: m["plan"][k] for k in (
@@ -300,9 +303,12 @@ def _rtlsim_parser(p):
 def cmd_rtlsim(a):
     from sqzfpga.sim.rtlsim import rtlsim
 
+    from sqzfpga.sim.report import rtlsim_section, set_section
+
     d = _existing_build(a.build)
     res = rtlsim(d, a.images, log=log)
     (d / "rtlsim.json").write_text(json.dumps(res, indent=1) + "\n")
+    set_section(d / "report.md", "RTL simulation", rtlsim_section(res))
     if not res["exact"]:
         raise UserError(f"RTL simulation of {d}: {res['mismatching_values']} output values differ from the C "
                         "simulation (a bug in sqzfpga; please report it with the model file)")
@@ -321,6 +327,8 @@ def cmd_synth(a):
         raise UserError(f"build folder {d}: has no generated RTL; run `python -m sqzfpga rtl --build {a.build}`")
     log(f"[synth] Yosys synth_xilinx on {d / 'rtl'} for {part.name} (minutes for a whole network) ...")
     res = synthesize(d / "rtl", part)
+    from sqzfpga.sim.report import set_section, synth_section
+    set_section(d / "report.md", "RTL synthesis", synth_section(res))
     u = res["utilisation"]
     log(f"[synth] {part.name}: LUT {res['lut']} ({u['lut']:.0%}), FF {res['ff']} ({u['ff']:.0%}), BRAM36 "
         f"{res['bram36']} ({u['bram36']:.0%}), DSP {res['dsp']} ({u['dsp']:.0%}): "

