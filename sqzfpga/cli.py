@@ -326,7 +326,7 @@ def cmd_synth(a):
     if not (d / "rtl" / "rtl.json").exists():
         raise UserError(f"build folder {d}: has no generated RTL; run `python -m sqzfpga rtl --build {a.build}`")
     log(f"[synth] Yosys synth_xilinx on {d / 'rtl'} for {part.name} (minutes for a whole network) ...")
-    res = synthesize(d / "rtl", part)
+    res = synthesize(d / "rtl", part, show_progress=sys.stderr.isatty())
     from sqzfpga.sim.report import set_section, synth_section
     set_section(d / "report.md", "RTL synthesis", synth_section(res))
     u = res["utilisation"]

@@ -68,8 +68,33 @@ def _environ(env: dict):
         os.environ.update(old)
 
 
+def _with_progress(fn, progress: Path, total: int, desc: str, show: bool):
+    """Run fn() in a thread while a progress bar follows the lines the simulation appends to `progress`."""
+    import threading
+
+    from tqdm import tqdm
+
+    progress.write_text("")
+    err = []
+    t = threading.Thread(target=lambda: _catch(fn, err), daemon=True)
+    t.start()
+    with tqdm(total=total, desc=desc, unit="frame", disable=not show, leave=False) as bar:
+        while t.is_alive():
+            t.join(0.5)
+            bar.update(progress.read_text().count("\n") - bar.n)
+    if err:
+        raise err[0]
+
+
+def _catch(fn, err):
+    try:
+        fn()
+    except BaseException as e:  # re-raised in the caller's thread
+        err.append(e)
+
+
 def run_network(rtl: Path, work: Path, images: np.ndarray, expected: np.ndarray | None = None,
-                reset_mid_frame: bool = False) -> dict:
+                reset_mid_frame: bool = False, show_progress: bool = False) -> dict:
     """Simulate `images` back to back through the compiled design; outputs and cycle stamps."""
     from cocotb_tools.runner import get_runner
 
@@ -80,11 +105,12 @@ def run_network(rtl: Path, work: Path, images: np.ndarray, expected: np.ndarray 
         np.save(work / "expected.npy", np.asarray(expected, dtype=np.int64))
     cfg = {"images": str(work / "images.npy"), "expected": str(work / "expected.npy") if expected is not None else None,
            "result": str(work / "result.json"), "out_words": o["channels"] * o["pixels"], "out_bits": o["bits"],
-           "out_signed": o["signed"], "reset_mid_frame": reset_mid_frame}
+           "out_signed": o["signed"], "reset_mid_frame": reset_mid_frame, "progress": str(work / "progress.txt")}
     (work / "tb.json").write_text(json.dumps(cfg))
     (work / "result.json").unlink(missing_ok=True)
     t0 = time.time()
-    with _environ({**tools.verilator_env(), "SQZ_TB": str(work / "tb.json")}):
+
+    def simulate():
         runner = get_runner("verilator")
         with contextlib.redirect_stdout(io.StringIO()):
             try:  # the runner exits when a cocotb test fails (mismatches are reported from result.json)
@@ -93,6 +119,8 @@ def run_network(rtl: Path, work: Path, images: np.ndarray, expected: np.ndarray 
                             log_file=work / "sim.log")
             except SystemExit:
                 pass
+    with _environ({**tools.verilator_env(), "SQZ_TB": str(work / "tb.json")}):
+        _with_progress(simulate, work / "progress.txt", len(images), "[rtlsim] frames", show_progress)
     if not (work / "result.json").exists():
         raise UserError(f"RTL simulation did not finish; see {work / 'sim.log'}")
     res = json.loads((work / "result.json").read_text())
@@ -141,7 +169,8 @@ def rtlsim(build_dir: Path, images: int = 20, log=print) -> dict:
     log(f"[rtlsim] compiling {manifest['top']} with Verilator ...")
     compile_s = compile_design(rtl, work)
     log(f"[rtlsim] simulating {n} images back to back ...")
-    res = run_network(rtl, work, imgs)
+    import sys
+    res = run_network(rtl, work, imgs, show_progress=sys.stderr.isatty())
     got = np.asarray(res["outputs"], dtype=np.int64)
     bad = int(np.sum(got != want.reshape(got.shape)))
     figs = cycle_figures(res, n)

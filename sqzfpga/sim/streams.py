@@ -37,9 +37,10 @@ async def send(clk, valid, ready, data, beats, stall: float = 0.0, rng: random.R
 
 
 async def receive(clk, valid, ready, data, n: int, stall: float = 0.0, rng: random.Random | None = None,
-                  stamps: list | None = None, last=None, signed_bits: int = 0):
+                  stamps: list | None = None, last=None, signed_bits: int = 0, progress: str | None = None):
     """Take `n` beats; with `stall` > 0, drop ready on random cycles. Returns the values (ints);
-    `stamps` gets the sim time (ns) of every beat flagged last (or of every beat without `last`)."""
+    `stamps` gets the sim time (ns) of every beat flagged last (or of every beat without `last`);
+    `progress` names a file that gets one line per such beat (for a progress bar outside)."""
     rng = rng or random.Random(1)
     out = []
     while len(out) < n:
@@ -53,6 +54,9 @@ async def receive(clk, valid, ready, data, n: int, stall: float = 0.0, rng: rand
             out.append(v)
             if stamps is not None and (last is None or last.value == 1):
                 stamps.append(get_sim_time("ns"))
+                if progress:
+                    with open(progress, "a") as f:
+                        f.write(".\n")
             await RisingEdge(clk)
         elif valid.value == 0 and not stall:
             await RisingEdge(valid)

@@ -11,6 +11,8 @@ import subprocess
 import time
 from pathlib import Path
 
+from tqdm import tqdm
+
 from sqzfpga.errors import UserError
 from sqzfpga.parts import Part
 from sqzfpga.sim import tools
@@ -36,8 +38,19 @@ def count(cells: dict) -> dict:
             "ramb18": b18, "dsp": dsp}
 
 
+def _current_pass(log: Path) -> str:
+    """The pass Yosys is running now, from its log (for the progress line)."""
+    try:
+        with open(log, "rb") as f:
+            f.seek(max(0, f.seek(0, 2) - 65536))
+            lines = [l for l in f.read().decode(errors="replace").splitlines() if ". Executing " in l]
+        return lines[-1].split("Executing ", 1)[1][:60] if lines else "reading sources"
+    except OSError:
+        return "starting"
+
+
 def run_yosys(folder: Path, sources: list[str], top: str, part: Part, params: dict | None = None,
-              timeout: int = 3600) -> dict:
+              timeout: int = 7200, show_progress: bool = False) -> dict:
     """synth_xilinx on `sources` in `folder` (where the ROM files are); `params` (SV literals) are set
     on `top` with chparam. Returns Yosys's cell counts; writes synth.ys, synth.log, synth_stat.json."""
     chparam = [f"chparam -set {k} {v} {top}" for k, v in (params or {}).items()]
@@ -45,24 +58,33 @@ def run_yosys(folder: Path, sources: list[str], top: str, part: Part, params: di
                         f"synth_xilinx -family {family(part)} -top {top}",
                         "tee -q -o synth_stat.json stat -json"]) + "\n"
     (folder / "synth.ys").write_text(script)
-    try:
-        r = subprocess.run(tools.yosys_command() + ["-q", "-l", "synth.log", "synth.ys"], cwd=folder,
-                           capture_output=True, text=True, timeout=timeout)
-    except subprocess.TimeoutExpired:
-        raise UserError(f"synthesis of {folder}: Yosys took over {timeout} s; see {folder / 'synth.log'}") from None
-    if r.returncode != 0:
-        err = next((l for l in (r.stderr + r.stdout).splitlines() if "ERROR" in l), r.stderr.strip()[-300:])
+    log = folder / "synth.log"
+    log.unlink(missing_ok=True)
+    proc = subprocess.Popen(tools.yosys_command() + ["-q", "-l", "synth.log", "synth.ys"], cwd=folder,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    t0 = time.time()
+    with tqdm(desc="[synth] yosys", bar_format="{desc}: {postfix} ({elapsed})", disable=not show_progress,
+              leave=False) as bar:
+        while proc.poll() is None:
+            if time.time() - t0 > timeout:
+                proc.kill()
+                raise UserError(f"synthesis of {folder}: Yosys took over {timeout} s; see {log}")
+            time.sleep(1)
+            bar.set_postfix_str(_current_pass(log))
+    out, errout = proc.communicate()
+    if proc.returncode != 0:
+        err = next((l for l in (errout + out).splitlines() if "ERROR" in l), errout.strip()[-300:])
         raise UserError(f"synthesis of {folder}: Yosys failed: {err}; see {folder / 'synth.log'}")
     stat = json.loads((folder / "synth_stat.json").read_text())
     return stat.get("design", {}).get("num_cells_by_type") or \
         next(iter(stat["modules"].values()))["num_cells_by_type"]
 
 
-def synthesize(rtl: Path, part: Part, timeout: int = 3600) -> dict:
+def synthesize(rtl: Path, part: Part, timeout: int = 7200, show_progress: bool = False) -> dict:
     """The `synth` command on a generated design: resources against the part; writes rtl/synth.json."""
     manifest = json.loads((rtl / "rtl.json").read_text())
     t0 = time.time()
-    cells = run_yosys(rtl, manifest["sources"], manifest["top"], part, timeout=timeout)
+    cells = run_yosys(rtl, manifest["sources"], manifest["top"], part, timeout=timeout, show_progress=show_progress)
     res = count(cells)
     cap = {"lut": part.lut, "ff": part.ff, "bram36": part.bram36, "dsp": part.dsp}
     res.update(part=part.name, fits=all(res[k] <= cap[k] for k in cap),

@@ -46,7 +46,8 @@ async def network(dut):
     sender = cocotb.start_soon(send(dut.clk, dut.s_axis_tvalid, dut.s_axis_tready, dut.s_axis_tdata, beats,
                                     stamps=t_in, last=dut.s_axis_tlast, frame=len(frames[0])))
     got = await receive(dut.clk, dut.m_axis_tvalid, dut.m_axis_tready, dut.m_axis_tdata, out_words * len(frames),
-                        stamps=t_out, last=dut.m_axis_tlast, signed_bits=signed_bits)
+                        stamps=t_out, last=dut.m_axis_tlast, signed_bits=signed_bits,
+                        progress=cfg.get("progress"))
     await sender
     got = np.asarray(got, dtype=np.int64).reshape(len(frames), out_words)
     with open(cfg["result"], "w") as f:

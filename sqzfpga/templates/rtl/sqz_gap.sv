@@ -72,7 +72,8 @@ module sqz_gap #(
           else rem <= t;
           bitn <= bitn - 1'b1;
         end else begin  // store, next channel
-          m_data[ch * OB +: OB] <= qo;
+          for (int k = 0; k < C; k++)
+            if (ch == 16'(k)) m_data[k * OB +: OB] <= qo;
           sum[CB'(ch)] <= '0;
           if (ch == 16'(C - 1)) begin dividing <= 1'b0; m_valid <= 1'b1; end
           else begin ch <= ch + 1'b1; bitn <= 16'(NUMW); end

@@ -54,7 +54,12 @@ module sqz_mac #(
   assign m_valid = done && dco == 16'(NCO - 1);
   assign stall = m_valid && !m_ready;
   assign s_ready = !stall;
-  assign xs = s_data[s_ci*PI*IB +: PI*IB];
+  // chunk selects as muxes over constant slices (an index multiply would cost a DSP in Yosys)
+  always_comb begin
+    xs = s_data[0 +: PI*IB];
+    for (int k = 1; k < C / PI; k++)
+      if (s_ci == 16'(k)) xs = s_data[k * PI * IB +: PI * IB];
+  end
   assign bword = bias[COB'(s_co)];
 
   always_comb begin
@@ -96,7 +101,9 @@ module sqz_mac #(
       done <= s_valid && s_last;
       dco <= s_co;
       dseg <= s_seg;
-      if (done) collect[dco * PO * OB +: PO * OB] <= dseg ? rq1 : rq0;
+      if (done)
+        for (int k = 0; k < NCO; k++)
+          if (dco == 16'(k)) collect[k * PO * OB +: PO * OB] <= dseg ? rq1 : rq0;
       if (s_valid)
         for (int po = 0; po < PO; po++)
           acc[po] <= (s_first ? $signed(bword[po * ACCW +: ACCW]) : acc[po]) + (s_pad ? ACCW'(0) : sum[po]);

@@ -69,7 +69,8 @@ module sqz_bytes_to_pixels #(parameter int C = 1, IB = 8) (
         else if (s_valid && s_ready) begin
           if (n == 16'(C - 1)) n <= '0;
           else begin
-            part[n * IB +: IB] <= s_data[IB-1:0];
+            for (int k = 0; k < C - 1; k++)
+              if (n == 16'(k)) part[k * IB +: IB] <= s_data[IB-1:0];
             n <= n + 1'b1;
           end
         end
@@ -85,11 +86,14 @@ module sqz_scores_to_words #(parameter int C = 10, OB = 16, parameter bit OSIGNE
     input  logic            s_valid, output logic s_ready, input logic [C*OB-1:0] s_data,
     output logic            m_valid, input logic m_ready, output logic [31:0] m_data, output logic m_last
 );
-  localparam int CB = (C > 1) ? $clog2(C) : 1;
   logic [15:0] n, p;
   logic [OB-1:0] v;
   logic pix_last;
-  assign v = s_data[CB'(n) * OB +: OB];
+  always_comb begin
+    v = s_data[0 +: OB];
+    for (int k = 1; k < C; k++)
+      if (n == 16'(k)) v = s_data[k * OB +: OB];
+  end
   assign m_valid = s_valid;
   assign pix_last = n == 16'(C - 1);
   assign m_last = pix_last && p == 16'(NPIX - 1);
