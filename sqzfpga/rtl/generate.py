@@ -279,6 +279,11 @@ def generate(hm, folder: Path, lanes: int) -> dict:
         stages.append({"name": name, "module": module, "params": {k: _literal(v) for k, v in params.items()},
                        "width": oc * oq.bits})
     last_c, last_q, last_px = layers[-1][2], layers[-1][3], layers[-1][4]
+    adapters = [{"name": "input_adapter", "module": "sqz_bytes_to_pixels",
+                 "params": {"C": str(c_in), "IB": str(in_q.bits)}},
+                {"name": "output_adapter", "module": "sqz_scores_to_words",
+                 "params": {"C": str(last_c), "OB": str(last_q.bits), "OSIGNED": str(int(last_q.signed)),
+                            "NPIX": str(last_px)}}]
     top = _jinja.get_template("sqznet_top.sv.jinja").render(
         top=TOP, c_in=c_in, in_bits=in_q.bits, stages=stages, out_c=last_c, out_bits=last_q.bits,
         out_signed=int(last_q.signed), out_pixels=last_px)
@@ -289,7 +294,9 @@ def generate(hm, folder: Path, lanes: int) -> dict:
                 "input": {"channels": c_in, "pixels": in_px, "bits": in_q.bits},
                 "output": {"channels": last_c, "pixels": last_px, "bits": last_q.bits, "frac": last_q.frac,
                            "signed": last_q.signed},
-                "plan": p}
+                "plan": p,
+                "stages": [adapters[0]] + [{k: st[k] for k in ("name", "module", "params")} for st in stages] +
+                          [adapters[1]]}
     (folder / "rtl.json").write_text(json.dumps(manifest, indent=1) + "\n")
     return manifest
 

@@ -54,12 +54,16 @@ module sqz_mac #(
   assign m_valid = done && dco == 16'(NCO - 1);
   assign stall = m_valid && !m_ready;
   assign s_ready = !stall;
-  // chunk selects as muxes over constant slices (an index multiply would cost a DSP in Yosys)
-  always_comb begin
-    xs = s_data[0 +: PI*IB];
-    for (int k = 1; k < C / PI; k++)
-      if (s_ci == 16'(k)) xs = s_data[k * PI * IB +: PI * IB];
-  end
+  // the input chunk as an array read (a balanced mux; an index multiply would cost a DSP in Yosys)
+  localparam int CIB = (C / PI > 1) ? $clog2(C / PI) : 1;
+  logic [PI*IB-1:0] chunk [C/PI];
+  genvar gc;
+  generate
+    for (gc = 0; gc < C / PI; gc++) begin : g_chunk
+      assign chunk[gc] = s_data[gc * PI * IB +: PI * IB];
+    end
+  endgenerate
+  assign xs = chunk[CIB'(s_ci)];
   assign bword = bias[COB'(s_co)];
 
   always_comb begin

@@ -89,11 +89,15 @@ module sqz_scores_to_words #(parameter int C = 10, OB = 16, parameter bit OSIGNE
   logic [15:0] n, p;
   logic [OB-1:0] v;
   logic pix_last;
-  always_comb begin
-    v = s_data[0 +: OB];
-    for (int k = 1; k < C; k++)
-      if (n == 16'(k)) v = s_data[k * OB +: OB];
-  end
+  localparam int CB = (C > 1) ? $clog2(C) : 1;
+  logic [OB-1:0] score [C];
+  genvar gc;
+  generate
+    for (gc = 0; gc < C; gc++) begin : g_score
+      assign score[gc] = s_data[gc * OB +: OB];
+    end
+  endgenerate
+  assign v = score[CB'(n)];
   assign m_valid = s_valid;
   assign pix_last = n == 16'(C - 1);
   assign m_last = pix_last && p == 16'(NPIX - 1);
