@@ -39,8 +39,10 @@ def ident(text: str) -> str:
     return s if s[0].isalpha() else f"n_{s}"
 
 
-def style(bits: int) -> str:
-    return "block" if bits > BLOCK_BITS else "distributed"
+def style(bits: int, depth: int = 1 << 30) -> str:
+    """Block RAM for memories above BLOCK_BITS that are deep enough to fill one (a wide, shallow
+    memory would waste most of each BRAM), LUT RAM otherwise."""
+    return "block" if bits > BLOCK_BITS and depth >= 64 else "distributed"
 
 
 def line_rows(k: int) -> int:
@@ -144,12 +146,15 @@ def _conv(layer, name):
     pads = list(layer.get_attr("pads"))
     xq, oq = _q(layer, "in_q"), _q(layer, "out_q")
     spec = ConvSpec(Unit(name, "conv", h * w, oh * ow, cin=c, segments=[(oc, k)]), xq, oq, [seg])
+    if k == 1 and s == 1 and not any(pads):  # a 1x1 conv sees one column of h*w pixels: 2 pixel slots
+        h, w, oh, ow = h * w, 1, oh * ow, 1
 
     def render(folder):
+        nci, r = c // spec.unit.pi, line_rows(k)
         p = {"H": h, "W": w, "C": c, "IB": xq.bits, "ISIGNED": int(xq.signed), "K": k, "S": s, "PT": pads[0],
-             "PL": pads[1], "OH": oh, "OW": ow, "R": line_rows(k), "NCI": c // spec.unit.pi, "NSEG": 1,
+             "PL": pads[1], "OH": oh, "OW": ow, "R": r, "NCI": nci, "NSEG": 1,
              "NCO0": oc // spec.unit.po, "KS0": k, "OB": oq.bits, "OSIGNED": int(oq.signed),
-             "LBSTYLE": style(line_rows(k) * w * c * xq.bits), **spec.params(folder, name)}
+             "LBSTYLE": style(r * w * c * xq.bits, r * w * nci), **spec.params(folder, name)}
         return "sqz_conv", p
     return [spec.unit], render
 
@@ -164,11 +169,14 @@ def _pool(layer, name):
         raise UserError(f"layer {name} (SqzMaxPool): the RTL backend needs equal input and output types; "
                         "requantise in the next layer")
 
+    unit = Unit(name, "pool", h * w, oh * ow, cin=c, taps=k * k)
+
     def render(folder):
+        r = line_rows(k)
         return "sqz_maxpool", {"H": h, "W": w, "C": c, "IB": xq.bits, "ISIGNED": int(xq.signed), "K": k, "S": s,
-                               "PT": pads[0], "PL": pads[1], "OH": oh, "OW": ow, "R": line_rows(k),
-                               "LBSTYLE": style(line_rows(k) * w * c * xq.bits)}
-    return [Unit(name, "pool", h * w, oh * ow, taps=k * k)], render
+                               "PT": pads[0], "PL": pads[1], "OH": oh, "OW": ow, "R": r, "NCH": unit.chunks,
+                               "LBSTYLE": style(r * w * c * xq.bits, r * w * unit.chunks)}
+    return [unit], render
 
 
 @emits("SqzGlobalAvgPool")
@@ -202,7 +210,11 @@ def _fire(layer, name):
     def render(folder):
         p = {"H": h, "W": w, "CI": c, "IB": xq.bits, "ISIGNED": int(xq.signed), "SQ": nsq, "SB": sq.bits,
              "E1": ne1, "E3": ne3, "EB": expand.oq.bits, "ESIGNED": int(expand.oq.signed), "OB": oq.bits,
-             "OSIGNED": int(oq.signed)}
+             "OSIGNED": int(oq.signed),
+             "S_LBSTYLE": style(2 * c * xq.bits, 2 * (c // squeeze.unit.pi)),
+             "E_LBSTYLE": style(4 * w * nsq * sq.bits, 4 * w * (nsq // expand.unit.pi))}
+        if bypass == "conv":
+            p["B_LBSTYLE"] = style(2 * c * xq.bits, 2 * (c // specs[2].unit.pi))
         if sq.signed:
             raise UserError(f"layer {name} (SqzFire): signed squeeze outputs are not supported by the RTL backend "
                             "yet; use a ReLU after the squeeze conv")

@@ -32,16 +32,24 @@ class Unit:
         return self.pi * self.po if self.kind == "conv" else 0
 
     @property
+    def chunks(self) -> int:
+        """Chunks per buffered pixel (PI channels each; a pool's chunk is PI channels too)."""
+        return self.cin // self.pi
+
+    @property
     def nstep(self) -> int:
         if self.kind == "conv":
-            return (self.cin // self.pi) * sum((c // self.po) * ks * ks for c, ks in self.segments)
-        return self.taps
+            return self.chunks * sum((c // self.po) * ks * ks for c, ks in self.segments)
+        if self.kind == "pool":
+            return self.taps * self.chunks
+        return 1
 
     @property
     def cycles(self) -> int:
-        """Cycles per frame in steady state (this unit alone, never starved or stalled)."""
+        """Cycles per frame in steady state (this unit alone, never starved or stalled): issuing the
+        steps, or writing each input pixel's chunks into the line buffer, whichever is longer."""
         if self.kind in ("conv", "pool"):
-            return max(self.out_pixels * self.nstep, self.in_pixels)
+            return max(self.out_pixels * self.nstep, self.in_pixels * self.chunks)
         return self.in_pixels + self.extra
 
     def macs(self) -> int:
@@ -54,6 +62,8 @@ def _divisors(n: int) -> list[int]:
 
 def options(u: Unit) -> list[tuple[int, int, int]]:
     """Every (lanes, PI, PO) this unit can take; PO must divide each segment's output channels."""
+    if u.kind == "pool":  # no multipliers: narrower chunks only cost cycles (and pack BRAM better)
+        return [(0, pi, 1) for pi in _divisors(u.cin)]
     if u.kind != "conv":
         return [(0, 1, 1)]
     g = 0

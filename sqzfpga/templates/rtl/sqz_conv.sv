@@ -1,5 +1,6 @@
 // Convolution layer (also a Fire's squeeze and expand stages): sliding window + MAC array.
-// Cycles per output pixel = NSTEP = sum over segments of NCO_s * KS_s^2 * NCI.
+// Cycles per output pixel = NSTEP = sum over segments of NCO_s * KS_s^2 * NCI; the line buffer
+// holds pixels as NCI chunks of PI channels, one chunk per step.
 module sqz_conv #(
     parameter int H = 8, W = 8, C = 4, IB = 8,
     parameter bit ISIGNED = 0,
@@ -29,11 +30,11 @@ module sqz_conv #(
 );
   localparam int NCO = NCO0 + (NSEG > 1 ? NCO1 : 0);
   logic w_valid, w_ready, w_pad, w_seg, w_first, w_last;
-  logic [C*IB-1:0] w_data;
+  logic [PI*IB-1:0] w_data;
   logic [PO*PI*WB-1:0] w_w;
   logic [15:0] w_ci, w_co;
   sqz_window #(.H(H), .W(W), .C(C), .IB(IB), .K(K), .S(S), .PT(PT), .PL(PL), .OH(OH), .OW(OW), .R(R),
-               .NCI(NCI), .NSEG(NSEG), .NCO0(NCO0), .KS0(KS0), .NCO1(NCO1), .KS1(KS1), .NSTEP(NSTEP),
+               .NCH(NCI), .CHUNK_BY_CO(0), .NCI(NCI), .NSEG(NSEG), .NCO0(NCO0), .KS0(KS0), .NCO1(NCO1), .KS1(KS1), .NSTEP(NSTEP),
                .PW(PO * PI * WB), .PFILE(WFILE), .PSTYLE(WSTYLE), .LBSTYLE(LBSTYLE)) win (
       .clk, .rst, .s_valid, .s_ready, .s_data, .m_valid(w_valid), .m_ready(w_ready), .m_data(w_data),
       .m_payload(w_w), .m_pad(w_pad), .m_ci(w_ci), .m_co(w_co), .m_seg(w_seg), .m_first(w_first),

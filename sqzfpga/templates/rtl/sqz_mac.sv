@@ -20,7 +20,7 @@ module sqz_mac #(
     input  logic                rst,
     input  logic                s_valid,
     output logic                s_ready,
-    input  logic [C*IB-1:0]     s_data,
+    input  logic [PI*IB-1:0]    s_data,
     input  logic [PO*PI*WB-1:0] s_w,
     input  logic                s_pad,
     input  logic [15:0]         s_ci,
@@ -54,16 +54,7 @@ module sqz_mac #(
   assign m_valid = done && dco == 16'(NCO - 1);
   assign stall = m_valid && !m_ready;
   assign s_ready = !stall;
-  // the input chunk as an array read (a balanced mux; an index multiply would cost a DSP in Yosys)
-  localparam int CIB = (C / PI > 1) ? $clog2(C / PI) : 1;
-  logic [PI*IB-1:0] chunk [C/PI];
-  genvar gc;
-  generate
-    for (gc = 0; gc < C / PI; gc++) begin : g_chunk
-      assign chunk[gc] = s_data[gc * PI * IB +: PI * IB];
-    end
-  endgenerate
-  assign xs = chunk[CIB'(s_ci)];
+  assign xs = s_data;  // the window delivers the step's input chunk
   assign bword = bias[COB'(s_co)];
 
   always_comb begin
