@@ -52,12 +52,13 @@ def _current_pass(log: Path) -> str:
 
 
 def run_yosys(folder: Path, sources: list[str], top: str, part: Part, params: dict | None = None,
-              timeout: int = 7200, show_progress: bool = False, tag: str = "synth") -> dict:
+              timeout: int = 7200, show_progress: bool = False, tag: str = "synth", no_pads: bool = False) -> dict:
     """synth_xilinx on `sources` in `folder` (where the ROM files are); `params` (SV literals) are set
-    on `top` with chparam. Returns Yosys's cell counts; writes TAG.ys, TAG.log, TAG_stat.json."""
+    on `top` with chparam; `no_pads` for a block inside a design (no I/O buffers on its ports).
+    Returns Yosys's cell counts; writes TAG.ys, TAG.log, TAG_stat.json."""
     chparam = [f"chparam -set {k} {v} {top}" for k, v in (params or {}).items()]
     script = "\n".join([f"read_verilog -sv {' '.join(sources)}", *chparam,
-                        f"synth_xilinx -family {family(part)} -top {top}",
+                        f"synth_xilinx -family {family(part)} -top {top}{' -noiopad' if no_pads else ''}",
                         f"tee -q -o {tag}_stat.json stat -json"]) + "\n"
     (folder / f"{tag}.ys").write_text(script)
     log = folder / f"{tag}.log"
@@ -95,7 +96,7 @@ def synthesize(rtl: Path, part: Part, timeout: int = 7200, show_progress: bool =
     with tqdm(total=len(stages), desc="[synth] stages", unit="stage", disable=not show_progress, leave=False) as bar:
         def one(st):
             cells = run_yosys(rtl, sources, st["module"], part, st["params"], timeout=timeout,
-                              tag=f"synth/{st['name']}")
+                              tag=f"synth/{st['name']}", no_pads=True)
             bar.update(1)
             return cells
         with ThreadPoolExecutor(max_workers=jobs) as pool:
