@@ -31,22 +31,21 @@ def _ports_only_runner():
     return PortsOnly()
 
 
-def compile_design(rtl: Path, work: Path, defines: dict | None = None, internals: bool = False) -> float:
+def compile_design(rtl: Path, work: Path) -> float:
     """Verilate the design in `rtl` into `work`; returns seconds taken. Only the top's ports are
-    visible to cocotb unless `internals`."""
+    visible to cocotb."""
     tools.require_cocotb()
     env = tools.verilator_env()
-    from cocotb_tools.runner import get_runner
 
     manifest = json.loads((rtl / "rtl.json").read_text())
     t0 = time.time()
     with _environ(env):
-        runner = get_runner("verilator") if internals else _ports_only_runner()
+        runner = _ports_only_runner()
         out = io.StringIO()
         try:
             with contextlib.redirect_stdout(out):
                 runner.build(sources=[rtl / s for s in manifest["sources"]], hdl_toplevel=manifest["top"],
-                             build_dir=work, defines=defines or {},
+                             build_dir=work,
                              build_args=["-Wno-fatal", "-Wno-lint", "-Wno-style", "--x-assign", "fast",
                                          "--x-initial", "fast", "-O3"],
                              log_file=work / "build.log")
@@ -93,18 +92,15 @@ def _catch(fn, err):
         err.append(e)
 
 
-def run_network(rtl: Path, work: Path, images: np.ndarray, expected: np.ndarray | None = None,
-                reset_mid_frame: bool = False, show_progress: bool = False) -> dict:
+def run_network(rtl: Path, work: Path, images: np.ndarray, reset_mid_frame: bool = False,
+                show_progress: bool = False) -> dict:
     """Simulate `images` back to back through the compiled design; outputs and cycle stamps."""
     from cocotb_tools.runner import get_runner
 
     manifest = json.loads((rtl / "rtl.json").read_text())
     o = manifest["output"]
     np.save(work / "images.npy", np.ascontiguousarray(images, dtype=np.uint8))
-    if expected is not None:
-        np.save(work / "expected.npy", np.asarray(expected, dtype=np.int64))
-    cfg = {"images": str(work / "images.npy"), "expected": str(work / "expected.npy") if expected is not None else None,
-           "result": str(work / "result.json"), "out_words": o["channels"] * o["pixels"], "out_bits": o["bits"],
+    cfg = {"images": str(work / "images.npy"), "result": str(work / "result.json"), "out_words": o["channels"] * o["pixels"], "out_bits": o["bits"],
            "out_signed": o["signed"], "reset_mid_frame": reset_mid_frame, "progress": str(work / "progress.txt")}
     (work / "tb.json").write_text(json.dumps(cfg))
     (work / "result.json").unlink(missing_ok=True)

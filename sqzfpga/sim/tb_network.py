@@ -1,6 +1,6 @@
 """cocotb test of the whole generated network (top `sqznet_top`): real images in, frames back to
-back, every output compared with the C simulation's; optionally a reset in the middle of a frame
-first. Configured by the JSON file named in $SQZ_TB (written by sqzfpga.sim.rtlsim); writes the
+back (the caller compares the outputs with the C simulation's); optionally a reset in the middle
+of a frame first. Configured by the JSON file named in $SQZ_TB (written by sqzfpga.sim.rtlsim); writes the
 outputs and cycle stamps back into the result file it names."""
 from __future__ import annotations
 
@@ -29,7 +29,6 @@ async def _reset(dut, cycles: int = 4):
 async def network(dut):
     cfg = json.loads(open(os.environ["SQZ_TB"]).read())
     images = np.load(cfg["images"])  # N x C x H x W uint8
-    expected = np.load(cfg["expected"]) if cfg.get("expected") else None
     out_words, signed_bits = cfg["out_words"], cfg["out_bits"] if cfg["out_signed"] else 0
     frames = [img.transpose(1, 2, 0).reshape(-1).tolist() for img in images]  # channels-last bytes
     cocotb.start_soon(Clock(dut.clk, PERIOD_NS, unit="ns").start())
@@ -52,6 +51,3 @@ async def network(dut):
     got = np.asarray(got, dtype=np.int64).reshape(len(frames), out_words)
     with open(cfg["result"], "w") as f:
         json.dump({"outputs": got.tolist(), "t_in_ns": t_in, "t_out_ns": t_out, "period_ns": PERIOD_NS}, f)
-    if expected is not None:
-        bad = int(np.sum(got != expected.reshape(got.shape)))
-        assert bad == 0, f"{bad} output values differ from the C simulation"

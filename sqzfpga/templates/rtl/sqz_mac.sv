@@ -4,7 +4,7 @@
 // biases, already aligned to the accumulator's binary point, sit in a small LUT ROM per chunk.
 // Up to two segments (a Fire's 1x1 and 3x3 expands) with their own product alignment and ReLU.
 module sqz_mac #(
-    parameter int C = 4, IB = 8,
+    parameter int IB = 8,
     parameter bit ISIGNED = 0,
     parameter int PI = 1, PO = 1, WB = 8,
     parameter int NCO = 1,
@@ -23,7 +23,6 @@ module sqz_mac #(
     input  logic [PI*IB-1:0]    s_data,
     input  logic [PO*PI*WB-1:0] s_w,
     input  logic                s_pad,
-    input  logic [15:0]         s_ci,
     input  logic [15:0]         s_co,
     input  logic                s_seg,
     input  logic                s_first,
@@ -45,7 +44,6 @@ module sqz_mac #(
   logic done, dseg;
   logic [15:0] dco;
   logic stall;
-  logic [PI*IB-1:0] xs;
   logic signed [ACCW-1:0] sum [PO];
   logic [PO*ACCW-1:0] bword;
   logic [PO*OB-1:0] rq0, rq1;
@@ -54,7 +52,6 @@ module sqz_mac #(
   assign m_valid = done && dco == 16'(NCO - 1);
   assign stall = m_valid && !m_ready;
   assign s_ready = !stall;
-  assign xs = s_data;  // the window delivers the step's input chunk
   assign bword = bias[COB'(s_co)];
 
   always_comb begin
@@ -66,7 +63,7 @@ module sqz_mac #(
         logic signed [IB:0] x;
         logic signed [PW-1:0] p;
         w = s_w[(po * PI + pi) * WB +: WB];
-        x = ISIGNED ? {xs[pi * IB + IB - 1], xs[pi * IB +: IB]} : {1'b0, xs[pi * IB +: IB]};
+        x = ISIGNED ? {s_data[pi * IB + IB - 1], s_data[pi * IB +: IB]} : {1'b0, s_data[pi * IB +: IB]};
         p = w * x;
         t = t + ACCW'(p);
       end

@@ -19,14 +19,14 @@ module sqz_maxpool #(
   localparam int CC = C / NCH;  // channels per chunk
   logic w_valid, w_ready, w_pad, w_seg, w_first, w_last, w_p;
   logic [CC*IB-1:0] w_data, mx;
-  logic [15:0] w_ci, w_co, dco;
+  logic [15:0] w_co, dco;
   logic have, done;
   logic [C*IB-1:0] collect;
   sqz_window #(.H(H), .W(W), .C(C), .IB(IB), .K(K), .S(S), .PT(PT), .PL(PL), .OH(OH), .OW(OW), .R(R),
                .NCH(NCH), .CHUNK_BY_CO(1), .NCI(1), .NSEG(1), .NCO0(NCH), .KS0(K), .NSTEP(K * K * NCH), .PW(1),
                .PFILE(""), .LBSTYLE(LBSTYLE)) win (
       .clk, .rst, .s_valid, .s_ready, .s_data, .m_valid(w_valid), .m_ready(w_ready), .m_data(w_data),
-      .m_payload(w_p), .m_pad(w_pad), .m_ci(w_ci), .m_co(w_co), .m_seg(w_seg), .m_first(w_first),
+      .m_payload(w_p), .m_pad(w_pad), .m_co(w_co), .m_seg(w_seg), .m_first(w_first),
       .m_last(w_last));
   assign m_valid = done && dco == 16'(NCH - 1);
   assign w_ready = !(m_valid && !m_ready);

@@ -40,7 +40,6 @@ module sqz_window #(
     output logic [C/NCH*IB-1:0] m_data,
     output logic [PW-1:0]   m_payload,
     output logic            m_pad,
-    output logic [15:0]     m_ci,
     output logic [15:0]     m_co,    // output-channel chunk, counted over both segments
     output logic            m_seg,
     output logic            m_first, // first step of a chunk
@@ -154,7 +153,6 @@ module sqz_window #(
       if (!stall) begin
         m_valid <= fire;
         m_pad <= pad;
-        m_ci <= ci;
         m_co <= (NSEG > 1 && seg) ? co + 16'(NCO0) : co;
         m_seg <= seg;
         m_first <= ci == 0 && kx == 0 && ky == 0;
