@@ -23,10 +23,11 @@ from sqzfpga.model.config import preset
 from sqzfpga.model.evaluate import predict
 from sqzfpga.model.quant import calibrate, quant_scales, quantize_float, is_power_of_two
 from sqzfpga.model.squeezenet import SqueezeNet
+from sqzfpga.rtl.plan import Budget
 
 CYCLE_W, CYCLE_A = (2, 4, 8), (8, 4, 2)
 RTL_CASES = ("v1.0", "v1.1", "complex-bypass")  # also simulated as generated RTL (Verilator)
-RTL_LANES = 48
+RTL_BUDGET = Budget(dsp=48, lut=10**6, ff=10**6, bram36=10**4)  # a small DSP budget: several foldings
 
 
 def cycled_bits(cfg_kwargs):
@@ -100,7 +101,7 @@ def check_rtl(hm, folder, images, y):
     from sqzfpga.rtl.generate import generate
     from sqzfpga.sim import rtlsim
 
-    manifest = generate(hm, folder, RTL_LANES)
+    manifest = generate(hm, folder, RTL_BUDGET)
     work = folder.parent / "rtlsim"
     work.mkdir()
     rtlsim.compile_design(folder, work)

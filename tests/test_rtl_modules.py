@@ -26,8 +26,8 @@ class Layer:
 
 def _emit(layer, folder, folds):
     units, render = EMITTERS[layer.class_name](layer, "dut")
-    for u, (pi, po) in zip(units, folds):
-        u.pi, u.po = pi, po
+    for u, fold in zip(units, folds):
+        u.pi, u.po, u.pack = (*fold, 1)[:3]
     module, params = render(folder)
     return module, {k: _literal(v) for k, v in params.items()}
 
@@ -48,13 +48,13 @@ def _run(tmp_path, module, params, frames, outs, in_bits, out_bits, defines=None
     return ok, log
 
 
-def _conv_case(tmp_path):
+def _conv_case(tmp_path, fold=(2, 3), xq=QType(8, 3, True)):
     rng = np.random.default_rng(1)
-    xq, wq, bq, oq = QType(8, 3, True), QType(4, 2, True), QType(8, 4, True), QType(8, 2, True)
+    wq, bq, oq = QType(4, 2, True), QType(8, 4, True), QType(8, 2, True)
     a = _conv_attrs(rng, "", 6, 3, 4, wq, bq, False)
     layer = Layer("SqzConv", in_shape=[7, 7, 4], out_shape=[4, 4, 6], in_q=xq.triple(), out_q=oq.triple(), k=3, s=2,
                   pads=[1, 1, 1, 1], **a)
-    module, params = _emit(layer, tmp_path, [(2, 3)])
+    module, params = _emit(layer, tmp_path, [fold])
     frames = _frames(rng, xq, (7, 7, 4), 3)
     outs = [sb.conv_q(x, xq.frac, a["w"], wq.frac, a["b"], bq.frac, 2, 1, oq.frac, oq.bits, True, False)
             for x in frames]
@@ -63,6 +63,16 @@ def _conv_case(tmp_path):
 
 def test_conv_stride_padding_folded(tmp_path):
     module, params, frames, outs = _conv_case(tmp_path)
+    ok, log = _run(tmp_path, module, params, frames, outs, 8, 8)
+    assert ok, log[-2000:]
+
+
+@pytest.mark.parametrize("xq", [QType(8, 3, True), QType(8, 4, False)], ids=["signed", "unsigned"])
+def test_conv_dsp_packing(tmp_path, xq):
+    """Two output channels per multiplier (packed coefficients, PI = 4 products summed packed, then
+    split): exact for signed and unsigned inputs, including negative low-channel sums."""
+    module, params, frames, outs = _conv_case(tmp_path, (4, 6, 2), xq)
+    assert params["PACK"] == "2"
     ok, log = _run(tmp_path, module, params, frames, outs, 8, 8)
     assert ok, log[-2000:]
 
@@ -124,18 +134,19 @@ def test_global_average_pool_exact_rounding(tmp_path):
     assert ok, log[-2000:]
 
 
-def test_yosys_maps_weights_to_bram_and_lanes_to_dsps(tmp_path):
-    """Yosys synth_xilinx of one conv unit: a block-style weight ROM becomes RAMB18/36, each of the
-    PI x PO = 6 multiplier lanes a DSP48E1."""
+@pytest.mark.parametrize("fold,dsps", [((2, 3), 6), ((4, 6, 2), 12)], ids=["plain", "packed"])
+def test_yosys_maps_weights_to_bram_and_lanes_to_dsps(tmp_path, fold, dsps):
+    """Yosys synth_xilinx of one conv unit: a block-style weight ROM becomes RAMB18/36, each
+    multiplier lane a DSP48E1, or each pair of lanes one when packed (PI x PO = 24 lanes, 12 DSPs)."""
     from sqzfpga.parts import get_part
     from sqzfpga.rtl.generate import library_sources
     from sqzfpga.sim.synth import count, run_yosys
 
-    module, params, _, _ = _conv_case(tmp_path)
+    module, params, _, _ = _conv_case(tmp_path, fold)
     params["WSTYLE"] = '"block"'
     for src in library_sources():
         (tmp_path / src.name).write_text(src.read_text())
     res = count(run_yosys(tmp_path, [s.name for s in library_sources()], module, get_part("xc7z020"), params))
-    assert res["dsp"] == 6, res
+    assert res["dsp"] == dsps, res
     assert res["ramb18"] + res["ramb36"] >= 1, res
     assert res["lut"] > 0 and res["ff"] > 0

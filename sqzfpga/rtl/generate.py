@@ -20,11 +20,11 @@ import numpy as np
 from sqzfpga.errors import UserError
 from sqzfpga.hls.lower import QType
 from sqzfpga.hls.precision import accum_frac, accum_type, gap_widths
-from sqzfpga.rtl.plan import Unit, plan
+from sqzfpga.rtl.cost import style
+from sqzfpga.rtl.plan import Budget, Unit, budget, plan
 
 LIBRARY = Path(__file__).resolve().parent.parent / "templates" / "rtl"
 TOP = "sqznet_top"
-BLOCK_BITS = 4096  # memories above this many bits go to block RAM, smaller ones to LUT RAM
 _jinja = jinja2.Environment(loader=jinja2.FileSystemLoader(str(LIBRARY)), undefined=jinja2.StrictUndefined,
                             keep_trailing_newline=True)
 
@@ -37,12 +37,6 @@ def ident(text: str) -> str:
     """A name from a model file as a safe SystemVerilog / file-name identifier."""
     s = re.sub(r"[^A-Za-z0-9_]", "_", str(text)).strip("_") or "x"
     return s if s[0].isalpha() else f"n_{s}"
-
-
-def style(bits: int, depth: int = 1 << 30) -> str:
-    """Block RAM for memories above BLOCK_BITS that are deep enough to fill one (a wide, shallow
-    memory would waste most of each BRAM), LUT RAM otherwise."""
-    return "block" if bits > BLOCK_BITS and depth >= 64 else "distributed"
 
 
 def line_rows(k: int) -> int:
@@ -61,6 +55,10 @@ class ConvSpec:
     oq: QType
     segs: list = field(default_factory=list)  # dicts: w (F,K,K,C ints), wq, b, bq, relu, ks
 
+    def __post_init__(self):
+        u = self.unit
+        u.wbits, u.ibits, u.obits = max(s["wq"].bits for s in self.segs), self.xq.bits, self.oq.bits
+
     def frac(self) -> int:
         return max(accum_frac(self.xq, s["wq"], s["bq"]) for s in self.segs)
 
@@ -73,6 +71,7 @@ class ConvSpec:
         accw = max(accum_type(xq, s["w"], s["wq"], s["b"], s["bq"], frac=f)[1] for s in self.segs)
         accw = max(accw, wb + xq.bits + 2 + (pi - 1).bit_length(), d + 2)
         words, biases = [], []
+        ew = u.pack * wb + u.pack - 1  # bits per ROM entry: a weight, or a packed pair (see sqz_mac)
         for s in self.segs:
             w, ks = s["w"], s["ks"]
             k = w.shape[1]
@@ -84,15 +83,21 @@ class ConvSpec:
                 for ky in range(ks):
                     for kx in range(ks):
                         for ci in range(nci):
-                            words.append(_pack([int(w[co * po + j, ky + off, kx + off, ci * pi + i])
-                                                for j in range(po) for i in range(pi)], wb))
+                            tap = [[int(w[co * po + j, ky + off, kx + off, ci * pi + i]) for i in range(pi)]
+                                   for j in range(po)]
+                            if u.pack == 2:
+                                entries = [((hi - (lo < 0)) << wb) | (lo & ((1 << wb) - 1))
+                                           for lows, highs in zip(tap[0::2], tap[1::2]) for lo, hi in zip(lows, highs)]
+                            else:
+                                entries = [v for row in tap for v in row]
+                            words.append(_pack(entries, ew))
         assert len(words) == u.nstep
         wfile, bfile = f"{stem}_w.mem", f"{stem}_b.mem"
-        _write_mem(folder / wfile, words, po * pi * wb)
+        _write_mem(folder / wfile, words, po // u.pack * pi * ew)
         _write_mem(folder / bfile, biases, po * accw)
-        p = {"PI": pi, "PO": po, "WB": wb, "NSTEP": u.nstep, "ACCW": accw, "D": d,
+        p = {"PI": pi, "PO": po, "WB": wb, "PACK": u.pack, "PS": u.pack_shift, "NSTEP": u.nstep, "ACCW": accw, "D": d,
              "PSH0": f - (self.segs[0]["wq"].frac + xq.frac), "RELU0": int(self.segs[0]["relu"]),
-             "WFILE": wfile, "BFILE": bfile, "WSTYLE": style(len(words) * po * pi * wb)}
+             "WFILE": wfile, "BFILE": bfile, "WSTYLE": style(len(words) * po // u.pack * pi * ew, len(words))}
         if len(self.segs) > 1:
             p.update(PSH1=f - (self.segs[1]["wq"].frac + xq.frac), RELU1=int(self.segs[1]["relu"]))
         return p
@@ -145,8 +150,10 @@ def _conv(layer, name):
     k, s = int(layer.get_attr("k")), int(layer.get_attr("s"))
     pads = list(layer.get_attr("pads"))
     xq, oq = _q(layer, "in_q"), _q(layer, "out_q")
-    spec = ConvSpec(Unit(name, "conv", h * w, oh * ow, cin=c, segments=[(oc, k)]), xq, oq, [seg])
-    if k == 1 and s == 1 and not any(pads):  # a 1x1 conv sees one column of h*w pixels: 2 pixel slots
+    flat = k == 1 and s == 1 and not any(pads)  # a 1x1 conv sees one column of h*w pixels: 2 pixel slots
+    spec = ConvSpec(Unit(name, "conv", h * w, oh * ow, cin=c, segments=[(oc, k)], row_px=1 if flat else w,
+                         rows=line_rows(k)), xq, oq, [seg])
+    if flat:
         h, w, oh, ow = h * w, 1, oh * ow, 1
 
     def render(folder):
@@ -169,7 +176,8 @@ def _pool(layer, name):
         raise UserError(f"layer {name} (SqzMaxPool): the RTL backend needs equal input and output types; "
                         "requantise in the next layer")
 
-    unit = Unit(name, "pool", h * w, oh * ow, cin=c, taps=k * k)
+    unit = Unit(name, "pool", h * w, oh * ow, cin=c, taps=k * k, row_px=w, rows=line_rows(k), ibits=xq.bits,
+                obits=xq.bits)
 
     def render(folder):
         r = line_rows(k)
@@ -200,8 +208,8 @@ def _fire(layer, name):
     bypass = layer.get_attr("bypass")
     px = h * w
     squeeze = ConvSpec(Unit(f"{name}.squeeze", "conv", px, px, cin=c, segments=[(nsq, 1)]), xq, sq, [s_seg])
-    expand = ConvSpec(Unit(f"{name}.expand", "conv", px, px, cin=nsq, segments=[(ne1, 1), (ne3, 3)]), sq,
-                      eq if bypass != "none" else oq, [e1, e3])
+    expand = ConvSpec(Unit(f"{name}.expand", "conv", px, px, cin=nsq, segments=[(ne1, 1), (ne3, 3)], row_px=w,
+                           rows=line_rows(3)), sq, eq if bypass != "none" else oq, [e1, e3])
     specs = [squeeze, expand]
     if bypass == "conv":
         specs.append(ConvSpec(Unit(f"{name}.bypass", "conv", px, px, cin=c, segments=[(oc, 1)]), xq, eq,
@@ -261,22 +269,16 @@ def first_input(hm) -> tuple[int, QType, int]:
     return c, _q(first, "in_q"), h * w
 
 
-def lane_budget(part) -> int:
-    """Multipliers the planner may use: 90% of the part's DSP slices (the rest for the adders of wide
-    accumulators and headroom for placement)."""
-    return max(1, int(part.dsp * 0.9))
-
-
 def write(hm, folder: Path, part) -> dict:
     """generate() for `part`, then lint the result with Verilator (a generator bug stops the build)."""
     from sqzfpga.sim.tools import lint
 
-    manifest = generate(hm, folder, lane_budget(part))
+    manifest = generate(hm, folder, budget(part))
     lint(folder, manifest["top"], manifest["sources"])
     return manifest
 
 
-def generate(hm, folder: Path, lanes: int) -> dict:
+def generate(hm, folder: Path, bud: Budget) -> dict:
     """Write the RTL design of `hm` into `folder` (created); return the manifest (also rtl.json)."""
     units, layers = design(hm)
     c_in, in_q, in_px = first_input(hm)
@@ -284,7 +286,7 @@ def generate(hm, folder: Path, lanes: int) -> dict:
         raise UserError(f"input type {in_q}: the RTL backend streams one byte per channel; use 8-bit input")
     units.insert(0, Unit("input", "adapter", in_px * c_in, in_px))
     folder.mkdir(parents=True, exist_ok=True)
-    p = plan(units, lanes)
+    p = plan(units, bud)
     stages = []
     for name, render, oc, oq, opx in layers:
         module, params = render(folder)

@@ -17,13 +17,18 @@ def set_section(report: Path, title: str, body: str) -> None:
 
 def plan_section(manifest: dict) -> str:
     p = manifest["plan"]
-    rows = ["| unit | PI | PO | multipliers | steps/pixel | cycles/frame |", "|---|---:|---:|---:|---:|---:|"]
+    rows = ["| unit | PI | PO | pack | DSP | LUT (est.) | BRAM36 (est.) | steps/pixel | cycles/frame |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for u in p["units"]:
         mark = " **(bottleneck)**" if u["name"] == p["bottleneck"] else ""
-        rows.append(f"| {u['name']}{mark} | {u['pi']} | {u['po']} | {u['lanes']} | {u['nstep']} | {u['cycles']} |")
+        rows.append(f"| {u['name']}{mark} | {u['pi']} | {u['po']} | {u['pack']} | {u['dsp']} | {u['lut']} | "
+                    f"{u['bram36']} | {u['nstep']} | {u['cycles']} |")
+    e, b = p["estimate"], p.get("budget", {})
+    used = ", ".join(f"{k.upper()} {e[k]:,.0f} of {b[k]:,.0f}" for k in b)
     return (f"Generated SystemVerilog in `rtl/` (top `{manifest['top']}`). Planned: {p['cycles_per_frame']} cycles per "
-            f"frame ({100e6 / p['cycles_per_frame']:.0f} frames/s at 100 MHz), {p['lanes']} multipliers of "
-            f"{p['lane_budget']} allowed, {p['macs_per_frame']:,} MACs per frame.\n\n" + "\n".join(rows) +
+            f"frame ({100e6 / p['cycles_per_frame']:.0f} frames/s at 100 MHz), {p['lanes']} multipliers on "
+            f"{p['dsp']} DSP slices, {p['macs_per_frame']:,} MACs per frame; estimated {used} (the planner's "
+            f"budget, {p.get('fill', 1):.0%} of the part).\n\n" + "\n".join(rows) +
             "\n\nSimulate: `python -m sqzfpga rtlsim --build DIR`; synthesise: `python -m sqzfpga synth --build DIR`.")
 
 

@@ -58,7 +58,7 @@ def run_yosys(folder: Path, sources: list[str], top: str, part: Part, params: di
     Returns Yosys's cell counts; writes TAG.ys, TAG.log, TAG_stat.json."""
     chparam = [f"chparam -set {k} {v} {top}" for k, v in (params or {}).items()]
     script = "\n".join([f"read_verilog -sv {' '.join(sources)}", *chparam,
-                        f"synth_xilinx -family {family(part)} -top {top}{' -noiopad' if no_pads else ''}",
+                        f"synth_xilinx -family {family(part)} -top {top} -widemux 5{' -noiopad' if no_pads else ''}",
                         f"tee -q -o {tag}_stat.json stat -json"]) + "\n"
     (folder / f"{tag}.ys").write_text(script)
     log = folder / f"{tag}.log"

@@ -6,6 +6,7 @@ module sqz_conv #(
     parameter bit ISIGNED = 0,
     parameter int K = 3, S = 1, PT = 1, PL = 1, OH = 8, OW = 8, R = 4,
     parameter int PI = 1, PO = 1, WB = 8,
+    parameter int PACK = 1, PS = 16,
     parameter int NCI = 4,
     parameter int NSEG = 1, NCO0 = 4, KS0 = 3, NCO1 = 1, KS1 = 1,
     parameter int NSTEP = 36,
@@ -31,15 +32,16 @@ module sqz_conv #(
   localparam int NCO = NCO0 + (NSEG > 1 ? NCO1 : 0);
   logic w_valid, w_ready, w_pad, w_seg, w_first, w_last;
   logic [PI*IB-1:0] w_data;
-  logic [PO*PI*WB-1:0] w_w;
+  localparam int WPW = PO / PACK * PI * (PACK * WB + PACK - 1);  // weights per step (packed pairs)
+  logic [WPW-1:0] w_w;
   logic [15:0] w_co;
   sqz_window #(.H(H), .W(W), .C(C), .IB(IB), .K(K), .S(S), .PT(PT), .PL(PL), .OH(OH), .OW(OW), .R(R),
                .NCH(NCI), .CHUNK_BY_CO(0), .NCI(NCI), .NSEG(NSEG), .NCO0(NCO0), .KS0(KS0), .NCO1(NCO1), .KS1(KS1), .NSTEP(NSTEP),
-               .PW(PO * PI * WB), .PFILE(WFILE), .PSTYLE(WSTYLE), .LBSTYLE(LBSTYLE)) win (
+               .PW(WPW), .PFILE(WFILE), .PSTYLE(WSTYLE), .LBSTYLE(LBSTYLE)) win (
       .clk, .rst, .s_valid, .s_ready, .s_data, .m_valid(w_valid), .m_ready(w_ready), .m_data(w_data),
       .m_payload(w_w), .m_pad(w_pad), .m_co(w_co), .m_seg(w_seg), .m_first(w_first),
       .m_last(w_last));
-  sqz_mac #(.IB(IB), .ISIGNED(ISIGNED), .PI(PI), .PO(PO), .WB(WB), .NCO(NCO), .ACCW(ACCW),
+  sqz_mac #(.IB(IB), .ISIGNED(ISIGNED), .PI(PI), .PO(PO), .WB(WB), .PACK(PACK), .PS(PS), .NCO(NCO), .ACCW(ACCW),
             .PSH0(PSH0), .PSH1(PSH1), .D(D), .OB(OB), .OSIGNED(OSIGNED), .RELU0(RELU0), .RELU1(RELU1),
             .BFILE(BFILE)) mac (
       .clk, .rst, .s_valid(w_valid), .s_ready(w_ready), .s_data(w_data), .s_w(w_w), .s_pad(w_pad),

@@ -3,10 +3,17 @@
 // Weights come with each step (the window's payload ROM, entry (po, pi) at bits (po*PI+pi)*WB);
 // biases, already aligned to the accumulator's binary point, sit in a small LUT ROM per chunk.
 // Up to two segments (a Fire's 1x1 and 3x3 expands) with their own product alignment and ReLU.
+// DSP packing (PACK = 2): output channels 2j and 2j+1 share one multiplier per input channel. The
+// ROM holds the pair as one coefficient c = w_hi * 2^PS + w_lo (fields: w_lo in PS bits two's
+// complement, then w_hi - [w_lo < 0] in WB + 1 bits), so c * x = (w_hi x) 2^PS + w_lo x exactly;
+// the PI products are summed packed and split once: lo = the low PS bits (signed), hi = the rest
+// plus the lo sign bit. Exact while |sum of PI lo products| < 2^(PS-1) (PS = WB + IB + clog2(PI),
+// chosen by the generator), and c fits the DSP's wide port (25 bits on DSP48E1, 27 on DSP48E2).
 module sqz_mac #(
     parameter int IB = 8,
     parameter bit ISIGNED = 0,
     parameter int PI = 1, PO = 1, WB = 8,
+    parameter int PACK = 1, PS = 16,
     parameter int NCO = 1,
     parameter int ACCW = 24,
     parameter int PSH0 = 0, PSH1 = 0,
@@ -21,7 +28,7 @@ module sqz_mac #(
     input  logic                s_valid,
     output logic                s_ready,
     input  logic [PI*IB-1:0]    s_data,
-    input  logic [PO*PI*WB-1:0] s_w,
+    input  logic [PO/PACK*PI*(PACK*WB+PACK-1)-1:0] s_w,
     input  logic                s_pad,
     input  logic [15:0]         s_co,
     input  logic                s_seg,
@@ -32,6 +39,9 @@ module sqz_mac #(
     output logic [NCO*PO*OB-1:0] m_data
 );
   localparam int PW = WB + IB + 1;
+  localparam int EW = PACK * WB + PACK - 1;     // bits per ROM entry: one weight or one packed pair
+  localparam int CWID = PS + WB + 1;            // a packed coefficient
+  localparam int TW = CWID + IB + 1 + $clog2(PI + 1);
   localparam int COB = (NCO > 1) ? $clog2(NCO) : 1;
   (* rom_style = "logic" *) logic [PO*ACCW-1:0] bias [NCO];
   generate
@@ -54,22 +64,49 @@ module sqz_mac #(
   assign s_ready = !stall;
   assign bword = bias[COB'(s_co)];
 
-  always_comb begin
-    for (int po = 0; po < PO; po++) begin
-      logic signed [ACCW-1:0] t;
-      t = '0;
-      for (int pi = 0; pi < PI; pi++) begin
-        logic signed [WB-1:0] w;
-        logic signed [IB:0] x;
-        logic signed [PW-1:0] p;
-        w = s_w[(po * PI + pi) * WB +: WB];
-        x = ISIGNED ? {s_data[pi * IB + IB - 1], s_data[pi * IB +: IB]} : {1'b0, s_data[pi * IB +: IB]};
-        p = w * x;
-        t = t + ACCW'(p);
+  generate
+    if (PACK == 1) begin : g_plain
+      always_comb begin
+        for (int po = 0; po < PO; po++) begin
+          logic signed [ACCW-1:0] t;
+          t = '0;
+          for (int pi = 0; pi < PI; pi++) begin
+            logic signed [WB-1:0] w;
+            logic signed [IB:0] x;
+            logic signed [PW-1:0] p;
+            w = s_w[(po * PI + pi) * EW +: WB];
+            x = ISIGNED ? {s_data[pi * IB + IB - 1], s_data[pi * IB +: IB]} : {1'b0, s_data[pi * IB +: IB]};
+            p = w * x;
+            t = t + ACCW'(p);
+          end
+          sum[po] = (s_seg ? (t <<< PSH1) : (t <<< PSH0));
+        end
       end
-      sum[po] = (s_seg ? (t <<< PSH1) : (t <<< PSH0));
+    end else begin : g_packed
+      always_comb begin
+        for (int j = 0; j < PO / 2; j++) begin
+          logic signed [TW-1:0] t;
+          logic signed [ACCW-1:0] lo, hi;
+          t = '0;
+          for (int pi = 0; pi < PI; pi++) begin
+            logic [EW-1:0] e;
+            logic signed [CWID-1:0] c;
+            logic signed [IB:0] x;
+            logic signed [CWID+IB:0] p;
+            e = s_w[(j * PI + pi) * EW +: EW];
+            c = {e[EW-1:WB], {(PS - WB + 1){e[WB-1]}}, e[WB-2:0]};
+            x = ISIGNED ? {s_data[pi * IB + IB - 1], s_data[pi * IB +: IB]} : {1'b0, s_data[pi * IB +: IB]};
+            p = c * x;
+            t = t + TW'(p);
+          end
+          lo = ACCW'($signed(t[PS-1:0]));
+          hi = ACCW'((t >>> PS) + TW'(t[PS-1]));
+          sum[2 * j] = (s_seg ? (lo <<< PSH1) : (lo <<< PSH0));
+          sum[2 * j + 1] = (s_seg ? (hi <<< PSH1) : (hi <<< PSH0));
+        end
+      end
     end
-  end
+  endgenerate
 
   genvar g;
   generate

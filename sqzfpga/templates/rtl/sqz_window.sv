@@ -49,6 +49,7 @@ module sqz_window #(
   localparam int CW = C / NCH * IB;  // bits per stored chunk
   localparam int CB = (W > 1) ? $clog2(W) : 1;
   localparam int LBD = R * W * NCH;
+  localparam int CHB = (NCH > 1) ? $clog2(NCH) : 1;
   localparam int LBA = $clog2(LBD);
   localparam int SA = (NSTEP > 1) ? $clog2(NSTEP) : 1;
 
@@ -67,7 +68,8 @@ module sqz_window #(
   logic win_ok, stall, fire, wr, pad, frame_done, pix_done;
   logic busy, wr_chunk, px_in;       // chunked write of the accepted pixel
   logic [15:0] wch;
-  logic [C*IB-1:0] px;
+  logic [C*IB-1:0] px;               // the accepted pixel, held (load enable only) while written
+  logic [CW-1:0] pxa [NCH];           // ... viewed as chunks: the write data is one array read
   logic [LBA-1:0] wptr;
   always_comb begin
     last_r = by + 16'(K - 1);
@@ -96,6 +98,8 @@ module sqz_window #(
   // ---- line buffer (chunked) and payload ROM, read synchronously on issue ----
   // addresses: (slot * W + column) * NCH + chunk; the write side is a pointer (pixels arrive in
   // ring order), the read side adds constant tables (no multipliers)
+  always_comb
+    for (int i = 0; i < NCH; i++) pxa[i] = px[i * CW +: CW];
   logic [RB-1:0] rslot;
   logic [LBA-1:0] slot_base [R];
   logic [LBA-1:0] col_base [W];
@@ -115,7 +119,7 @@ module sqz_window #(
   assign rslot = base + RB'(iy);
   sqz_ram #(.WIDTH(CW), .DEPTH(LBD), .STYLE(LBSTYLE)) lb (
       .clk, .we(wr_chunk), .waddr(wptr),
-      .wdata((NCH == 1) ? s_data[CW-1:0] : px[CW-1:0]),
+      .wdata((NCH == 1) ? s_data[CW-1:0] : pxa[CHB'(wch)]),
       .re(fire), .raddr(slot_base[rslot] + col_base[CB'(ixc)] + LBA'(rch)),
       .rdata(m_data));
   generate
@@ -141,7 +145,6 @@ module sqz_window #(
           busy <= 1'b1;
           wch <= '0;
         end else if (busy) begin
-          px <= px >> CW;
           wch <= wch + 1'b1;
           if (wch == 16'(NCH - 1)) busy <= 1'b0;
         end
