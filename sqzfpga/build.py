@@ -90,10 +90,10 @@ def step_hls(ctx: dict) -> None:
 
 
 def step_rtl(ctx: dict) -> None:
-    """SystemVerilog dataflow from the same ModelGraph (folded for the part's DSPs), linted."""
+    """SystemVerilog dataflow from the same ModelGraph (folded by the planner for the part), linted."""
     from sqzfpga.rtl import generate
 
-    ctx["rtl"] = generate.write(ctx["hm"], ctx["dir"] / "rtl", ctx["part"])
+    ctx["rtl"] = generate.write(ctx["hm"], ctx["dir"] / "rtl", ctx["part"], ctx.get("max_cycles"))
 
 
 def step_csim(ctx: dict) -> None:
@@ -153,12 +153,24 @@ def step_project(ctx: dict) -> None:
     set_section(ctx["dir"] / "report.md", "RTL dataflow", plan_section(ctx["rtl"]))
 
 
+def graph_of_model(model_path: Path, part):
+    """Checkpoint or QONNX -> hls4ml ModelGraph through the build's own export and lower steps, in a
+    scratch folder (for `plan`, which writes nothing)."""
+    from sqzfpga.hls.convert import convert
+
+    with tempfile.TemporaryDirectory() as d:
+        ctx = {"model_path": Path(model_path), "dir": Path(d)}
+        step_export(ctx)
+        step_lower(ctx)
+        return convert(ctx["canon"], ctx["in_q"], Path(d) / "hls", part.device)
+
+
 STEPS = [("export", step_export), ("lower", step_lower), ("samples", step_samples), ("hls", step_hls),
          ("rtl", step_rtl), ("csim", step_csim), ("project", step_project)]
 
 
 def build(model_path: Path, part_name: str, out: Path, log=print, images: int = 200, data=None,
-          backend: str = "Vitis", csim: bool = True) -> dict:
+          backend: str = "Vitis", csim: bool = True, max_cycles: int | None = None) -> dict:
     part = get_part(part_name)
     out = out.resolve()
     if out.exists() and not out.is_dir():
@@ -173,7 +185,7 @@ def build(model_path: Path, part_name: str, out: Path, log=print, images: int = 
     except OSError as e:
         raise UserError(f"build folder {out}: cannot be written ({e.strerror}); choose another --out") from None
     ctx = {"model_path": Path(model_path), "part": part, "dir": tmp, "images": images, "data": data,
-           "backend": backend, "log": log}
+           "backend": backend, "log": log, "max_cycles": max_cycles}
     steps = [(n, s) for n, s in STEPS if csim or n != "csim"]
     timings = {}
     try:
@@ -189,8 +201,8 @@ def build(model_path: Path, part_name: str, out: Path, log=print, images: int = 
                    "csim": None if c is None else {k: c.get(k) for k in (
                        "images", "exact", "argmax_agreement", "accuracy", "torch_accuracy", "mismatching_values",
                        "layer_images", "compile_s", "s_per_image")},
-                   "rtl": {k: ctx["rtl"]["plan"][k] for k in ("cycles_per_frame", "bottleneck", "lanes",
-                                                              "macs_per_frame")},
+                   "rtl": {k: ctx["rtl"]["plan"][k] for k in ("cycles_per_frame", "bottleneck", "lanes", "dsp",
+                                                              "estimate", "macs_per_frame")},
                    "images_source": ctx["images_source"], "steps": timings, "next": ctx["next_steps"]}
         (tmp / "build.json").write_text(json.dumps(summary, indent=2) + "\n")
         _swap_in(tmp, out)

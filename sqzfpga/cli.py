@@ -253,6 +253,23 @@ def _build_parser(p):
                    "samples for the default model, random images otherwise)")
     p.add_argument("--backend", default="Vitis", choices=["Vitis", "Vivado"], help="hls4ml backend (default Vitis)")
     p.add_argument("--no-csim", action="store_true", help="skip the C simulation (write the project only)")
+    _rate_options(p)
+
+
+def _rate_options(p) -> None:
+    p.add_argument("--clock-mhz", type=float, default=100.0, help="clock the frame rates are stated at (default 100)")
+    p.add_argument("--fps", type=float, help="frames/s to reach with the least hardware (default: as fast as the "
+                   "part allows)")
+
+
+def _max_cycles(a) -> int | None:
+    """--fps at --clock-mhz as a cycles-per-frame target (None: as fast as the part allows)."""
+    for name, v in (("--clock-mhz", a.clock_mhz), ("--fps", a.fps)):
+        if v is not None and not v > 0:
+            raise UserError(f"{name} {v:g}: expected a positive number")
+    if a.fps is None:
+        return None
+    return max(1, int(a.clock_mhz * 1e6 // a.fps))
 
 
 @command("build", "build the accelerator: QONNX -> hls4ml + Fire templates -> HLS project, fit check, "
@@ -260,8 +277,84 @@ def _build_parser(p):
 def cmd_build(a):
     from sqzfpga.build import build
 
-    return build(_resolve_model(a.model), a.part, Path(a.out), log=log, images=a.images, data=a.data,
-                 backend=a.backend, csim=not a.no_csim)
+    from sqzfpga.rtl.plan import Unreachable
+
+    try:
+        return build(_resolve_model(a.model), a.part, Path(a.out), log=log, images=a.images, data=a.data,
+                     backend=a.backend, csim=not a.no_csim, max_cycles=_max_cycles(a))
+    except Unreachable as e:
+        raise _unreachable(a, e) from None
+
+
+def _unreachable(a, e) -> UserError:
+    """An --fps the planner cannot reach, as one line: the best rate and what limits it."""
+    b = e.best
+    return UserError(f"--fps {a.fps:g}: out of reach on {a.part} at {a.clock_mhz:g} MHz; the best plan reaches "
+                     f"{a.clock_mhz * 1e6 / b['cycles_per_frame']:.0f} frames/s ({b['cycles_per_frame']} cycles per "
+                     f"frame), limited by layer {b['bottleneck']} once the {b['limiting_resource']} budget is spent; "
+                     "lower --fps, use a larger part or fewer bits")
+
+
+def _plan_model(a, max_cycles):
+    """(part, plan summary) of the model (or the build folder's graph) for a.part."""
+    from sqzfpga.build import graph_of_model
+    from sqzfpga.parts import get_part
+    from sqzfpga.rtl.generate import graph_of_build, units_of
+    from sqzfpga.rtl.plan import budget, plan
+
+    part = get_part(a.part)
+    if getattr(a, "build", None):
+        hm = graph_of_build(_existing_build(a.build), part)
+    else:
+        path = _resolve_model(a.model)
+        if not path.exists():
+            raise UserError(f"--model {path}: no such file; expected a quantized checkpoint (.pt) or QONNX model")
+        hm = graph_of_model(path, part)
+    units, _ = units_of(hm)
+    return part, plan(units, budget(part), max_cycles)
+
+
+# ---- plan ------------------------------------------------------------------------------------------------
+def _plan_parser(p):
+    from sqzfpga.parts import PARTS
+
+    _model_arg(p, "quantized checkpoint (.pt) or QONNX model (.onnx)")
+    p.add_argument("--build", metavar="DIR", help="plan the graph of this build folder instead of --model (fast)")
+    p.add_argument("--part", default="xc7z020", help=f"target FPGA part: {', '.join(PARTS)} (default xc7z020)")
+    _rate_options(p)
+
+
+@command("plan", "choose every layer's parallelism for a part: frames/s, bottleneck layer, estimated LUT/FF/BRAM/DSP",
+         _plan_parser)
+def cmd_plan(a):
+    from sqzfpga.parts import get_part
+
+    from sqzfpga.rtl.plan import Unreachable
+
+    get_part(a.part)  # an unknown part fails before the (slow) export
+    try:
+        part, p = _plan_model(a, _max_cycles(a))
+    except Unreachable as e:
+        raise _unreachable(a, e) from None
+    fps = a.clock_mhz * 1e6 / p["cycles_per_frame"]
+    log(f"{'unit':22} {'PI':>4} {'PO':>4} {'pack':>4} {'DSP':>5} {'LUT':>7} {'BRAM36':>6} {'cycles':>9}")
+    for u in p["units"]:
+        mark = "  <- bottleneck" if u["name"] == p["bottleneck"] else ""
+        log(f"{u['name'][:22]:22} {u['pi']:>4} {u['po']:>4} {u['pack']:>4} {u['dsp']:>5} {u['lut']:>7} "
+            f"{u['bram36']:>6} {u['cycles']:>9}{mark}")
+    cap = {"dsp": part.dsp, "lut": part.lut, "ff": part.ff, "bram36": part.bram36}
+    util = {k: round(p["estimate"][k] / cap[k], 4) for k in cap}
+    roofline = part.dsp * 2 if any(u["pack"] == 2 for u in p["units"]) else part.dsp
+    log(f"[plan] {part.name} at {a.clock_mhz:g} MHz: {p['cycles_per_frame']} cycles/frame = {fps:.1f} frames/s, "
+        f"bottleneck {p['bottleneck']}; estimated " + ", ".join(f"{k.upper()} {p['estimate'][k]:,.0f} ({util[k]:.0%})"
+                                                              for k in cap))
+    return {"part": part.name, "clock_mhz": a.clock_mhz, "cycles_per_frame": p["cycles_per_frame"],
+            "fps": round(fps, 2), "bottleneck": p["bottleneck"], "macs_per_frame": p["macs_per_frame"],
+            "mac_per_s": round(p["macs_per_frame"] * fps), "multipliers": p["lanes"],
+            "dsp_roofline_fps": round(part.dsp * a.clock_mhz * 1e6 / p["macs_per_frame"], 1),
+            "multiplier_roofline_fps": round(roofline * a.clock_mhz * 1e6 / p["macs_per_frame"], 1),
+            **{k: p["estimate"][k] for k in cap}, "utilisation": util, "limiting_resource": p["limiting_resource"]}
+
 
 
 # ---- RTL backend: rtl, rtlsim, synth -----------------------------------------------------------------
@@ -288,9 +381,9 @@ def cmd_rtl(a):
     m = regenerate(d)
     set_section(d / "report.md", "RTL dataflow", plan_section(m))
     log(f"[rtl] wrote {d / 'rtl'}: {len(m['sources'])} sources, planned {m['plan']['cycles_per_frame']} cycles/frame "
-        f"(bottleneck {m['plan']['bottleneck']}, {m['plan']['lanes']} multipliers)")
+        f"(bottleneck {m['plan']['bottleneck']}, {m['plan']['lanes']} multipliers on {m['plan']['dsp']} DSPs)")
     return {"rtl": str(d / "rtl"), "top": m["top"], **{k: m["plan"][k] for k in (
-        "cycles_per_frame", "bottleneck", "lanes", "macs_per_frame")}}
+        "cycles_per_frame", "bottleneck", "lanes", "dsp", "macs_per_frame")}}
 
 
 def _rtlsim_parser(p):

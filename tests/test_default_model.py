@@ -137,12 +137,38 @@ def test_build_writes_rtl(default_build):
     summary = json.loads(proc.stdout.strip().splitlines()[-1])
     manifest = json.loads((out / "rtl" / "rtl.json").read_text())
     assert summary["rtl"]["cycles_per_frame"] == manifest["plan"]["cycles_per_frame"] > 0
-    assert 0 < manifest["plan"]["lanes"] <= 220 * 0.9
+    p = manifest["plan"]
+    assert 0 < p["dsp"] <= 220 * 0.9 and p["dsp"] < p["lanes"]  # 4-bit weights: DSP packing in use
+    assert all(p["estimate"][k] <= p["budget"][k] for k in p["budget"])
     for src in manifest["sources"]:
         assert (out / "rtl" / src).exists(), src
     assert "module sqznet_top" in (out / "rtl" / "sqznet_top.sv").read_text()
     assert (out / "csim.npz").exists()
     assert "(bottleneck)" in (out / "report.md").read_text().split("## RTL dataflow")[1]
+
+
+def test_plan_command_matches_build_and_meets_fps_with_less(default_build):
+    """`plan --build` reproduces the build's plan; an --fps below the best takes fewer DSPs/LUTs."""
+    out, _ = default_build
+    manifest = json.loads((out / "rtl" / "rtl.json").read_text())
+    best = json.loads(run_cli("plan", "--build", out, "--json").stdout.strip().splitlines()[-1])
+    assert best["cycles_per_frame"] == manifest["plan"]["cycles_per_frame"]
+    assert best["fps"] == pytest.approx(100e6 / best["cycles_per_frame"], rel=1e-3)
+    assert best["bottleneck"] == manifest["plan"]["bottleneck"] and best["part"] == "xc7z020"
+    slow = json.loads(run_cli("plan", "--build", out, "--fps", 200, "--clock-mhz", 50, "--json")
+                      .stdout.strip().splitlines()[-1])
+    assert slow["fps"] >= 200 and slow["clock_mhz"] == 50
+    assert slow["dsp"] < best["dsp"] and slow["lut"] < best["lut"]
+
+
+def test_plan_refuses_impossible_fps_and_unknown_part(default_build):
+    out, _ = default_build
+    line = assert_clean_error(run_cli("plan", "--build", out, "--fps", 1e6), "--fps 1e+06", "out of reach",
+                              "frames/s", "limited by layer")
+    best = json.loads(run_cli("plan", "--build", out, "--json").stdout.strip().splitlines()[-1])
+    assert f"reaches {best['fps']:.0f} frames/s" in line and best["bottleneck"] in line
+    assert_clean_error(run_cli("plan", "--part", "xc9000"), "unknown part 'xc9000'", "xc7z020", "xczu9eg")
+    assert_clean_error(run_cli("plan", "--build", out, "--fps", -3), "--fps -3", "positive")
 
 
 def test_rtlsim_default_model_exact_and_as_planned(default_build):

@@ -48,9 +48,9 @@ def _run(tmp_path, module, params, frames, outs, in_bits, out_bits, defines=None
     return ok, log
 
 
-def _conv_case(tmp_path, fold=(2, 3), xq=QType(8, 3, True)):
+def _conv_case(tmp_path, fold=(2, 3), xq=QType(8, 3, True), bq=QType(8, 4, True)):
     rng = np.random.default_rng(1)
-    wq, bq, oq = QType(4, 2, True), QType(8, 4, True), QType(8, 2, True)
+    wq, oq = QType(4, 2, True), QType(8, 2, True)
     a = _conv_attrs(rng, "", 6, 3, 4, wq, bq, False)
     layer = Layer("SqzConv", in_shape=[7, 7, 4], out_shape=[4, 4, 6], in_q=xq.triple(), out_q=oq.triple(), k=3, s=2,
                   pads=[1, 1, 1, 1], **a)
@@ -71,8 +71,9 @@ def test_conv_stride_padding_folded(tmp_path):
 def test_conv_dsp_packing(tmp_path, xq):
     """Two output channels per multiplier (packed coefficients, PI = 4 products summed packed, then
     split): exact for signed and unsigned inputs, including negative low-channel sums."""
-    module, params, frames, outs = _conv_case(tmp_path, (4, 6, 2), xq)
-    assert params["PACK"] == "2"
+    module, params, frames, outs = _conv_case(tmp_path, (4, 6, 2), xq, QType(16, 4, True))
+    # accumulators wider than the split sums (WB + IB + 5 bits here): the sign must reach the top bits
+    assert params["PACK"] == "2" and int(params["ACCW"]) > 17, params["ACCW"]
     ok, log = _run(tmp_path, module, params, frames, outs, 8, 8)
     assert ok, log[-2000:]
 

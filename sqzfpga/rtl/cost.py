@@ -60,6 +60,8 @@ def features(u: Unit) -> dict:
     if u.kind in ("conv", "pool"):
         f["held_bits"] = u.cin * u.ibits if u.chunks > 1 else 0
         f["out_bits"] = u.cout * u.obits
+    if u.kind == "pool":  # PI comparators and the running maximum
+        f["tree_bits"] = 2 * u.pi * u.ibits
     if u.kind == "conv":
         f["tree_bits"] = u.lanes * (u.wbits + u.ibits + 2 + math.ceil(math.log2(u.pi)))
         f["acc_bits"] = u.po * accum_bits(u)

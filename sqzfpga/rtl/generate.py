@@ -269,24 +269,31 @@ def first_input(hm) -> tuple[int, QType, int]:
     return c, _q(first, "in_q"), h * w
 
 
-def write(hm, folder: Path, part) -> dict:
+def write(hm, folder: Path, part, max_cycles: int | None = None) -> dict:
     """generate() for `part`, then lint the result with Verilator (a generator bug stops the build)."""
     from sqzfpga.sim.tools import lint
 
-    manifest = generate(hm, folder, budget(part))
+    manifest = generate(hm, folder, budget(part), max_cycles)
     lint(folder, manifest["top"], manifest["sources"])
     return manifest
 
 
-def generate(hm, folder: Path, bud: Budget) -> dict:
-    """Write the RTL design of `hm` into `folder` (created); return the manifest (also rtl.json)."""
+def units_of(hm) -> tuple[list[Unit], list]:
+    """The dataflow's units (input adapter first) and layers, as design() returns them."""
     units, layers = design(hm)
     c_in, in_q, in_px = first_input(hm)
     if in_q.bits > 8:
         raise UserError(f"input type {in_q}: the RTL backend streams one byte per channel; use 8-bit input")
-    units.insert(0, Unit("input", "adapter", in_px * c_in, in_px))
+    return [Unit("input", "adapter", in_px * c_in, in_px)] + units, layers
+
+
+def generate(hm, folder: Path, bud: Budget, max_cycles: int | None = None) -> dict:
+    """Write the RTL design of `hm` into `folder` (created), folded by the planner for `bud` (and
+    `max_cycles`, when given); return the manifest (also rtl.json)."""
+    units, layers = units_of(hm)
+    c_in, in_q, in_px = first_input(hm)
     folder.mkdir(parents=True, exist_ok=True)
-    p = plan(units, bud)
+    p = plan(units, bud, max_cycles)
     stages = []
     for name, render, oc, oq, opx in layers:
         module, params = render(folder)
@@ -315,23 +322,31 @@ def generate(hm, folder: Path, bud: Budget) -> dict:
     return manifest
 
 
-def regenerate(build_dir: Path) -> dict:
-    """`rtl --build DIR`: the canonical graph -> hls4ml ModelGraph -> rtl/, swapped in only when done."""
+def graph_of_build(build_dir: Path, part):
+    """The hls4ml ModelGraph of a build folder's canonical graph (converted in a scratch folder)."""
     import tempfile
 
     import onnx
 
-    from sqzfpga.build import _swap_in
     from sqzfpga.hls.convert import convert
-    from sqzfpga.parts import get_part
 
-    summary = json.loads((build_dir / "build.json").read_text())
-    part = get_part(summary["part"])
     canon = onnx.load(str(build_dir / "canonical.onnx"))
     with tempfile.TemporaryDirectory() as hdir:
         first = next(iter(canon.graph.node))
         in_q = QType.of(next(onnx.helper.get_attribute_value(a) for a in first.attribute if a.name == "in_q"))
-        hm = convert(canon, in_q, hdir, part.device)
+        return convert(canon, in_q, hdir, part.device)
+
+
+def regenerate(build_dir: Path) -> dict:
+    """`rtl --build DIR`: the canonical graph -> hls4ml ModelGraph -> rtl/, swapped in only when done."""
+    import tempfile
+
+    from sqzfpga.build import _swap_in
+    from sqzfpga.parts import get_part
+
+    summary = json.loads((build_dir / "build.json").read_text())
+    part = get_part(summary["part"])
+    hm = graph_of_build(build_dir, part)
     tmp = Path(tempfile.mkdtemp(prefix=".rtl.partial-", dir=build_dir))
     try:
         manifest = write(hm, tmp, part)

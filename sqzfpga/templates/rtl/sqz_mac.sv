@@ -85,7 +85,7 @@ module sqz_mac #(
     end else begin : g_packed
       always_comb begin
         for (int j = 0; j < PO / 2; j++) begin
-          logic signed [TW-1:0] t;
+          logic signed [TW-1:0] t, th;
           logic signed [ACCW-1:0] lo, hi;
           t = '0;
           for (int pi = 0; pi < PI; pi++) begin
@@ -100,7 +100,9 @@ module sqz_mac #(
             t = t + TW'(p);
           end
           lo = ACCW'($signed(t[PS-1:0]));
-          hi = ACCW'((t >>> PS) + TW'(t[PS-1]));
+          th = t >>> PS;            // signed operands only: an unsigned one would make >>> logical
+          if (t[PS-1]) th = th + TW'(1);
+          hi = ACCW'(th);
           sum[2 * j] = (s_seg ? (lo <<< PSH1) : (lo <<< PSH0));
           sum[2 * j + 1] = (s_seg ? (hi <<< PSH1) : (hi <<< PSH0));
         end

@@ -139,9 +139,9 @@ module sqz_window #(
     end else begin
       // input side
       if (wr_chunk) wptr <= (wptr == LBA'(LBD - 1)) ? '0 : wptr + 1'b1;
+      if (wr) px <= s_data;  // (unused, and removed by synthesis, when NCH == 1)
       if (NCH > 1) begin
         if (wr) begin
-          px <= s_data;
           busy <= 1'b1;
           wch <= '0;
         end else if (busy) begin

@@ -1,0 +1,264 @@
+"""Throughput of the RTL dataflow per configuration: plan, generate, simulate, synthesise, in one run.
+
+    .venv/bin/python benchmarks/throughput.py                  # every configuration, one table
+    .venv/bin/python benchmarks/throughput.py --config b --json
+    .venv/bin/python benchmarks/throughput.py --config a --config b --calibrate   # refit cost.json
+
+Configurations (issue 5): (a) the shipped default model on xc7z020 at 100 MHz; (b) SqueezeNet v1.1
+widths with the small-input stem, 3x32x32, 10 classes, 4-bit weights / 8-bit activations, xc7z020
+at 100 MHz; (c) SqueezeNet v1.1 224x224, 1000 classes, 8-bit, xczu9eg at 200 MHz (planned; its
+bottleneck layer simulated alone at full size to check the cycle model); (d) the same network on
+xc7z020 with the fewest weight bits that fit, or the planner's reason why none do.
+
+Networks other than (a) are randomly initialised and calibrated on random images: throughput and
+exactness do not depend on training. Simulated outputs are compared with the QONNX reference
+executor bit for bit. Cycles come from Verilator (cocotb), resources from Yosys synth_xilinx.
+Prints one line per configuration and a table; --json prints one JSON line last.
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+WORK = ROOT / "benchmarks" / "out" / "throughput"
+
+CONFIGS = {
+    "a": dict(title="default model: 1x28x28, v1.1 widths, 4-bit w (8-bit first/last) / 8-bit a", model="default",
+              part="xc7z020", clock=100, sim="network", synth=True),
+    "b": dict(title="v1.1 widths, small-input stem, 3x32x32, 10 classes, 4-bit w / 8-bit a", preset="small",
+              over=dict(weight_bits=4, act_bits=8), part="xc7z020", clock=100, sim="network", synth=True),
+    "c": dict(title="SqueezeNet v1.1, 224x224, 1000 classes, 8-bit", preset="v1.1",
+              over=dict(weight_bits=8, act_bits=8), part="xczu9eg", clock=200, sim="layer", synth=False),
+    "d": dict(title="SqueezeNet v1.1, 224x224, 1000 classes, fewest weight bits", preset="v1.1",
+              over=dict(act_bits=8), part="xc7z020", clock=100, bits=(8, 6, 5, 4, 3, 2), sim=None, synth=False),
+}
+# published anchors (README): frames/s, part, clock
+ANCHORS = [
+    ("SqueezeJet-2: SqueezeNet v1.1 224x224, 8-bit", "xc7z020", 100, 14.18),
+    ("FINN CNV-W1A1 (binarised), CIFAR-10 32x32", "xc7z020", 100, 3000),
+    ("hls4ml ResNet (MLPerf Tiny), CIFAR-10", "xc7z020", 100, 36.6),
+    ("Vitis AI DPU: SqueezeNet, single thread", "xczu9eg", None, 575),
+]
+
+
+def quiet(fn, *args, **kw):
+    with contextlib.redirect_stdout(io.StringIO()):
+        return fn(*args, **kw)
+
+
+def make_model(cfg: dict, folder: Path, bits: int | None = None) -> Path:
+    """The configuration's QONNX model (the shipped checkpoint, or a calibrated random network)."""
+    from sqzfpga.model.checkpoint import DEFAULT_CHECKPOINT
+
+    if cfg.get("model") == "default":
+        return DEFAULT_CHECKPOINT
+    import torch
+
+    from sqzfpga.model import export
+    from sqzfpga.model.config import preset
+    from sqzfpga.model.quant import calibrate, quantize_float
+    from sqzfpga.model.squeezenet import SqueezeNet
+
+    over = dict(cfg["over"], **({"weight_bits": bits} if bits else {}))
+    mcfg = preset(cfg["preset"], **over)
+    torch.manual_seed(0)
+    q = quantize_float(SqueezeNet(mcfg))
+    rng = np.random.default_rng(0)
+    calib = rng.integers(0, 256, (16, mcfg.in_channels, mcfg.input_size, mcfg.input_size), dtype=np.uint8)
+    calibrate(q, [torch.from_numpy(calib[i:i + 4]).float() for i in range(0, 16, 4)])
+    return quiet(export.export, q, folder / "model.onnx")
+
+
+def images_for(onnx_model, n: int, cfg: dict) -> np.ndarray:
+    from sqzfpga.model import reference
+    from sqzfpga.model.checkpoint import DEFAULT_SAMPLES
+
+    if cfg.get("model") == "default":
+        return np.load(DEFAULT_SAMPLES)["images"][:n]
+    _, c, h, w = reference.input_shape(onnx_model)
+    return np.random.default_rng(1).integers(0, 256, (n, c, h, w), dtype=np.uint8)
+
+
+def simulate_network(rtl: Path, work: Path, model_path: Path, manifest: dict, frames: int, cfg: dict) -> dict:
+    """All frames through the whole generated design: exact vs the QONNX reference, cycles/frame."""
+    from sqzfpga.model import reference
+    from sqzfpga.sim import rtlsim
+
+    onnx_model = reference.load(model_path) if model_path.suffix == ".onnx" else None
+    if onnx_model is None:  # the shipped checkpoint: export it once here
+        from sqzfpga.model import checkpoint, export
+        model, _ = checkpoint.load_model(model_path)
+        onnx_model = reference.load(quiet(export.export, model, work / "model.onnx"))
+    images = images_for(onnx_model, frames, cfg)
+    want = rtlsim.output_ints(reference.run(onnx_model, images), manifest["output"]["frac"])
+    work.mkdir(parents=True, exist_ok=True)
+    compile_s = rtlsim.compile_design(rtl, work)
+    res = rtlsim.run_network(rtl, work, images)
+    got = np.asarray(res["outputs"], dtype=np.int64)
+    figs = rtlsim.cycle_figures(res, frames)
+    return {"simulated": True, "sim_frames": frames, "exact": bool((got == want.reshape(got.shape)).all()),
+            "cycles_per_frame": figs["cycles_per_frame"], "latency_cycles": figs["latency_cycles"],
+            "compile_s": round(compile_s, 1), "sim_s": round(res["sim_s"], 1)}
+
+
+def simulate_layer(hm, onnx_model, golden: dict, rtl: Path, work: Path, manifest: dict, stage_name: str) -> dict:
+    """One stage of the design alone, two frames at full size, inputs and expected outputs from the
+    QONNX reference (layer by layer); its steady-state cycles per frame against the plan's."""
+    from sqzfpga.hls.csim import golden_layers
+    from sqzfpga.model import reference
+    from sqzfpga.sim import scoreboard as sb
+    from sqzfpga.sim.rtlsim import run_module
+
+    names = list(golden)
+    idx = [s["name"] for s in manifest["stages"]].index(stage_name) - 1  # stage 0 is the input adapter
+    images = images_for(onnx_model, 2, {})
+    layers = golden_layers(onnx_model, golden, images)
+    if idx == 0:
+        x, xfrac, xbits = images.transpose(0, 2, 3, 1).astype(np.int64), 0, 8
+    else:
+        g = golden[names[idx - 1]]
+        xbits, xfrac = g["q"][0], g["q"][1]
+        x = np.rint(layers[names[idx - 1]] * 2.0 ** xfrac).astype(np.int64)
+    g = golden[names[idx]]
+    y = np.rint(layers[names[idx]] * 2.0 ** g["q"][1]).astype(np.int64)
+    beats_in = [sb.pack(px, xbits) for f in x for px in f.reshape(-1, f.shape[-1])]
+    beats_out = [sb.pack(px, g["q"][0]) for f in y for px in f.reshape(-1, f.shape[-1])]
+    stage = next(s for s in manifest["stages"] if s["name"] == stage_name)
+    t0 = time.time()
+    ok, log = run_module(stage["module"], stage["params"], rtl, work, beats_in, beats_out, stall=0.0)
+    res = json.loads((work / "result.json").read_text()) if (work / "result.json").exists() else {}
+    opx = len(beats_out) // 2
+    t = res.get("t_out_ns", [])
+    cycles = (t[2 * opx - 1] - t[opx - 1]) / res["period_ns"] if len(t) == 2 * opx else None
+    planned = max(u["cycles"] for u in manifest["plan"]["units"] if u["name"].split(".")[0] == stage_name)
+    return {"layer": stage_name, "exact": ok, "layer_cycles_simulated": cycles, "layer_cycles_planned": planned,
+            "layer_plan_error": None if cycles is None else round(cycles / planned - 1, 4),
+            "layer_sim_s": round(time.time() - t0, 1)}
+
+
+def run_config(key: str, show=print) -> dict:
+    from sqzfpga.build import graph_of_model
+    from sqzfpga.errors import UserError
+    from sqzfpga.parts import get_part
+    from sqzfpga.rtl.generate import generate
+    from sqzfpga.rtl.plan import budget
+    from sqzfpga.sim.synth import synthesize
+
+    cfg = CONFIGS[key]
+    part, clock = get_part(cfg["part"]), cfg["clock"]
+    work = WORK / key
+    work.mkdir(parents=True, exist_ok=True)
+    out = {"config": key, "title": cfg["title"], "part": part.name, "clock_mhz": clock, "simulated": False}
+    t0 = time.time()
+    model_path, hm = None, None
+    for bits in cfg.get("bits", (None,)):
+        model_path = make_model(cfg, work, bits)
+        hm = quiet(graph_of_model, model_path, part)
+        try:
+            manifest = generate(hm, work / "rtl", budget(part))
+        except UserError as e:
+            out.setdefault("tried", []).append({"weight_bits": bits, "fits": False, "reason": str(e)})
+            show(f"[{key}] {bits}-bit weights: {e}")
+            manifest = None
+            continue
+        if bits:
+            out.update(weight_bits=bits)
+            out.setdefault("tried", []).append({"weight_bits": bits, "fits": True})
+        break
+    out["plan_s"] = round(time.time() - t0, 1)
+    if manifest is None:
+        out.update(fits=False, fps=None, cycles_per_frame=None, reason=out["tried"][-1]["reason"])
+        return out
+    p = manifest["plan"]
+    out.update(macs_per_frame=p["macs_per_frame"], planned_cycles_per_frame=p["cycles_per_frame"],
+               cycles_per_frame=p["cycles_per_frame"], bottleneck=p["bottleneck"], multipliers=p["lanes"],
+               estimate=p["estimate"])
+    show(f"[{key}] planned {p['cycles_per_frame']} cycles/frame ({clock * 1e6 / p['cycles_per_frame']:.0f} frames/s at "
+         f"{clock} MHz), bottleneck {p['bottleneck']}, {p['lanes']} multipliers on {p['dsp']} DSPs")
+    if cfg["sim"] == "network":
+        s = simulate_network(work / "rtl", work / "sim", model_path, manifest, 4, cfg)
+        out.update(s, plan_error=round(s["cycles_per_frame"] / p["cycles_per_frame"] - 1, 4))
+        show(f"[{key}] simulated {s['cycles_per_frame']} cycles/frame, outputs {'exact' if s['exact'] else 'DIFFER'} "
+             f"({s['sim_frames']} frames; Verilator build {s['compile_s']} s, run {s['sim_s']} s)")
+    elif cfg["sim"] == "layer":
+        from sqzfpga.hls.lower import lower
+        from sqzfpga.model import reference
+
+        onnx_model = reference.load(model_path)
+        _, golden, _ = lower(onnx_model)
+        stage = p["bottleneck"].split(".")[0]
+        s = simulate_layer(hm, onnx_model, golden, work / "rtl", work / "layer", manifest, stage)
+        out.update(s)
+        show(f"[{key}] layer {stage} alone at full size: {s['layer_cycles_simulated']} cycles/frame simulated vs "
+             f"{s['layer_cycles_planned']} planned, outputs {'exact' if s['exact'] else 'DIFFER'} ({s['layer_sim_s']} s)")
+    fps = clock * 1e6 / out["cycles_per_frame"]
+    out.update(fps=round(fps, 1), mac_per_s=round(p["macs_per_frame"] * fps),
+               dsp_roofline_pct=round(100 * p["macs_per_frame"] * fps / (part.dsp * clock * 1e6), 1))
+    if cfg["synth"]:
+        r = synthesize(work / "rtl", part)
+        out.update({k: r[k] for k in ("lut", "ff", "bram36", "dsp", "fits", "utilisation", "synth_s")},
+                   resources_from="yosys")
+        show(f"[{key}] Yosys: LUT {r['lut']} FF {r['ff']} BRAM36 {r['bram36']} DSP {r['dsp']} -> "
+             f"{'fits' if r['fits'] else 'does NOT fit'} ({r['synth_s']} s)")
+    else:
+        e = p["estimate"]
+        cap = {"lut": part.lut, "ff": part.ff, "bram36": part.bram36, "dsp": part.dsp}
+        out.update({k: round(e[k], 1) for k in cap}, resources_from="cost model",
+                   utilisation={k: round(e[k] / cap[k], 4) for k in cap}, fits=all(e[k] <= cap[k] for k in cap))
+    out["total_s"] = round(time.time() - t0, 1)
+    return out
+
+
+def table(rows: list[dict]) -> str:
+    head = ("cfg", "part", "MHz", "MMAC/frame", "cycles/frame", "sim", "frames/s", "GMAC/s", "%DSP roof", "LUT",
+            "FF", "BRAM36", "DSP", "from")
+    lines = [" | ".join(head)]
+    for r in rows:
+        if r.get("fps") is None:
+            lines.append(f"{r['config']} | {r['part']} | {r['clock_mhz']} | does not fit: {r.get('reason', '')}")
+            continue
+        u = r["utilisation"]
+        lines.append(" | ".join(str(x) for x in (
+            r["config"], r["part"], r["clock_mhz"], f"{r['macs_per_frame'] / 1e6:.1f}", r["cycles_per_frame"],
+            "yes" if r["simulated"] else "layer" if "layer" in r else "no", r["fps"], f"{r['mac_per_s'] / 1e9:.2f}",
+            r["dsp_roofline_pct"], f"{r['lut']:.0f} ({u['lut']:.0%})", f"{r['ff']:.0f} ({u['ff']:.0%})",
+            f"{r['bram36']} ({u['bram36']:.0%})", f"{r['dsp']:.0f} ({u['dsp']:.0%})", r["resources_from"])))
+    return "\n".join(lines)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--config", action="append", choices=sorted(CONFIGS), help="run only these (repeatable)")
+    ap.add_argument("--calibrate", action="store_true", help="refit the LUT/FF cost model on the synthesised configs")
+    ap.add_argument("--json", action="store_true", help="print one JSON line last")
+    a = ap.parse_args()
+    keys = a.config or sorted(CONFIGS)
+    rows = []
+    for k in keys:
+        print(f"[{k}] {CONFIGS[k]['title']} on {CONFIGS[k]['part']} at {CONFIGS[k]['clock']} MHz", flush=True)
+        rows.append(run_config(k, show=lambda m: print(m, flush=True)))
+    print()
+    print(table(rows))
+    print("\npublished: " + "; ".join(f"{n}: {fps} frames/s on {p}" + (f" at {c} MHz" if c else "")
+                                      for n, p, c, fps in ANCHORS))
+    if a.calibrate:
+        from sqzfpga.rtl.cost import calibrate
+
+        done = [WORK / r["config"] / "rtl" for r in rows if r.get("resources_from") == "yosys"]
+        c = calibrate(done)
+        print(f"[calibrate] cost.json refitted on {c['stages']} stages: LUT {c['lut']}, FF {c['ff']}")
+    if a.json:
+        print(json.dumps(rows[0] if len(rows) == 1 else {"configs": rows}))
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(ROOT))
+    main()
