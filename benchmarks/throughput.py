@@ -194,7 +194,8 @@ def run_config(key: str, show=print) -> dict:
 
         onnx_model = reference.load(model_path)
         _, golden, _ = lower(onnx_model)
-        stage = p["bottleneck"].split(".")[0]
+        slowest = max((u for u in p["units"] if u["kind"] == "conv"), key=lambda u: u["cycles"])
+        stage = slowest["name"].split(".")[0]  # the slowest compute layer (the bottleneck may be the input)
         s = simulate_layer(hm, onnx_model, golden, work / "rtl", work / "layer", manifest, stage)
         out.update(s)
         show(f"[{key}] layer {stage} alone at full size: {s['layer_cycles_simulated']} cycles/frame simulated vs "
@@ -237,7 +238,8 @@ def table(rows: list[dict]) -> str:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--config", action="append", choices=sorted(CONFIGS), help="run only these (repeatable)")
-    ap.add_argument("--calibrate", action="store_true", help="refit the LUT/FF cost model on the synthesised configs")
+    ap.add_argument("--calibrate", action="store_true", help="then refit the LUT/FF cost model (cost.json) on every "
+                    "configuration synthesised so far")
     ap.add_argument("--json", action="store_true", help="print one JSON line last")
     a = ap.parse_args()
     keys = a.config or sorted(CONFIGS)
@@ -252,7 +254,7 @@ def main() -> None:
     if a.calibrate:
         from sqzfpga.rtl.cost import calibrate
 
-        done = [WORK / r["config"] / "rtl" for r in rows if r.get("resources_from") == "yosys"]
+        done = sorted(d.parent for d in WORK.glob("*/rtl/synth.json"))  # every synthesised configuration
         c = calibrate(done)
         print(f"[calibrate] cost.json refitted on {c['stages']} stages: LUT {c['lut']}, FF {c['ff']}")
     if a.json:
