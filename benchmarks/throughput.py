@@ -207,8 +207,10 @@ def run_config(key: str, show=print) -> dict:
         r = synthesize(work / "rtl", part)
         out.update({k: r[k] for k in ("lut", "ff", "bram36", "dsp", "fits", "utilisation", "synth_s")},
                    resources_from="yosys")
+        e = p["estimate"]
         show(f"[{key}] Yosys: LUT {r['lut']} FF {r['ff']} BRAM36 {r['bram36']} DSP {r['dsp']} -> "
-             f"{'fits' if r['fits'] else 'does NOT fit'} ({r['synth_s']} s)")
+             f"{'fits' if r['fits'] else 'does NOT fit'} ({r['synth_s']} s); the cost model said LUT {e['lut']:.0f} "
+             f"FF {e['ff']:.0f} BRAM36 {e['bram36']} DSP {e['dsp']}")
     else:
         e = p["estimate"]
         cap = {"lut": part.lut, "ff": part.ff, "bram36": part.bram36, "dsp": part.dsp}

@@ -27,7 +27,7 @@ class Layer:
 def _emit(layer, folder, folds):
     units, render = EMITTERS[layer.class_name](layer, "dut")
     for u, fold in zip(units, folds):
-        u.pi, u.po, u.pack = (*fold, 1)[:3]
+        u.pi, u.po, u.pack, u.lutmul = list(fold) + [1, 0][len(fold) - 2:]  # (PI, PO[, PACK[, LUTMUL]])
     module, params = render(folder)
     return module, {k: _literal(v) for k, v in params.items()}
 
@@ -68,12 +68,15 @@ def test_conv_stride_padding_folded(tmp_path):
 
 
 @pytest.mark.parametrize("xq", [QType(8, 3, True), QType(8, 4, False)], ids=["signed", "unsigned"])
-def test_conv_dsp_packing(tmp_path, xq):
+@pytest.mark.parametrize("fold", [(4, 6, 2), (4, 6, 1, 1)], ids=["packed", "lut-multipliers"])
+def test_conv_dsp_packing_and_lut_multipliers(tmp_path, xq, fold):
     """Two output channels per multiplier (packed coefficients, PI = 4 products summed packed, then
-    split): exact for signed and unsigned inputs, including negative low-channel sums."""
-    module, params, frames, outs = _conv_case(tmp_path, (4, 6, 2), xq, QType(16, 4, True))
+    split), and shift-and-add LUT multipliers: exact for signed and unsigned inputs, including
+    negative low-channel sums."""
+    module, params, frames, outs = _conv_case(tmp_path, fold, xq, QType(16, 4, True))
     # accumulators wider than the split sums (WB + IB + 5 bits here): the sign must reach the top bits
-    assert params["PACK"] == "2" and int(params["ACCW"]) > 17, params["ACCW"]
+    assert int(params["ACCW"]) > 17, params["ACCW"]
+    assert (params["PACK"], params["LUTMUL"]) == (str(fold[2]), str(fold[3] if len(fold) > 3 else 0))
     ok, log = _run(tmp_path, module, params, frames, outs, 8, 8)
     assert ok, log[-2000:]
 
@@ -135,10 +138,12 @@ def test_global_average_pool_exact_rounding(tmp_path):
     assert ok, log[-2000:]
 
 
-@pytest.mark.parametrize("fold,dsps", [((2, 3), 6), ((4, 6, 2), 12)], ids=["plain", "packed"])
+@pytest.mark.parametrize("fold,dsps", [((2, 3), 6), ((4, 6, 2), 12), ((4, 6, 1, 1), 0)],
+                         ids=["plain", "packed", "lut-multipliers"])
 def test_yosys_maps_weights_to_bram_and_lanes_to_dsps(tmp_path, fold, dsps):
     """Yosys synth_xilinx of one conv unit: a block-style weight ROM becomes RAMB18/36, each
-    multiplier lane a DSP48E1, or each pair of lanes one when packed (PI x PO = 24 lanes, 12 DSPs)."""
+    multiplier lane a DSP48E1, each pair of lanes one when packed (PI x PO = 24 lanes, 12 DSPs),
+    and none with LUT multipliers."""
     from sqzfpga.parts import get_part
     from sqzfpga.rtl.generate import library_sources
     from sqzfpga.sim.synth import count, run_yosys

@@ -15,18 +15,18 @@ from pathlib import Path
 
 import numpy as np
 
-from sqzfpga.hls.fit import bram18
+from sqzfpga.hls.fit import ASPECTS
 from sqzfpga.rtl.plan import Unit
 
 COEFFS = Path(__file__).with_name("cost.json")
-FEATURES = ("held_bits", "tree_bits", "acc_bits", "out_bits", "units")
-BLOCK_BITS = 4096  # memories above this many bits (and at least 64 deep) go to block RAM
+FEATURES = ("held_bits", "tree_bits", "acc_bits", "out_bits", "units", "lutmul_bits")
+BLOCK_BITS = 4096  # memories above this many bits (and deeper than a LUT RAM's 64 words) go to block RAM
 
 
 def style(bits: int, depth: int = 1 << 30) -> str:
-    """Block RAM for memories above BLOCK_BITS that are deep enough to fill one (a wide, shallow
-    memory would waste most of each BRAM), LUT RAM otherwise."""
-    return "block" if bits > BLOCK_BITS and depth >= 64 else "distributed"
+    """Block RAM for memories above BLOCK_BITS that are deeper than 64 words (a wide, shallow memory
+    would waste most of each BRAM; 64 words is what one LUT RAM primitive holds), LUT RAM otherwise."""
+    return "block" if bits > BLOCK_BITS and depth > 64 else "distributed"
 
 
 def accum_bits(u: Unit) -> int:
@@ -35,22 +35,30 @@ def accum_bits(u: Unit) -> int:
     return u.wbits + u.ibits + 2 + math.ceil(math.log2(taps))
 
 
-def memories(u: Unit) -> list[tuple[int, int]]:
-    """(width, depth) of the unit's line buffer and weight ROM."""
+def rom_width(u: Unit) -> int:
+    """Bits of one weight-ROM word: PO/PACK entries of PI weights (a packed pair takes 2 WB + 1)."""
+    return u.po // u.pack * u.pi * (u.pack * u.wbits + u.pack - 1)
+
+
+def rom_style(u: Unit) -> str:
+    return u.rom or style(rom_width(u) * u.nstep, u.nstep)
+
+
+def memories(u: Unit) -> list[tuple[int, int, str]]:
+    """(width, depth, style) of the unit's line buffer and weight ROM."""
     if u.kind not in ("conv", "pool"):
         return []
-    mems = [(u.pi * u.ibits, u.rows * u.row_px * u.chunks)]
+    w, d = u.pi * u.ibits, u.rows * u.row_px * u.chunks
+    mems = [(w, d, style(w * d, d))]
     if u.kind == "conv":
-        mems.append((u.po // u.pack * u.pi * (u.pack * u.wbits + u.pack - 1), u.nstep))
+        mems.append((rom_width(u), u.nstep, rom_style(u)))
     return mems
 
 
-def memory_cost(width: int, depth: int) -> tuple[float, float]:
+def memory_cost(width: int, depth: int, kind: str) -> tuple[float, float]:
     """(BRAM36, LUTs) of one memory."""
-    if style(width * depth, depth) == "block":
-        blocks = bram18(width, depth)
-        if blocks:
-            return blocks / 2, 0.0
+    if kind == "block":
+        return min(math.ceil(width / w) * math.ceil(depth / d) for w, d in ASPECTS) / 2, 0.0
     return 0.0, width * math.ceil(depth / 64) * 4 / 3  # RAM64M: 4 LUTs per 64 x 3 bits
 
 
@@ -65,6 +73,8 @@ def features(u: Unit) -> dict:
     if u.kind == "conv":
         f["tree_bits"] = u.lanes * (u.wbits + u.ibits + 2 + math.ceil(math.log2(u.pi)))
         f["acc_bits"] = u.po * accum_bits(u)
+        if u.lutmul:  # WB - 1 shifted adds of an (IB + WB)-bit product per multiplier
+            f["lutmul_bits"] = u.lanes * (u.wbits - 1) * (u.ibits + u.wbits)
     return f
 
 
@@ -82,19 +92,22 @@ def estimate(u: Unit) -> dict:
         _COEFFS = coefficients()
     f = features(u)
     bram, lut_mem = 0.0, 0.0
-    for w, d in memories(u):
-        b, l = memory_cost(w, d)
+    for w, d, k in memories(u):
+        b, l = memory_cost(w, d, k)
         bram, lut_mem = bram + b, lut_mem + l
     lut = sum(_COEFFS["lut"][k] * f[k] for k in FEATURES) + lut_mem
     ff = sum(_COEFFS["ff"][k] * f[k] for k in FEATURES)
     return {"dsp": u.dsps, "lut": lut, "ff": ff, "bram36": bram}
 
 
-def _nnls(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Least squares with non-negative coefficients (drop the most negative one and refit)."""
-    keep = list(range(a.shape[1]))
+def _nnls(a: np.ndarray, b: np.ndarray, prior: np.ndarray) -> np.ndarray:
+    """Least squares with non-negative coefficients (drop the most negative one and refit); a
+    feature absent from every row keeps its prior coefficient."""
+    absent = ~a.any(axis=0)
+    b = b - a[:, absent] @ prior[absent]
+    keep = [i for i in range(a.shape[1]) if not absent[i]]
     while True:
-        x = np.zeros(a.shape[1])
+        x = np.where(absent, prior, 0.0)
         x[keep] = np.linalg.lstsq(a[:, keep], b, rcond=None)[0]
         if (x >= 0).all():
             return x
@@ -113,14 +126,16 @@ def calibrate(rtl_dirs: list[Path]) -> dict:
         for stage in manifest["stages"]:
             mine = [u for u in units if _stage_of(u.name, manifest) == stage["name"]]
             f = {k: sum(features(u)[k] for u in mine) for k in FEATURES}
-            mem = sum(memory_cost(w, dd)[1] for u in mine for w, dd in memories(u))
+            mem = sum(memory_cost(*m)[1] for u in mine for m in memories(u))
             rows.append([f[k] for k in FEATURES])
             luts.append(synth[stage["name"]]["lut"] - mem)
             ffs.append(synth[stage["name"]]["ff"])
             designs.append(str(d))
     a = np.array(rows, dtype=float)
-    out = {"lut": dict(zip(FEATURES, _nnls(a, np.array(luts)).round(4).tolist())),
-           "ff": dict(zip(FEATURES, _nnls(a, np.array(ffs)).round(4).tolist())),
+    old = coefficients()
+    prior = {k: np.array([old[k].get(f, 0.0) for f in FEATURES]) for k in ("lut", "ff")}
+    out = {"lut": dict(zip(FEATURES, _nnls(a, np.array(luts), prior["lut"]).round(4).tolist())),
+           "ff": dict(zip(FEATURES, _nnls(a, np.array(ffs), prior["ff"]).round(4).tolist())),
            "calibrated_on": sorted({Path(x).parent.name + "/" + Path(x).name for x in designs}), "stages": len(rows)}
     COEFFS.write_text(json.dumps(out, indent=1) + "\n")
     global _COEFFS

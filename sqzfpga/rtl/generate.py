@@ -20,7 +20,7 @@ import numpy as np
 from sqzfpga.errors import UserError
 from sqzfpga.hls.lower import QType
 from sqzfpga.hls.precision import accum_frac, accum_type, gap_widths
-from sqzfpga.rtl.cost import style
+from sqzfpga.rtl.cost import rom_style, style
 from sqzfpga.rtl.plan import Budget, Unit, budget, plan
 
 LIBRARY = Path(__file__).resolve().parent.parent / "templates" / "rtl"
@@ -95,9 +95,9 @@ class ConvSpec:
         wfile, bfile = f"{stem}_w.mem", f"{stem}_b.mem"
         _write_mem(folder / wfile, words, po // u.pack * pi * ew)
         _write_mem(folder / bfile, biases, po * accw)
-        p = {"PI": pi, "PO": po, "WB": wb, "PACK": u.pack, "PS": u.pack_shift, "NSTEP": u.nstep, "ACCW": accw, "D": d,
+        p = {"PI": pi, "PO": po, "WB": wb, "PACK": u.pack, "PS": u.pack_shift, "LUTMUL": u.lutmul, "NSTEP": u.nstep, "ACCW": accw, "D": d,
              "PSH0": f - (self.segs[0]["wq"].frac + xq.frac), "RELU0": int(self.segs[0]["relu"]),
-             "WFILE": wfile, "BFILE": bfile, "WSTYLE": style(len(words) * po // u.pack * pi * ew, len(words))}
+             "WFILE": wfile, "BFILE": bfile, "WSTYLE": rom_style(u)}
         if len(self.segs) > 1:
             p.update(PSH1=f - (self.segs[1]["wq"].frac + xq.frac), RELU1=int(self.segs[1]["relu"]))
         return p

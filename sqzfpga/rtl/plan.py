@@ -42,6 +42,8 @@ class Unit:
     pi: int = 1
     po: int = 1
     pack: int = 1                 # output channels per DSP slice (2: DSP packing)
+    rom: str = ""                 # weight ROM: "distributed" (LUTs) overrides the size rule of cost.style
+    lutmul: int = 0               # 1: multipliers built from LUTs (shift-and-add), no DSP slices
 
     @property
     def lanes(self) -> int:
@@ -50,7 +52,7 @@ class Unit:
 
     @property
     def dsps(self) -> int:
-        return self.lanes // self.pack
+        return 0 if self.lutmul else self.lanes // self.pack
 
     @property
     def pack_shift(self) -> int:
@@ -130,90 +132,123 @@ def can_pack(u: Unit, pi: int, po: int, port: int) -> bool:
         u.wbits + u.ibits + math.ceil(math.log2(pi)) + u.wbits + 1 <= port
 
 
-def options(u: Unit, port: int = 25) -> list[tuple[int, int, int]]:
-    """Every (PI, PO, PACK) this unit can take; PO must divide each segment's output channels."""
+SHALLOW = 512  # a weight ROM at most this deep may go to LUTs (block RAM would be mostly empty)
+LUTMUL_BITS = 4  # weights this narrow may be multiplied in LUTs (a shift-and-add of WB - 1 adders)
+
+
+def options(u: Unit, port: int = 25) -> list[tuple[int, int, int, str, int]]:
+    """Every (PI, PO, PACK, ROM, LUTMUL) this unit can take; PO must divide each segment's output
+    channels. A shallow weight ROM may sit in LUTs instead of block RAM, and low-bit multipliers may
+    be LUTs instead of DSP slices: the planner trades LUTs for BRAM and DSPs."""
     if u.kind == "pool":  # no multipliers: narrower chunks only cost cycles (and pack BRAM better)
-        return [(pi, 1, 1) for pi in _divisors(u.cin)]
+        return [(pi, 1, 1, "", 0) for pi in _divisors(u.cin)]
     if u.kind != "conv":
-        return [(1, 1, 1)]
+        return [(1, 1, 1, "", 0)]
     g = 0
     for c, _ in u.segments:
         g = np.gcd(g, c)
     out = []
     for pi in _divisors(u.cin):
         for po in _divisors(int(g)):
-            out.append((pi, po, 1))
-            if can_pack(u, pi, po, port):
-                out.append((pi, po, 2))
+            mults = [(1, 0), (2, 0)] if can_pack(u, pi, po, port) else [(1, 0)]
+            if u.wbits <= LUTMUL_BITS:
+                mults.append((1, 1))
+            for pack, lut in mults:
+                roms = ["", "distributed"] if _set(u, (pi, po, pack, "", lut)).nstep <= SHALLOW else [""]
+                out += [(pi, po, pack, rom, lut) for rom in roms]
     return out
 
 
 def _set(u: Unit, opt) -> Unit:
-    u.pi, u.po, u.pack = opt
+    u.pi, u.po, u.pack, u.rom, u.lutmul = opt
     return u
 
 
-def _score(cost: dict, limits: dict) -> float:
-    """One number to compare foldings by: the sum of the fractions of the budget they take."""
-    return sum(cost[k] / max(limits[k], 1e-9) for k in limits)
-
-
-def _cheapest(u: Unit, opts, target: int, limits: dict):
-    """The folding meeting `target` cycles per frame that takes the least of the budget."""
+def _table(units: list[Unit], port: int) -> dict:
+    """Per unit: every folding with its cycles per frame and its cost (computed once)."""
     from sqzfpga.rtl.cost import estimate
 
-    best = None
-    for opt in opts:
-        if _set(u, opt).cycles <= target:
-            c = estimate(u)
-            s = _score(c, limits)
-            if best is None or s < best[0]:
-                best = (s, opt, c)
-    return best
+    return {u.name: [(o, _set(u, o).cycles, estimate(u)) for o in options(u, port)] for u in units}
 
 
-def _fit(units, opts, target, limits):
-    """Cheapest foldings for `target`, and whether their total fits `limits`."""
-    choice = [_cheapest(u, opts[u.name], target, limits) for u in units]
-    if not all(choice):
-        return choice, False
-    total = {k: sum(c[2][k] for c in choice) for k in limits}
-    return choice, all(total[k] <= limits[k] for k in limits)
+def _pareto(rows: list, keys) -> list:
+    """The rows no other row beats or equals on every resource (the only ones worth choosing)."""
+    out = []
+    for r in sorted(rows, key=lambda r: [r[2][k] for k in keys]):
+        if not any(all(o[2][k] <= r[2][k] for k in keys) for o in out):
+            out.append(r)
+    return out
+
+
+def _fit(units, table, target, limits):
+    """Foldings meeting `target` cycles per frame that fit `limits`, if a greedy repair finds them.
+
+    Every unit starts from its cheapest folding (resources weighted by their share of the budget);
+    while a resource is over its limit, the one change of one unit's folding that frees most of
+    the over-budget resources per share of the remaining slack it consumes is made (so DSPs, LUTs
+    and BRAM are traded where they are scarce)."""
+    keys = list(limits)
+    cands = []
+    for u in units:
+        rows = _pareto([r for r in table[u.name] if r[1] <= target], keys)
+        if not rows:
+            return None, False
+        cands.append(rows)
+    cur = [min(rows, key=lambda r: sum(r[2][k] / limits[k] for k in keys)) for rows in cands]
+    for _ in range(4 * len(units) + 64):
+        total = {k: sum(c[2][k] for c in cur) for k in keys}
+        over = [k for k in keys if total[k] > limits[k]]
+        if not over:
+            return cur, True
+        best, best_ratio = None, 0.0
+        for i, rows in enumerate(cands):
+            for r in rows:
+                d = {k: r[2][k] - cur[i][2][k] for k in keys}
+                gain = sum(-d[k] / limits[k] for k in over)
+                if gain <= 0:
+                    continue
+                pain = sum(max(0.0, d[k]) / max(limits[k] - total[k], 1e-9) for k in keys if k not in over)
+                ratio = gain / (pain + 1e-6)
+                if ratio > best_ratio:
+                    best, best_ratio = (i, r), ratio
+        if best is None:
+            return cur, False
+        cur[best[0]] = best[1]
+    return cur, False
 
 
 def plan(units: list[Unit], bud: Budget, max_cycles: int | None = None) -> dict:
-    """Fold every unit. Without `max_cycles`: the smallest initiation interval whose cheapest
-    foldings fit `bud` (binary search over every unit's achievable cycle counts). With it: the
-    cheapest foldings that reach it, or a UserError naming the best interval and the unit that
-    limits it."""
+    """Fold every unit. Without `max_cycles`: the smallest initiation interval whose foldings fit
+    `bud` (binary search over every unit's achievable cycle counts). With it: the cheapest foldings
+    that reach it, or Unreachable carrying the best plan."""
     limits = bud.limits()
-    opts = {u.name: options(u, bud.dsp_port) for u in units}
-    targets = sorted({_set(u, o).cycles for u in units for o in opts[u.name]})
+    table = _table(units, bud.dsp_port)
+    targets = sorted({cyc for rows in table.values() for _, cyc, _ in rows})
     best, lo, hi = None, 0, len(targets) - 1
     while lo <= hi:
         mid = (lo + hi) // 2
-        choice, ok = _fit(units, opts, targets[mid], limits)
+        choice, ok = _fit(units, table, targets[mid], limits)
         if ok:
             best, hi = (targets[mid], choice), mid - 1
         else:
             lo = mid + 1
     if best is None:
         raise UserError(f"the design does not fit {bud.name} even with the least hardware per layer "
-                        f"({_shortfall(units, opts, targets[-1], limits)}); use a larger part or fewer bits")
+                        f"({_shortfall(units, table, targets[-1], limits)}); use a larger part or fewer bits")
     if max_cycles is not None:
         if best[0] > max_cycles:
-            for u, (_, opt, _) in zip(units, best[1]):
+            for u, (opt, _, _) in zip(units, best[1]):
                 _set(u, opt)
             raise Unreachable(summary(units, bud))
-        best = (max_cycles, _fit(units, opts, max_cycles, limits)[0])
-    for u, (_, opt, _) in zip(units, best[1]):
+        best = (max_cycles, _fit(units, table, max_cycles, limits)[0])
+    for u, (opt, _, _) in zip(units, best[1]):
         _set(u, opt)
     return summary(units, bud)
 
 
-def _shortfall(units, opts, target, limits) -> str:
-    choice, _ = _fit(units, opts, target, limits)
-    total = {k: sum(c[2][k] for c in choice if c) for k in limits}
+def _shortfall(units, table, target, limits) -> str:
+    choice, _ = _fit(units, table, target, limits)
+    total = {k: sum(c[2][k] for c in choice) for k in limits}
     return ", ".join(f"{k} {total[k]:.0f} of {limits[k]:.0f}" for k in limits if total[k] > limits[k])
 
 

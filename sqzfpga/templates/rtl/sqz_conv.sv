@@ -7,6 +7,7 @@ module sqz_conv #(
     parameter int K = 3, S = 1, PT = 1, PL = 1, OH = 8, OW = 8, R = 4,
     parameter int PI = 1, PO = 1, WB = 8,
     parameter int PACK = 1, PS = 16,
+    parameter bit LUTMUL = 0,
     parameter int NCI = 4,
     parameter int NSEG = 1, NCO0 = 4, KS0 = 3, NCO1 = 1, KS1 = 1,
     parameter int NSTEP = 36,
@@ -41,7 +42,7 @@ module sqz_conv #(
       .clk, .rst, .s_valid, .s_ready, .s_data, .m_valid(w_valid), .m_ready(w_ready), .m_data(w_data),
       .m_payload(w_w), .m_pad(w_pad), .m_co(w_co), .m_seg(w_seg), .m_first(w_first),
       .m_last(w_last));
-  sqz_mac #(.IB(IB), .ISIGNED(ISIGNED), .PI(PI), .PO(PO), .WB(WB), .PACK(PACK), .PS(PS), .NCO(NCO), .ACCW(ACCW),
+  sqz_mac #(.IB(IB), .ISIGNED(ISIGNED), .PI(PI), .PO(PO), .WB(WB), .PACK(PACK), .PS(PS), .LUTMUL(LUTMUL), .NCO(NCO), .ACCW(ACCW),
             .PSH0(PSH0), .PSH1(PSH1), .D(D), .OB(OB), .OSIGNED(OSIGNED), .RELU0(RELU0), .RELU1(RELU1),
             .BFILE(BFILE)) mac (
       .clk, .rst, .s_valid(w_valid), .s_ready(w_ready), .s_data(w_data), .s_w(w_w), .s_pad(w_pad),

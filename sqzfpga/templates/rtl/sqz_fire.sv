@@ -12,16 +12,16 @@ module sqz_fire #(
     parameter int OB = 8,
     parameter bit OSIGNED = 0,
     // squeeze conv
-    parameter int S_PI = 1, S_PO = 1, S_WB = 4, S_PACK = 1, S_PS = 16, S_NSTEP = 1, S_ACCW = 16, S_PSH = 0, S_D = 0,
+    parameter int S_PI = 1, S_PO = 1, S_WB = 4, S_PACK = 1, S_PS = 16, S_LUTMUL = 0, S_NSTEP = 1, S_ACCW = 16, S_PSH = 0, S_D = 0,
     parameter bit S_RELU = 1,
     parameter S_WFILE = "", S_BFILE = "", S_WSTYLE = "block", S_LBSTYLE = "distributed",
     // expand (both segments)
-    parameter int E_PI = 1, E_PO = 1, E_WB = 4, E_PACK = 1, E_PS = 16, E_NSTEP = 1, E_ACCW = 16, E_PSH0 = 0, E_PSH1 = 0, E_D = 0,
+    parameter int E_PI = 1, E_PO = 1, E_WB = 4, E_PACK = 1, E_PS = 16, E_LUTMUL = 0, E_NSTEP = 1, E_ACCW = 16, E_PSH0 = 0, E_PSH1 = 0, E_D = 0,
     parameter bit E_RELU0 = 1, E_RELU1 = 1,
     parameter E_WFILE = "", E_BFILE = "", E_WSTYLE = "block", E_LBSTYLE = "block",
     // bypass
     parameter int BYPASS = 0, BYD = 16,
-    parameter int B_PI = 1, B_PO = 1, B_WB = 4, B_PACK = 1, B_PS = 16, B_NSTEP = 1, B_ACCW = 16, B_PSH = 0, B_D = 0,
+    parameter int B_PI = 1, B_PO = 1, B_WB = 4, B_PACK = 1, B_PS = 16, B_LUTMUL = 0, B_NSTEP = 1, B_ACCW = 16, B_PSH = 0, B_D = 0,
     parameter bit B_RELU = 0,
     parameter B_WFILE = "", B_BFILE = "", B_WSTYLE = "block", B_LBSTYLE = "distributed",
     parameter int ID_D = 0,                 // identity bypass: input -> expand type shift
@@ -45,14 +45,14 @@ module sqz_fire #(
 
   // 1x1 convs see the frame as one column of H*W pixels: two one-pixel buffer slots, not two rows
   sqz_conv #(.H(H * W), .W(1), .C(CI), .IB(IB), .ISIGNED(ISIGNED), .K(1), .S(1), .PT(0), .PL(0), .OH(H * W),
-             .OW(1), .R(2), .PI(S_PI), .PO(S_PO), .WB(S_WB), .PACK(S_PACK), .PS(S_PS), .NCI(CI / S_PI), .NSEG(1), .NCO0(SQ / S_PO), .KS0(1),
+             .OW(1), .R(2), .PI(S_PI), .PO(S_PO), .WB(S_WB), .PACK(S_PACK), .PS(S_PS), .LUTMUL(S_LUTMUL), .NCI(CI / S_PI), .NSEG(1), .NCO0(SQ / S_PO), .KS0(1),
              .NSTEP(S_NSTEP), .ACCW(S_ACCW), .PSH0(S_PSH), .D(S_D), .OB(SB), .OSIGNED(0), .RELU0(S_RELU),
              .WFILE(S_WFILE), .BFILE(S_BFILE), .WSTYLE(S_WSTYLE), .LBSTYLE(S_LBSTYLE)) squeeze (
       .clk, .rst, .s_valid(x_valid), .s_ready(x_ready), .s_data(x_data), .m_valid(q_valid), .m_ready(q_ready),
       .m_data(q_data));
 
   sqz_conv #(.H(H), .W(W), .C(SQ), .IB(SB), .ISIGNED(0), .K(3), .S(1), .PT(1), .PL(1), .OH(H), .OW(W), .R(4),
-             .PI(E_PI), .PO(E_PO), .WB(E_WB), .PACK(E_PACK), .PS(E_PS), .NCI(SQ / E_PI), .NSEG(2), .NCO0(E1 / E_PO), .KS0(1),
+             .PI(E_PI), .PO(E_PO), .WB(E_WB), .PACK(E_PACK), .PS(E_PS), .LUTMUL(E_LUTMUL), .NCI(SQ / E_PI), .NSEG(2), .NCO0(E1 / E_PO), .KS0(1),
              .NCO1(E3 / E_PO), .KS1(3), .NSTEP(E_NSTEP), .ACCW(E_ACCW), .PSH0(E_PSH0), .PSH1(E_PSH1), .D(E_D),
              .OB(EB), .OSIGNED(ESIGNED), .RELU0(E_RELU0), .RELU1(E_RELU1), .WFILE(E_WFILE), .BFILE(E_BFILE),
              .WSTYLE(E_WSTYLE), .LBSTYLE(E_LBSTYLE)) expand (
@@ -81,7 +81,7 @@ module sqz_fire #(
         assign y_data = f_data;
       end else begin : g_conv
         sqz_conv #(.H(H * W), .W(1), .C(CI), .IB(IB), .ISIGNED(ISIGNED), .K(1), .S(1), .PT(0), .PL(0),
-                   .OH(H * W), .OW(1), .R(2), .PI(B_PI), .PO(B_PO), .WB(B_WB), .PACK(B_PACK), .PS(B_PS), .NCI(CI / B_PI), .NSEG(1), .NCO0(CO / B_PO),
+                   .OH(H * W), .OW(1), .R(2), .PI(B_PI), .PO(B_PO), .WB(B_WB), .PACK(B_PACK), .PS(B_PS), .LUTMUL(B_LUTMUL), .NCI(CI / B_PI), .NSEG(1), .NCO0(CO / B_PO),
                    .KS0(1), .NSTEP(B_NSTEP), .ACCW(B_ACCW), .PSH0(B_PSH), .D(B_D), .OB(EB), .OSIGNED(ESIGNED),
                    .RELU0(B_RELU), .WFILE(B_WFILE), .BFILE(B_BFILE), .WSTYLE(B_WSTYLE),
                    .LBSTYLE(B_LBSTYLE)) bypass_conv (

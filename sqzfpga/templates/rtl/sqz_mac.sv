@@ -9,11 +9,14 @@
 // the PI products are summed packed and split once: lo = the low PS bits (signed), hi = the rest
 // plus the lo sign bit. Exact while |sum of PI lo products| < 2^(PS-1) (PS = WB + IB + clog2(PI),
 // chosen by the generator), and c fits the DSP's wide port (25 bits on DSP48E1, 27 on DSP48E2).
+// LUT multipliers (LUTMUL = 1, unpacked only): each product is a sum of the input shifted by the
+// weight's bits (the sign bit subtracts), written so that synthesis builds adders, not DSPs.
 module sqz_mac #(
     parameter int IB = 8,
     parameter bit ISIGNED = 0,
     parameter int PI = 1, PO = 1, WB = 8,
     parameter int PACK = 1, PS = 16,
+    parameter bit LUTMUL = 0,
     parameter int NCO = 1,
     parameter int ACCW = 24,
     parameter int PSH0 = 0, PSH1 = 0,
@@ -42,6 +45,13 @@ module sqz_mac #(
   localparam int EW = PACK * WB + PACK - 1;     // bits per ROM entry: one weight or one packed pair
   localparam int CWID = PS + WB + 1;            // a packed coefficient
   localparam int TW = CWID + IB + 1 + $clog2(PI + 1);
+
+  function automatic signed [PW-1:0] lutmul(input signed [WB-1:0] w, input signed [IB:0] x);
+    lutmul = '0;
+    for (int b = 0; b < WB - 1; b++)
+      if (w[b]) lutmul = lutmul + (PW'(x) <<< b);
+    if (w[WB-1]) lutmul = lutmul - (PW'(x) <<< (WB - 1));
+  endfunction
   localparam int COB = (NCO > 1) ? $clog2(NCO) : 1;
   (* rom_style = "logic" *) logic [PO*ACCW-1:0] bias [NCO];
   generate
@@ -76,7 +86,7 @@ module sqz_mac #(
             logic signed [PW-1:0] p;
             w = s_w[(po * PI + pi) * EW +: WB];
             x = ISIGNED ? {s_data[pi * IB + IB - 1], s_data[pi * IB +: IB]} : {1'b0, s_data[pi * IB +: IB]};
-            p = w * x;
+            p = LUTMUL ? lutmul(w, x) : w * x;
             t = t + ACCW'(p);
           end
           sum[po] = (s_seg ? (t <<< PSH1) : (t <<< PSH0));
