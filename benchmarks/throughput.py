@@ -38,7 +38,7 @@ CONFIGS = {
     "c": dict(title="SqueezeNet v1.1, 224x224, 1000 classes, 8-bit", preset="v1.1",
               over=dict(weight_bits=8, act_bits=8), part="xczu9eg", clock=200, sim="layer", synth=False),
     "d": dict(title="SqueezeNet v1.1, 224x224, 1000 classes, fewest weight bits", preset="v1.1",
-              over=dict(act_bits=8), part="xc7z020", clock=100, bits=(8, 6, 5, 4, 3, 2), sim=None, synth=False),
+              over=dict(act_bits=8), part="xc7z020", clock=100, bits=(8, 4, 3, 2), sim=None, synth=False),
 }
 # published anchors (README): frames/s, part, clock
 ANCHORS = [

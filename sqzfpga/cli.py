@@ -344,7 +344,6 @@ def cmd_plan(a):
             f"{u['bram36']:>6} {u['cycles']:>9}{mark}")
     cap = {"dsp": part.dsp, "lut": part.lut, "ff": part.ff, "bram36": part.bram36}
     util = {k: round(p["estimate"][k] / cap[k], 4) for k in cap}
-    roofline = part.dsp * 2 if any(u["pack"] == 2 for u in p["units"]) else part.dsp
     log(f"[plan] {part.name} at {a.clock_mhz:g} MHz: {p['cycles_per_frame']} cycles/frame = {fps:.1f} frames/s, "
         f"bottleneck {p['bottleneck']}; estimated " + ", ".join(f"{k.upper()} {p['estimate'][k]:,.0f} ({util[k]:.0%})"
                                                               for k in cap))
@@ -352,7 +351,6 @@ def cmd_plan(a):
             "fps": round(fps, 2), "bottleneck": p["bottleneck"], "macs_per_frame": p["macs_per_frame"],
             "mac_per_s": round(p["macs_per_frame"] * fps), "multipliers": p["lanes"],
             "dsp_roofline_fps": round(part.dsp * a.clock_mhz * 1e6 / p["macs_per_frame"], 1),
-            "multiplier_roofline_fps": round(roofline * a.clock_mhz * 1e6 / p["macs_per_frame"], 1),
             **{k: p["estimate"][k] for k in cap}, "utilisation": util, "limiting_resource": p["limiting_resource"]}
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from sqzfpga.errors import UserError
 from sqzfpga.parts import get_part
 from sqzfpga.rtl.cost import estimate
 from sqzfpga.rtl.plan import Budget, Unit, Unreachable, budget, can_pack, plan
@@ -66,3 +67,11 @@ def test_cost_model_counts_dsps_exactly_and_memories_by_shape():
     assert c["bram36"] > 0  # 144-bit x 320-step weight ROM and the 16-wide line buffer
     u.pi, u.po, u.pack = 1, 1, 1
     assert estimate(u)["lut"] < c["lut"]
+
+
+def test_too_big_for_the_part_says_why():
+    big = [Unit("c", "conv", 64, 64, cin=512, segments=[(1024, 3)], row_px=8, rows=4, wbits=8)]
+    with pytest.raises(UserError) as e:
+        plan(big, budget(get_part("xc7z010")))
+    msg = str(e.value)
+    assert "does not fit xc7z010" in msg and "weights take 37.75 Mbit" in msg and "BRAM36" in msg

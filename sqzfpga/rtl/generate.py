@@ -20,7 +20,7 @@ import numpy as np
 from sqzfpga.errors import UserError
 from sqzfpga.hls.lower import QType
 from sqzfpga.hls.precision import accum_frac, accum_type, gap_widths
-from sqzfpga.rtl.cost import rom_style, style
+from sqzfpga.rtl.cost import rom_style, rom_width, style
 from sqzfpga.rtl.plan import Budget, Unit, budget, plan
 
 LIBRARY = Path(__file__).resolve().parent.parent / "templates" / "rtl"
@@ -93,7 +93,7 @@ class ConvSpec:
                             words.append(_pack(entries, ew))
         assert len(words) == u.nstep
         wfile, bfile = f"{stem}_w.mem", f"{stem}_b.mem"
-        _write_mem(folder / wfile, words, po // u.pack * pi * ew)
+        _write_mem(folder / wfile, words, rom_width(u))
         _write_mem(folder / bfile, biases, po * accw)
         p = {"PI": pi, "PO": po, "WB": wb, "PACK": u.pack, "PS": u.pack_shift, "LUTMUL": u.lutmul, "NSTEP": u.nstep, "ACCW": accw, "D": d,
              "PSH0": f - (self.segs[0]["wq"].frac + xq.frac), "RELU0": int(self.segs[0]["relu"]),

@@ -6,11 +6,13 @@ NSTEP = NCI * sum over segments of NCO_s * KS_s^2 steps, so a unit needs max(out
 in_pixels * NCI) cycles per frame (issuing steps, or writing each input pixel's chunks into the line
 buffer), and the pipeline's initiation interval is that of its slowest unit.
 
-Each folding also has a cost (`sqzfpga.rtl.cost`): DSP slices exactly as synthesis maps them (one
-per multiplier, or one per pair of output channels when DSP packing applies), block RAM from the
-memories' shapes, LUT and FF from a linear model calibrated against Yosys. The planner searches the
-achievable intervals for the smallest one whose cheapest foldings fit the part's budget, or, with a
-frame-rate target, takes the cheapest foldings that meet it.
+A folding is (PI, PO, DSP packing, LUT multipliers, weight ROM in BRAM or LUTs), and each has a cost
+(`sqzfpga.rtl.cost`): DSP slices exactly as synthesis maps them (one per multiplier, one per pair of
+output channels when packed, none for LUT multipliers), block RAM from the memories' shapes, LUT and
+FF from a linear model calibrated against Yosys. The planner searches the achievable intervals for
+the smallest one whose foldings fit the part's budget (cheapest first, then a greedy repair that
+trades the scarce resource for the plentiful ones), or, with a frame-rate target, takes the
+cheapest foldings that meet it.
 """
 from __future__ import annotations
 
@@ -233,8 +235,8 @@ def plan(units: list[Unit], bud: Budget, max_cycles: int | None = None) -> dict:
         else:
             lo = mid + 1
     if best is None:
-        raise UserError(f"the design does not fit {bud.name} even with the least hardware per layer "
-                        f"({_shortfall(units, table, targets[-1], limits)}); use a larger part or fewer bits")
+        raise UserError(f"the design does not fit {bud.name}: {_shortfall(units, table, targets, limits)}; "
+                        "use a larger part or fewer weight bits")
     if max_cycles is not None:
         if best[0] > max_cycles:
             for u, (opt, _, _) in zip(units, best[1]):
@@ -246,10 +248,19 @@ def plan(units: list[Unit], bud: Budget, max_cycles: int | None = None) -> dict:
     return summary(units, bud)
 
 
-def _shortfall(units, table, target, limits) -> str:
-    choice, _ = _fit(units, table, target, limits)
-    total = {k: sum(c[2][k] for c in choice) for k in limits}
-    return ", ".join(f"{k} {total[k]:.0f} of {limits[k]:.0f}" for k in limits if total[k] > limits[k])
+def _shortfall(units, table, targets, limits) -> str:
+    """Why nothing fits: the weight memory against what block RAM and LUT ROMs can hold, and what
+    the closest plan (the slowest interval, after repair) still needs beyond the budget."""
+    bits = sum(u.weights() * u.wbits for u in units)
+    text = (f"its weights take {bits / 1e6:.2f} Mbit; {limits['bram36']:.0f} BRAM36 hold "
+            f"{limits['bram36'] * 36864 / 1e6:.2f} Mbit and {limits['lut']:.0f} LUTs at most "
+            f"{limits['lut'] * 64 / 1e6:.2f} Mbit more as ROM")
+    choice, _ = _fit(units, table, targets[-1], limits)
+    if choice:
+        total = {k: sum(c[2][k] for c in choice) for k in limits}
+        text += "; the closest plan needs " + ", ".join(f"{k} {total[k]:.0f} of {limits[k]:.0f}" for k in limits
+                                                         if total[k] > limits[k])
+    return text
 
 
 def summary(units: list[Unit], bud: Budget | None = None) -> dict:
