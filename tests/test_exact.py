@@ -27,7 +27,7 @@ from sqzfpga.rtl.plan import Budget
 
 CYCLE_W, CYCLE_A = (2, 4, 8), (8, 4, 2)
 RTL_CASES = ("v1.0", "v1.1", "complex-bypass")  # also simulated as generated RTL (Verilator)
-RTL_BUDGET = Budget(dsp=48, lut=12000, ff=10**6, bram36=10**4)  # small: packing, LUT multipliers, several foldings
+RTL_BUDGET = Budget(dsp=48, lut=20000, ff=10**6, bram36=10**4)  # small: packing, LUT multipliers, several foldings
 
 
 def cycled_bits(cfg_kwargs):
