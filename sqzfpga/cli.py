@@ -328,8 +328,8 @@ def _plan_parser(p):
          _plan_parser)
 def cmd_plan(a):
     from sqzfpga.parts import get_part
-
     from sqzfpga.rtl.plan import Unreachable
+    from sqzfpga.sim.report import multipliers, rom
 
     get_part(a.part)  # an unknown part fails before the (slow) export
     try:
@@ -337,11 +337,12 @@ def cmd_plan(a):
     except Unreachable as e:
         raise _unreachable(a, e) from None
     fps = a.clock_mhz * 1e6 / p["cycles_per_frame"]
-    log(f"{'unit':22} {'PI':>4} {'PO':>4} {'pack':>4} {'DSP':>5} {'LUT':>7} {'BRAM36':>6} {'cycles':>9}")
+    log(f"{'unit':22} {'PI':>4} {'PO':>4} {'multipliers':>11} {'ROM':>5} {'DSP':>5} {'LUT':>7} {'BRAM36':>6} "
+        f"{'cycles':>9}")
     for u in p["units"]:
         mark = "  <- bottleneck" if u["name"] == p["bottleneck"] else ""
-        log(f"{u['name'][:22]:22} {u['pi']:>4} {u['po']:>4} {u['pack']:>4} {u['dsp']:>5} {u['lut']:>7} "
-            f"{u['bram36']:>6} {u['cycles']:>9}{mark}")
+        log(f"{u['name'][:22]:22} {u['pi']:>4} {u['po']:>4} {multipliers(u):>11} {rom(u):>5} {u['dsp']:>5} "
+            f"{u['lut']:>7} {u['bram36']:>6} {u['cycles']:>9}{mark}")
     cap = {"dsp": part.dsp, "lut": part.lut, "ff": part.ff, "bram36": part.bram36}
     util = {k: round(p["estimate"][k] / cap[k], 4) for k in cap}
     log(f"[plan] {part.name} at {a.clock_mhz:g} MHz: {p['cycles_per_frame']} cycles/frame = {fps:.1f} frames/s, "

@@ -15,14 +15,25 @@ def set_section(report: Path, title: str, body: str) -> None:
     report.write_text(text)
 
 
+def multipliers(u: dict) -> str:
+    """How a planned unit multiplies: DSP slices, packed DSP pairs, or LUTs ('-' without any)."""
+    if not u["lanes"]:
+        return "-"
+    return f"{u['lanes']} " + ("LUT" if u["lutmul"] else "DSP/2" if u["pack"] == 2 else "DSP")
+
+
+def rom(u: dict) -> str:
+    return "LUT" if u.get("rom") == "distributed" else "-" if u["kind"] != "conv" else "auto"
+
+
 def plan_section(manifest: dict) -> str:
     p = manifest["plan"]
-    rows = ["| unit | PI | PO | pack | DSP | LUT (est.) | BRAM36 (est.) | steps/pixel | cycles/frame |",
-            "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    rows = ["| unit | PI | PO | multipliers | weight ROM | DSP | LUT (est.) | BRAM36 (est.) | steps/pixel | cycles/frame |",
+            "|---|---:|---:|---|---|---:|---:|---:|---:|---:|"]
     for u in p["units"]:
         mark = " **(bottleneck)**" if u["name"] == p["bottleneck"] else ""
-        rows.append(f"| {u['name']}{mark} | {u['pi']} | {u['po']} | {u['pack']} | {u['dsp']} | {u['lut']} | "
-                    f"{u['bram36']} | {u['nstep']} | {u['cycles']} |")
+        rows.append(f"| {u['name']}{mark} | {u['pi']} | {u['po']} | {multipliers(u)} | {rom(u)} | {u['dsp']} | "
+                    f"{u['lut']} | {u['bram36']} | {u['nstep']} | {u['cycles']} |")
     e, b = p["estimate"], p.get("budget", {})
     used = ", ".join(f"{k.upper()} {e[k]:,.0f} of {b[k]:,.0f}" for k in b)
     return (f"Generated SystemVerilog in `rtl/` (top `{manifest['top']}`). Planned: {p['cycles_per_frame']} cycles per "
