@@ -89,6 +89,7 @@ def images_for(onnx_model, n: int, cfg: dict) -> np.ndarray:
 
 def simulate_network(rtl: Path, work: Path, model_path: Path, manifest: dict, frames: int, cfg: dict) -> dict:
     """All frames through the whole generated design: exact vs the QONNX reference, cycles/frame."""
+    from sqzfpga.firmware.layout import to_raw
     from sqzfpga.model import reference
     from sqzfpga.sim import rtlsim
 
@@ -98,7 +99,7 @@ def simulate_network(rtl: Path, work: Path, model_path: Path, manifest: dict, fr
         model, _ = checkpoint.load_model(model_path)
         onnx_model = reference.load(quiet(export.export, model, work / "model.onnx"))
     images = images_for(onnx_model, frames, cfg)
-    want = rtlsim.output_ints(reference.run(onnx_model, images), manifest["output"]["frac"])
+    want = to_raw(reference.run(onnx_model, images), manifest["output"]["frac"])
     work.mkdir(parents=True, exist_ok=True)
     compile_s = rtlsim.compile_design(rtl, work)
     res = rtlsim.run_network(rtl, work, images)

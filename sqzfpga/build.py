@@ -108,9 +108,10 @@ def step_csim(ctx: dict) -> None:
 
         res["torch_accuracy"] = float((predict(ctx["torch_model"], ctx["images_np"]).argmax(1) == ctx["labels"]).mean())
     ctx["csim"], ctx["csim_out"] = res, y
+    from sqzfpga.firmware.layout import to_raw
+
     frac = int(list(ctx["hm"].get_layers())[-1].get_attr("out_q")[1])
-    np.savez_compressed(ctx["dir"] / "csim.npz", images=ctx["images_np"],
-                        outputs=np.rint(np.asarray(y, dtype=np.float64) * 2.0 ** frac).astype(np.int64))
+    np.savez_compressed(ctx["dir"] / "csim.npz", images=ctx["images_np"], outputs=to_raw(y, frac))
     if not res["exact"]:
         bad = {k: v for k, v in res["layer_mismatches"].items() if v}
         raise UserError(f"C simulation differs from the QONNX reference ({res['mismatching_values']} output values;"

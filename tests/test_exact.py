@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 import torch
 
+from sqzfpga.firmware.layout import to_raw
 from sqzfpga.hls.convert import convert
 from sqzfpga.hls.csim import simulate
 from sqzfpga.hls.lower import lower
@@ -106,7 +107,7 @@ def check_rtl(hm, folder, images, y):
     work.mkdir()
     rtlsim.compile_design(folder, work)
     res = rtlsim.run_network(folder, work, images)
-    want = rtlsim.output_ints(y, manifest["output"]["frac"])
+    want = to_raw(y, manifest["output"]["frac"])
     np.testing.assert_array_equal(np.asarray(res["outputs"]), want.reshape(len(images), -1))
     figs = rtlsim.cycle_figures(res, len(images))
     planned = manifest["plan"]["cycles_per_frame"]

@@ -11,6 +11,7 @@ from sqzfpga.hls.csim import to_stream
 from sqzfpga.hls.layers import render
 
 PROJECT = "sqznet"
+AXIS_TOP = f"{PROJECT}_axis"  # the DMA-facing top: what `export_ip.tcl` packages as IP
 
 
 def _fmt(values: np.ndarray) -> str:
@@ -48,3 +49,24 @@ def run_testbench(prj: Path, timeout: int = 1800) -> str:
 
 def hls_tool() -> str | None:
     return shutil.which("vitis_hls") or shutil.which("vivado_hls")
+
+
+def write_axis_top(prj: Path, layout, in_bits: int) -> None:
+    """The DMA-facing top (the byte layout of firmware/layout.py around the dataflow), its C-simulation
+    stand-in program, and the Vitis HLS script that exports it as IP."""
+    common = dict(project=PROJECT, top=AXIS_TOP, channels=layout.channels, pixels=layout.height * layout.width,
+                  in_bits=in_bits, out_channels=layout.out_words, out_pixels=1, out_bits=layout.out_bits,
+                  out_signed=layout.out_signed, in_bytes=layout.in_bytes, out_words=layout.out_words)
+    (prj / "firmware" / f"{AXIS_TOP}.cpp").write_text(render("axis_top.cpp.jinja", **common) + "\n")
+    (prj / "firmware" / f"{AXIS_TOP}.h").write_text(render("axis_top.h.jinja", **common) + "\n")
+    (prj / f"{AXIS_TOP}_standin.cpp").write_text(render("dma_standin.cpp.jinja", **common) + "\n")
+
+
+def compile_standin(prj: Path, exe: Path, timeout: int = 1800) -> None:
+    """g++ the C-simulation stand-in (reads an input DMA buffer, writes the output buffer) into `exe`."""
+    cmd = ["g++", "-O2", "-std=c++14", f"-I{prj / 'firmware' / 'ap_types'}", f"-I{prj}", f"-I{prj / 'firmware'}",
+           str(prj / f"{AXIS_TOP}_standin.cpp"), str(prj / "firmware" / f"{AXIS_TOP}.cpp"),
+           str(prj / "firmware" / f"{PROJECT}.cpp"), "-o", str(exe)]
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    if r.returncode != 0:
+        raise RuntimeError(f"g++ of the C-simulation stand-in failed: {r.stderr.strip()[-800:]}")

@@ -18,6 +18,7 @@ import jinja2
 import numpy as np
 
 from sqzfpga.errors import UserError
+from sqzfpga.firmware.layout import Layout
 from sqzfpga.hls.lower import QType
 from sqzfpga.hls.precision import accum_frac, accum_type, gap_widths
 from sqzfpga.rtl.cost import rom_style, rom_width, style
@@ -269,6 +270,16 @@ def first_input(hm) -> tuple[int, QType, int]:
     return c, _q(first, "in_q"), h * w
 
 
+def layout_of(hm) -> Layout:
+    """The DMA byte layout (firmware/layout.py) of the graph's input and output streams."""
+    layers = [l for l in hm.get_layers() if l.class_name != "Input"]
+    h, w, c, _, _, _ = _geo(layers[0])
+    _, _, _, oh, ow, oc = _geo(layers[-1])
+    oq = _q(layers[-1], "out_q")
+    return Layout(channels=c, height=h, width=w, out_words=oh * ow * oc, out_bits=oq.bits, out_frac=oq.frac,
+                  out_signed=bool(oq.signed))
+
+
 def write(hm, folder: Path, part, max_cycles: int | None = None) -> dict:
     """generate() for `part`, then lint the result with Verilator (a generator bug stops the build)."""
     from sqzfpga.sim.tools import lint
@@ -315,6 +326,7 @@ def generate(hm, folder: Path, bud: Budget, max_cycles: int | None = None) -> di
                 "input": {"channels": c_in, "pixels": in_px, "bits": in_q.bits},
                 "output": {"channels": last_c, "pixels": last_px, "bits": last_q.bits, "frac": last_q.frac,
                            "signed": last_q.signed},
+                "layout": layout_of(hm).to_dict(),
                 "plan": p,
                 "stages": [adapters[0]] + [{k: st[k] for k in ("name", "module", "params")} for st in stages] +
                           [adapters[1]]}

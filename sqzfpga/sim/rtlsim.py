@@ -94,14 +94,18 @@ def _catch(fn, err):
 
 def run_network(rtl: Path, work: Path, images: np.ndarray, reset_mid_frame: bool = False,
                 show_progress: bool = False) -> dict:
-    """Simulate `images` back to back through the compiled design; outputs and cycle stamps."""
+    """Simulate `images` back to back through the compiled design, fed from the driver's packed input
+    buffer; "outputs" is the driver's unpacking of the output buffer; plus cycle stamps."""
     from cocotb_tools.runner import get_runner
 
+    from sqzfpga.firmware.layout import Layout, unpack
+
     manifest = json.loads((rtl / "rtl.json").read_text())
-    o = manifest["output"]
+    layout = Layout.from_dict(manifest["layout"])
     np.save(work / "images.npy", np.ascontiguousarray(images, dtype=np.uint8))
-    cfg = {"images": str(work / "images.npy"), "result": str(work / "result.json"), "out_words": o["channels"] * o["pixels"], "out_bits": o["bits"],
-           "out_signed": o["signed"], "reset_mid_frame": reset_mid_frame, "progress": str(work / "progress.txt")}
+    cfg = {"images": str(work / "images.npy"), "result": str(work / "result.json"), "layout": manifest["layout"],
+           "output_buffer": str(work / "output.bin"), "reset_mid_frame": reset_mid_frame,
+           "progress": str(work / "progress.txt")}
     (work / "tb.json").write_text(json.dumps(cfg))
     (work / "result.json").unlink(missing_ok=True)
     t0 = time.time()
@@ -120,6 +124,7 @@ def run_network(rtl: Path, work: Path, images: np.ndarray, reset_mid_frame: bool
     if not (work / "result.json").exists():
         raise UserError(f"RTL simulation did not finish; see {work / 'sim.log'}")
     res = json.loads((work / "result.json").read_text())
+    res["outputs"] = unpack(np.fromfile(work / "output.bin", dtype=np.uint8), len(images), layout)
     res["sim_s"] = time.time() - t0
     return res
 
@@ -137,11 +142,6 @@ def cycle_figures(res: dict, frames: int) -> dict:
         ii = latency
     return {"cycles_per_frame": round(ii, 1), "latency_cycles": round(latency),
             "fps_at_100mhz": round(CLOCK_MHZ * 1e6 / ii, 1)}
-
-
-def output_ints(y: np.ndarray, frac: int) -> np.ndarray:
-    """C-simulation outputs (fixed-point values) as the integers the RTL streams out."""
-    return np.rint(np.asarray(y, dtype=np.float64) * 2.0 ** frac).astype(np.int64)
 
 
 def rtlsim(build_dir: Path, images: int = 20, log=print) -> dict:

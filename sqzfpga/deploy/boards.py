@@ -1,0 +1,37 @@
+"""Boards we write a block design for: which part, which board files, which processing system."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqzfpga.errors import UserError
+from sqzfpga.parts import get_part
+
+
+@dataclass(frozen=True)
+class Board:
+    name: str
+    part: str  # a name from parts.PARTS
+    board_part: str  # Vivado board-file VLNV (installed with Vivado or from Xilinx/board-store)
+    ps: str  # "ps7" (Zynq-7000) or "zynqmp" (Zynq UltraScale+)
+    clock_mhz: int  # the fabric clock the block design asks the PS for
+
+
+BOARDS = {b.name: b for b in [
+    Board("pynq-z1", "xc7z020", "www.digilentinc.com:pynq-z1:part0:1.0", "ps7", 100),
+    Board("pynq-z2", "xc7z020", "tul.com.tw:pynq-z2:part0:1.0", "ps7", 100),
+    Board("zcu104", "xczu7ev", "xilinx.com:zcu104:part0:1.1", "zynqmp", 100),
+    Board("zcu102", "xczu9eg", "xilinx.com:zcu102:part0:3.4", "zynqmp", 100),
+    Board("kv260", "xck26", "xilinx.com:kv260_som:part0:1.4", "zynqmp", 100),
+]}
+
+
+def get_board(name: str, part: str | None = None) -> Board:
+    """The board called `name`; with `part`, it must carry that part."""
+    board = BOARDS.get(name.lower())
+    if board is None:
+        raise UserError(f"unknown board {name!r}; expected one of {', '.join(BOARDS)}")
+    if part is not None and get_part(part).name != board.part:
+        raise UserError(f"--board {board.name} carries the {board.part}, not --part {part}; use --part "
+                        f"{board.part} or a board with the {get_part(part).name} "
+                        f"({', '.join(b.name for b in BOARDS.values() if b.part == get_part(part).name) or 'none known'})")
+    return board

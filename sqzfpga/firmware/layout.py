@@ -1,0 +1,85 @@
+"""The accelerator's DMA byte layout, the one contract between host and fabric (HLS and RTL alike).
+
+Input stream (the DMA's MM2S channel into the accelerator's `s_axis`): 8-bit TDATA, one byte per
+input value, each image in raster order with channels last (row 0 pixel 0 channel 0, channel 1, ...),
+images back to back; the accelerator counts bytes, TLAST is accepted and ignored.
+
+Output stream (`m_axis` into the DMA's S2MM channel): 32-bit TDATA, one word per class score (per
+output value, raster order, channels last), the score's raw fixed-point integer sign-extended
+(zero-extended when unsigned) to 32 bits, stored little-endian; TLAST on each frame's last word.
+A score's real value is raw / 2**frac.
+
+Plain numpy only: this module runs on the board (inside the deployment package), in the RTL
+simulation harness and in the C-simulation stand-in, so all three use the same packing code.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+IN_BEAT_BITS = 8
+OUT_BEAT_BITS = 32
+
+
+@dataclass(frozen=True)
+class Layout:
+    channels: int
+    height: int
+    width: int
+    out_words: int
+    out_bits: int
+    out_frac: int
+    out_signed: bool
+
+    @property
+    def in_bytes(self) -> int:
+        """Bytes per image in the input buffer."""
+        return self.channels * self.height * self.width
+
+    @property
+    def out_bytes(self) -> int:
+        """Bytes per frame in the output buffer."""
+        return self.out_words * OUT_BEAT_BITS // 8
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Layout":
+        return cls(**{k: d[k] for k in cls.__dataclass_fields__})
+
+
+def pack(images: np.ndarray, layout: Layout) -> np.ndarray:
+    """uint8 images N x C x H x W -> the input DMA buffer (uint8, N * in_bytes)."""
+    images = np.asarray(images)
+    want = (layout.channels, layout.height, layout.width)
+    if images.ndim != 4 or images.shape[1:] != want or images.dtype != np.uint8:
+        raise ValueError(f"images: expected uint8 N x {' x '.join(map(str, want))}, got {images.dtype} "
+                         f"{' x '.join(map(str, images.shape))}")
+    return np.ascontiguousarray(images.transpose(0, 2, 3, 1)).reshape(-1)
+
+
+def unpack(buf, frames: int, layout: Layout) -> np.ndarray:
+    """The output DMA buffer (bytes-like or uint8 array) -> raw scores, int64 frames x out_words."""
+    raw = np.frombuffer(memoryview(np.ascontiguousarray(buf)).cast("B"), dtype="<u4",
+                        count=frames * layout.out_words)
+    words = raw.astype(np.int64)
+    if layout.out_signed:
+        words = np.where(words >= 1 << 31, words - (1 << 32), words)
+    return words.reshape(frames, layout.out_words)
+
+
+def words(raw: np.ndarray) -> np.ndarray:
+    """Raw scores -> the output buffer's little-endian 32-bit words (what the S2MM DMA writes)."""
+    return (np.asarray(raw, dtype=np.int64) & 0xFFFFFFFF).astype("<u4")
+
+
+def to_raw(values: np.ndarray, frac: int) -> np.ndarray:
+    """Fixed-point values (floats) -> their raw integers at `frac` fractional bits (exact for dyadic values)."""
+    return np.rint(np.asarray(values, dtype=np.float64) * 2.0 ** frac).astype(np.int64)
+
+
+def scores(raw: np.ndarray, layout: Layout) -> np.ndarray:
+    """Raw scores -> real values."""
+    return np.asarray(raw, dtype=np.float64) / 2.0 ** layout.out_frac
