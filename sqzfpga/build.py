@@ -128,6 +128,9 @@ def step_project(ctx: dict) -> None:
 
     prj = ctx["dir"] / "hls"
     project.write_testbench(prj, ctx["images_np"][:50], ctx["expected"][:50], ctx["golden"])
+    from sqzfpga.firmware.layout import Layout
+
+    project.write_axis_top(prj, Layout.from_dict(ctx["rtl"]["layout"]), ctx["rtl"]["input"]["bits"])
     tool = project.hls_tool()
     if tool:
         ctx["log"](f"[build] {tool} found: running csim, csynth and IP export ...")
@@ -154,6 +157,29 @@ def step_project(ctx: dict) -> None:
     set_section(ctx["dir"] / "report.md", "RTL dataflow", plan_section(ctx["rtl"]))
 
 
+def step_deploy(ctx: dict) -> None:
+    """With --board: Vivado scripts (checked with tclsh), the deployment folder and its archive; with
+    --bitstream, the Vivado run when the tools are here."""
+    import json
+
+    from sqzfpga.deploy import package, scripts
+
+    meta = package.write(ctx["dir"], ctx["board"], ctx["accel"], ctx["rtl"], ctx["clock_mhz"], log=ctx["log"])
+    if ctx["bitstream"] and all(shutil.which(argv[0]) for _, argv in meta["tools"]):
+        package.run_vivado(ctx["dir"], meta, log=ctx["log"])
+        ctx["next_steps"] = (f"Bitstream written (deploy/{meta['bitstream']}); run it on the board with "
+                             f"`python -m sqzfpga deploy --build {ctx['out']} --host HOST`.")
+        return
+    missing = ", ".join(sorted({argv[0] for _, argv in meta["tools"] if not shutil.which(argv[0])}))
+    cmds = scripts.commands(ctx["out"], meta["tools"])
+    ctx["vivado_missing"] = (f"--bitstream: {missing} not on PATH; the build in {ctx['out']} is complete up to the "
+                             f"bitstream: run {cmds} where Vivado is installed") if ctx["bitstream"] else None
+    ctx["next_steps"] = (f"The bitstream step needs Vivado ({missing} not on PATH here): on a machine with it run "
+                         f"`{cmds}`; then `python -m sqzfpga deploy --build {ctx['out']} --host HOST` copies "
+                         f"deploy/ to the board and runs validate.py there (or `--csim` to try the package on the "
+                         f"C-simulation stand-in first).")
+
+
 def graph_of_model(model_path: Path, part):
     """Checkpoint or QONNX -> hls4ml ModelGraph through the build's own export and lower steps, in a
     scratch folder (for `plan`, which writes nothing)."""
@@ -167,12 +193,22 @@ def graph_of_model(model_path: Path, part):
 
 
 STEPS = [("export", step_export), ("lower", step_lower), ("samples", step_samples), ("hls", step_hls),
-         ("rtl", step_rtl), ("csim", step_csim), ("project", step_project)]
+         ("rtl", step_rtl), ("csim", step_csim), ("project", step_project), ("deploy", step_deploy)]
 
 
 def build(model_path: Path, part_name: str, out: Path, log=print, images: int = 200, data=None,
-          backend: str = "Vitis", csim: bool = True, max_cycles: int | None = None) -> dict:
+          backend: str = "Vitis", csim: bool = True, max_cycles: int | None = None, board: str | None = None,
+          accel: str = "rtl", bitstream: bool = False, clock_mhz: float = 100.0) -> dict:
     part = get_part(part_name)
+    if board is not None:
+        from sqzfpga.deploy.boards import get_board
+
+        board = get_board(board, part.name)
+        if not csim:
+            raise UserError("--board with --no-csim: the deployment package carries the C simulation's outputs "
+                            "to validate the board against; drop --no-csim")
+    elif bitstream:
+        raise UserError("--bitstream needs --board (the block design is per board); add --board BOARD")
     out = out.resolve()
     if out.exists() and not out.is_dir():
         raise UserError(f"build folder {out}: is a file; choose another --out")
@@ -186,8 +222,9 @@ def build(model_path: Path, part_name: str, out: Path, log=print, images: int = 
     except OSError as e:
         raise UserError(f"build folder {out}: cannot be written ({e.strerror}); choose another --out") from None
     ctx = {"model_path": Path(model_path), "part": part, "dir": tmp, "images": images, "data": data,
-           "backend": backend, "log": log, "max_cycles": max_cycles}
-    steps = [(n, s) for n, s in STEPS if csim or n != "csim"]
+           "backend": backend, "log": log, "max_cycles": max_cycles, "board": board, "accel": accel,
+           "bitstream": bitstream, "clock_mhz": clock_mhz, "out": out}
+    steps = [(n, s) for n, s in STEPS if (csim or n != "csim") and (board is not None or n != "deploy")]
     timings = {}
     try:
         for name, step in steps:
@@ -204,7 +241,9 @@ def build(model_path: Path, part_name: str, out: Path, log=print, images: int = 
                        "layer_images", "compile_s", "s_per_image")},
                    "rtl": {k: ctx["rtl"]["plan"][k] for k in ("cycles_per_frame", "bottleneck", "lanes", "dsp",
                                                               "estimate", "macs_per_frame")},
-                   "images_source": ctx["images_source"], "steps": timings, "next": ctx["next_steps"]}
+                   "images_source": ctx["images_source"], "steps": timings, "next": ctx["next_steps"],
+                   "board": None if board is None else board.name,
+                   "deploy": None if board is None else str(out / "deploy")}
         (tmp / "build.json").write_text(json.dumps(summary, indent=2) + "\n")
         _swap_in(tmp, out)
     except BaseException:
@@ -212,6 +251,8 @@ def build(model_path: Path, part_name: str, out: Path, log=print, images: int = 
         raise
     log(f"[build] wrote {out} (report: {out / 'report.md'})")
     log(f"[build] {ctx['next_steps']}")
+    if ctx.get("vivado_missing"):
+        raise UserError(ctx["vivado_missing"])
     return summary
 
 

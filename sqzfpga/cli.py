@@ -254,6 +254,15 @@ def _build_parser(p):
     p.add_argument("--backend", default="Vitis", choices=["Vitis", "Vivado"], help="hls4ml backend (default Vitis)")
     p.add_argument("--no-csim", action="store_true", help="skip the C simulation (write the project only)")
     _rate_options(p)
+    from sqzfpga.deploy.boards import BOARDS
+
+    g = p.add_argument_group("deployment")
+    g.add_argument("--board", help=f"write the Vivado scripts and the deployment package for this board: "
+                   f"{', '.join(BOARDS)}")
+    g.add_argument("--accel", choices=["rtl", "hls"], default="rtl", help="which accelerator goes into the block "
+                   "design: the generated RTL (default) or the HLS project's AXI-Stream top")
+    g.add_argument("--bitstream", action="store_true", help="also run Vivado (block design, implementation, "
+                   "bitstream); needs vivado (and vitis_hls for --accel hls) on PATH")
 
 
 def _rate_options(p) -> None:
@@ -281,7 +290,8 @@ def cmd_build(a):
 
     try:
         return build(_resolve_model(a.model), a.part, Path(a.out), log=log, images=a.images, data=a.data,
-                     backend=a.backend, csim=not a.no_csim, max_cycles=_max_cycles(a))
+                     backend=a.backend, csim=not a.no_csim, max_cycles=_max_cycles(a), board=a.board,
+                     accel=a.accel, bitstream=a.bitstream, clock_mhz=a.clock_mhz)
     except Unreachable as e:
         raise _unreachable(a, e) from None
 

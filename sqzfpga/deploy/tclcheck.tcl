@@ -1,0 +1,64 @@
+# Syntax and name check of a generated Vivado / Vitis HLS script, without Vivado:
+#   tclsh tclcheck.tcl SCRIPT
+# The script runs in a safe interpreter where the Vivado commands it may use are stubs that record
+# their arguments (one line per call: CALL, the command and its words, tab-separated, with backslash,
+# tab and newline escaped as \\ \t \n), `source` checks the sourced
+# file the same way, and file-system commands only compute paths. Any other command, a parse error
+# or a runtime error of the script's own Tcl fails with the error and where it happened.
+set vivado {
+    create_project open_project close_project current_project set_property get_property add_files
+    current_fileset get_fileset get_files update_ip_catalog get_ipdefs create_bd_design create_bd_cell
+    get_bd_cells get_bd_pins get_bd_intf_pins connect_bd_net connect_bd_intf_net apply_bd_automation
+    assign_bd_address validate_bd_design save_bd_design make_wrapper launch_runs wait_on_run get_runs
+    set_top open_solution set_part create_clock csynth_design csim_design export_design exit cd
+    ipx::package_project ipx::current_core ipx::infer_bus_interfaces ipx::associate_bus_interfaces
+    ipx::create_xgui_files ipx::update_checksums ipx::check_integrity ipx::save_core
+}
+# what a stub returns where the script looks at the result
+array set returns {get_property 100% glob stub.bit}
+
+set safe [interp create -safe]
+$safe eval {namespace eval ipx {}}
+
+proc emit {words} {
+    puts [join [concat CALL [lmap w $words {string map [list \\ \\\\ \t \\t \n \\n] $w}]] \t]
+}
+proc record {cmd args} {
+    global returns
+    emit [concat [list $cmd] $args]
+    if {$cmd eq "get_ipdefs"} { return [string map {* 1.0} [lindex $args end]] }
+    if {[info exists returns($cmd)]} { return $returns($cmd) }
+    return ""
+}
+proc fs {sub args} {
+    switch -- $sub {
+        join - dirname - tail - rootname - extension - split { return [file $sub {*}$args] }
+        normalize { return [file normalize {*}$args] }
+        default { return [record file $sub {*}$args] }
+    }
+}
+proc check {path} {
+    global safe
+    set f [open $path]
+    set text [read $f]
+    close $f
+    if {![info complete $text]} { error "$path: unbalanced braces, brackets or quotes" }
+    $safe eval [list info script $path]
+    if {[catch {$safe eval $text} msg opts]} {
+        set info [dict get $opts -errorinfo]
+        error "$path: $msg\n$info"
+    }
+}
+proc src {path} {
+    emit [list source $path]
+    check $path
+}
+foreach cmd $vivado { interp alias $safe $cmd {} record $cmd }
+interp alias $safe file {} fs
+interp alias $safe glob {} record glob
+interp alias $safe puts {} record puts
+interp alias $safe source {} src
+if {[catch {check [lindex $argv 0]} msg]} {
+    puts stderr $msg
+    exit 1
+}
