@@ -6,7 +6,7 @@ setup:
 	@bash scripts/setup.sh
 
 build: setup
-	$(PY) -m sqzfpga build --part xc7z020 --out build
+	$(PY) -m sqzfpga build --part xc7z020 --board pynq-z2 --out build
 
 test: setup
 	$(PY) -m pytest -q -n 2 --dist loadgroup

@@ -214,7 +214,7 @@ def run_config(key: str, show=print) -> dict:
              f"FF {e['ff']:.0f} BRAM36 {e['bram36']} DSP {e['dsp']}")
     else:
         e = p["estimate"]
-        cap = {"lut": part.lut, "ff": part.ff, "bram36": part.bram36, "dsp": part.dsp}
+        cap = part.capacity()
         out.update({k: round(e[k], 1) for k in cap}, resources_from="cost model",
                    utilisation={k: round(e[k] / cap[k], 4) for k in cap}, fits=all(e[k] <= cap[k] for k in cap))
     out["total_s"] = round(time.time() - t0, 1)

@@ -3,6 +3,7 @@
 # Re-running is cheap: a stamp records what was installed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+bash scripts/system-packages.sh
 PY=${PYTHON:-$(command -v python3.11 || command -v python3)}
 stamp=.venv/.sqzfpga-installed
 want=$(cat requirements.lock pyproject.toml | sha256sum | cut -c1-16)

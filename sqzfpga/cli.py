@@ -438,6 +438,32 @@ def cmd_synth(a):
     return res
 
 
+# ---- deploy ------------------------------------------------------------------------------------------
+def _deploy_parser(p):
+    _build_dir_arg(p)
+    p.add_argument("--host", required=True, help="the board: [user@]host or an alias from your ssh config")
+    p.add_argument("--dest", default="sqzfpga-deploy", help="folder on the board (default ~/sqzfpga-deploy)")
+    p.add_argument("--csim", action="store_true", help="run validate.py on the C-simulation stand-in instead of "
+                   "the bitstream (to try the package on any Linux host)")
+    p.add_argument("--ssh-config", type=Path, help="ssh config file to use instead of ~/.ssh/config")
+    p.add_argument("--python", default="python3", help="Python on the board (default python3)")
+    p.add_argument("--images", type=int, help="sample images to validate (default: all in the package)")
+    p.add_argument("--timeout", type=float, default=20.0, help="seconds to wait for the board (default 20)")
+
+
+@command("deploy", "copy the deployment package to a board over SSH and run validate.py there", _deploy_parser)
+def cmd_deploy(a):
+    from sqzfpga.deploy.remote import deploy
+
+    if not a.timeout > 0:
+        raise UserError(f"--timeout {a.timeout:g}: expected a positive number of seconds")
+    res = deploy(_existing_build(a.build), a.host, a.dest, a.csim, a.ssh_config, a.python, a.images, a.timeout,
+                 log=log)
+    log(f"[deploy] {a.host}: {res['images']} images, {'exact' if res['exact'] else 'NOT exact'} vs the C "
+        f"simulation, accuracy {res['accuracy']}, {res['fps']} frames/s ({res['backend']})")
+    return res
+
+
 # ---- entry point -------------------------------------------------------------------------------------
 def make_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m sqzfpga",

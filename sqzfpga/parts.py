@@ -16,6 +16,10 @@ class Part:
     uram: int
     dsp: int
 
+    def capacity(self) -> dict[str, int]:
+        """The resources that synthesis reports and the planner budgets, by the names both use."""
+        return {"lut": self.lut, "ff": self.ff, "bram36": self.bram36, "dsp": self.dsp}
+
 
 PARTS = {p.name: p for p in [
     Part("xc7z010", "xc7z010clg400-1", 17_600, 35_200, 60, 0, 80),

@@ -30,3 +30,13 @@ def assert_clean_error(proc: subprocess.CompletedProcess, *needles: str) -> str:
     for needle in needles:
         assert needle in lines[0], lines[0]
     return lines[0]
+
+
+@pytest.fixture(scope="session")
+def default_build(tmp_path_factory):
+    """The README's build (default model, xc7z020, PYNQ-Z2 package), once per worker; tests that use it
+    are in the xdist group "default_build" so that one worker builds it."""
+    out = tmp_path_factory.mktemp("b") / "build"
+    proc = run_cli("build", "--part", "xc7z020", "--board", "pynq-z2", "--out", out, "--json")
+    assert proc.returncode == 0, proc.stderr
+    return out, proc

@@ -11,7 +11,7 @@ import torch
 from conftest import ROOT, assert_clean_error, run_cli
 from sqzfpga.model import checkpoint
 
-COMMANDS = ["train", "eval", "export", "build", "plan", "rtl", "rtlsim", "synth"]
+COMMANDS = ["train", "eval", "export", "build", "plan", "rtl", "rtlsim", "synth", "deploy"]
 TINY = ["--width-mult", "0.125"]
 
 

@@ -10,15 +10,7 @@ from sqzfpga.model import checkpoint, reference
 from sqzfpga.model.checkpoint import DEFAULT_CHECKPOINT, DEFAULT_SAMPLES
 from sqzfpga.model.evaluate import predict
 
-pytestmark = pytest.mark.xdist_group("default_build")  # one build shared by this file's tests
-
-
-@pytest.fixture(scope="module")
-def default_build(tmp_path_factory):
-    out = tmp_path_factory.mktemp("b") / "build"
-    proc = run_cli("build", "--part", "xc7z020", "--out", out, "--json")
-    assert proc.returncode == 0, proc.stderr
-    return out, proc
+pytestmark = pytest.mark.xdist_group("default_build")  # one build (conftest) shared with test_deploy
 
 
 def test_default_model_is_quantized_and_fits_bram():

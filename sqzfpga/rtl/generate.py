@@ -21,7 +21,7 @@ from sqzfpga.errors import UserError
 from sqzfpga.firmware.layout import Layout
 from sqzfpga.hls.lower import QType
 from sqzfpga.hls.precision import accum_frac, accum_type, gap_widths
-from sqzfpga.rtl.cost import rom_style, rom_width, style
+from sqzfpga.rtl.cost import memories, rom_style, rom_width
 from sqzfpga.rtl.plan import Budget, Unit, budget, plan
 
 LIBRARY = Path(__file__).resolve().parent.parent / "templates" / "rtl"
@@ -162,7 +162,7 @@ def _conv(layer, name):
         p = {"H": h, "W": w, "C": c, "IB": xq.bits, "ISIGNED": int(xq.signed), "K": k, "S": s, "PT": pads[0],
              "PL": pads[1], "OH": oh, "OW": ow, "R": r, "NCI": nci, "NSEG": 1,
              "NCO0": oc // spec.unit.po, "KS0": k, "OB": oq.bits, "OSIGNED": int(oq.signed),
-             "LBSTYLE": style(r * w * c * xq.bits, r * w * nci), **spec.params(folder, name)}
+             "LBSTYLE": line_style(spec.unit), **spec.params(folder, name)}
         return "sqz_conv", p
     return [spec.unit], render
 
@@ -184,7 +184,7 @@ def _pool(layer, name):
         r = line_rows(k)
         return "sqz_maxpool", {"H": h, "W": w, "C": c, "IB": xq.bits, "ISIGNED": int(xq.signed), "K": k, "S": s,
                                "PT": pads[0], "PL": pads[1], "OH": oh, "OW": ow, "R": r, "NCH": unit.chunks,
-                               "LBSTYLE": style(r * w * c * xq.bits, r * w * unit.chunks)}
+                               "LBSTYLE": line_style(unit)}
     return [unit], render
 
 
@@ -220,10 +220,10 @@ def _fire(layer, name):
         p = {"H": h, "W": w, "CI": c, "IB": xq.bits, "ISIGNED": int(xq.signed), "SQ": nsq, "SB": sq.bits,
              "E1": ne1, "E3": ne3, "EB": expand.oq.bits, "ESIGNED": int(expand.oq.signed), "OB": oq.bits,
              "OSIGNED": int(oq.signed),
-             "S_LBSTYLE": style(2 * c * xq.bits, 2 * (c // squeeze.unit.pi)),
-             "E_LBSTYLE": style(4 * w * nsq * sq.bits, 4 * w * (nsq // expand.unit.pi))}
+             "S_LBSTYLE": line_style(squeeze.unit),
+             "E_LBSTYLE": line_style(expand.unit)}
         if bypass == "conv":
-            p["B_LBSTYLE"] = style(2 * c * xq.bits, 2 * (c // specs[2].unit.pi))
+            p["B_LBSTYLE"] = line_style(specs[2].unit)
         if sq.signed:
             raise UserError(f"layer {name} (SqzFire): signed squeeze outputs are not supported by the RTL backend "
                             "yet; use a ReLU after the squeeze conv")
@@ -237,6 +237,11 @@ def _fire(layer, name):
                      A_RELU=int(bool(layer.get_attr("add_relu"))), ID_D=xq.frac - eq.frac)
         return "sqz_fire", p
     return [s.unit for s in specs], render
+
+
+def line_style(u: Unit) -> str:
+    """"block" or "distributed": the line buffer's memory, as the cost model counts it (one rule)."""
+    return memories(u)[0][2]
 
 
 # ---- the whole design ----------------------------------------------------------------------------

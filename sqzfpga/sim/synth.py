@@ -106,7 +106,7 @@ def synthesize(rtl: Path, part: Part, timeout: int = 7200, show_progress: bool =
         for k, n in c.items():
             cells[k] = cells.get(k, 0) + int(n)
     res = count(cells)
-    cap = {"lut": part.lut, "ff": part.ff, "bram36": part.bram36, "dsp": part.dsp}
+    cap = part.capacity()
     res.update(part=part.name, fits=all(res[k] <= cap[k] for k in cap),
                utilisation={k: round(res[k] / cap[k], 4) for k in cap}, synth_s=round(time.time() - t0, 1),
                tool=Path(tools.yosys_command()[0]).name)
