@@ -353,7 +353,7 @@ def cmd_plan(a):
         mark = "  <- bottleneck" if u["name"] == p["bottleneck"] else ""
         log(f"{u['name'][:22]:22} {u['pi']:>4} {u['po']:>4} {multipliers(u):>11} {rom(u):>5} {u['dsp']:>5} "
             f"{u['lut']:>7} {u['bram36']:>6} {u['cycles']:>9}{mark}")
-    cap = {"dsp": part.dsp, "lut": part.lut, "ff": part.ff, "bram36": part.bram36}
+    cap = part.capacity()
     util = {k: round(p["estimate"][k] / cap[k], 4) for k in cap}
     log(f"[plan] {part.name} at {a.clock_mhz:g} MHz: {p['cycles_per_frame']} cycles/frame = {fps:.1f} frames/s, "
         f"bottleneck {p['bottleneck']}; estimated " + ", ".join(f"{k.upper()} {p['estimate'][k]:,.0f} ({util[k]:.0%})"
