@@ -139,7 +139,7 @@ def step_project(ctx: dict) -> None:
     else:
         next_steps = ("No vitis_hls or vivado_hls on PATH: the build stopped after C simulation. Where the tools "
                       "exist run `cd hls && vitis_hls -f build_prj.tcl \"csim=1 synth=1 cosim=1 export=1\"`.")
-    ctx["next_steps"] = next_steps
+    ctx["next_steps"] = [next_steps]
     outs = {name: layer.get_output_variable() for name, layer in ctx["hm"].graph.items()}
     rows = [dict(r, shape="x".join(map(str, outs[r["layer"]].shape)),
                  precision=outs[r["layer"]].type.precision.definition_cpp()) for r in ctx["rows"]]
@@ -167,17 +167,17 @@ def step_deploy(ctx: dict) -> None:
     meta = package.write(ctx["dir"], ctx["board"], ctx["accel"], ctx["rtl"], ctx["clock_mhz"], log=ctx["log"])
     if ctx["bitstream"] and all(shutil.which(argv[0]) for _, argv in meta["tools"]):
         package.run_vivado(ctx["dir"], meta, log=ctx["log"])
-        ctx["next_steps"] = (f"Bitstream written (deploy/{meta['bitstream']}); run it on the board with "
-                             f"`python -m sqzfpga deploy --build {ctx['out']} --host HOST`.")
+        ctx["next_steps"].append(f"Bitstream written (deploy/{meta['bitstream']}); run it on the board with "
+                                 f"`python -m sqzfpga deploy --build {ctx['out']} --host HOST`.")
         return
     missing = ", ".join(sorted({argv[0] for _, argv in meta["tools"] if not shutil.which(argv[0])}))
     cmds = scripts.commands(ctx["out"], meta["tools"])
     ctx["vivado_missing"] = (f"--bitstream: {missing} not on PATH; the build in {ctx['out']} is complete up to the "
                              f"bitstream: run {cmds} where Vivado is installed") if ctx["bitstream"] else None
-    ctx["next_steps"] = (f"The bitstream step needs Vivado ({missing} not on PATH here): on a machine with it run "
-                         f"`{cmds}`; then `python -m sqzfpga deploy --build {ctx['out']} --host HOST` copies "
-                         f"deploy/ to the board and runs validate.py there (or `--csim` to try the package on the "
-                         f"C-simulation stand-in first).")
+    ctx["next_steps"].append(f"The bitstream step needs Vivado ({missing} not on PATH here): on a machine with "
+                             f"it run `{cmds}`; then `python -m sqzfpga deploy --build {ctx['out']} --host HOST` "
+                             "copies deploy/ to the board and runs validate.py there (or `--csim` to try the package "
+                             "on the C-simulation stand-in first).")
 
 
 def graph_of_model(model_path: Path, part):
@@ -241,7 +241,7 @@ def build(model_path: Path, part_name: str, out: Path, log=print, images: int = 
                        "layer_images", "compile_s", "s_per_image")},
                    "rtl": {k: ctx["rtl"]["plan"][k] for k in ("cycles_per_frame", "bottleneck", "lanes", "dsp",
                                                               "estimate", "macs_per_frame")},
-                   "images_source": ctx["images_source"], "steps": timings, "next": ctx["next_steps"],
+                   "images_source": ctx["images_source"], "steps": timings, "next": " ".join(ctx["next_steps"]),
                    "board": None if board is None else board.name,
                    "deploy": None if board is None else str(out / "deploy")}
         (tmp / "build.json").write_text(json.dumps(summary, indent=2) + "\n")
@@ -250,7 +250,8 @@ def build(model_path: Path, part_name: str, out: Path, log=print, images: int = 
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     log(f"[build] wrote {out} (report: {out / 'report.md'})")
-    log(f"[build] {ctx['next_steps']}")
+    for line in ctx["next_steps"]:
+        log(f"[build] {line}")
     if ctx.get("vivado_missing"):
         raise UserError(ctx["vivado_missing"])
     return summary

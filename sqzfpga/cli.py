@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import sys
 import time
 from pathlib import Path
@@ -464,7 +465,15 @@ def cmd_deploy(a):
     return res
 
 
-# ---- entry point -------------------------------------------------------------------------------------
+# ---- entry point ---------------------------------------------------------------------------------------
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised like Ctrl-C so that every half-written build folder or checkpoint is removed."""
+
+
+def _terminated(signum, frame):
+    raise Terminated()
+
+
 def make_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m sqzfpga",
                                      description="Quantized SqueezeNet -> FPGA accelerator toolchain.")
@@ -484,14 +493,17 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 2
     _, _, fn = COMMANDS[a.command]
+    signal.signal(signal.SIGTERM, _terminated)
     try:
         summary = fn(a)
     except UserError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("error: interrupted; checkpoints and build folders written so far are intact", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as e:
+        what = "terminated" if isinstance(e, Terminated) else "interrupted"
+        print(f"error: {what}; checkpoints and build folders written before are intact (nothing half-written "
+              "replaced them)", file=sys.stderr)
+        return 143 if isinstance(e, Terminated) else 130
     if a.json:
         clean = {k: (None if isinstance(v, float) and v != v else v) for k, v in summary.items()}  # NaN -> null
         print(json.dumps(clean, default=str))

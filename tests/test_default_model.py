@@ -72,57 +72,6 @@ def test_failed_build_keeps_previous_build(default_build, tmp_path):
     assert not [p for p in out.parent.iterdir() if "partial" in p.name]
 
 
-def _edited_onnx(out, tmp_path, edit):
-    import onnx
-
-    m = onnx.load(str(out / "model.onnx"))
-    edit(m)
-    path = tmp_path / "edited.onnx"
-    onnx.save(m, str(path))
-    return path
-
-
-def _assert_no_build_left(target):
-    assert not target.exists()
-    assert not [p for p in target.parent.iterdir() if "partial" in p.name]
-
-
-def test_build_refuses_unsupported_op(default_build, tmp_path):
-    out, _ = default_build
-
-    def edit(m):
-        relu = next(n for n in m.graph.node if n.op_type == "Relu")
-        relu.op_type, relu.name = "Sigmoid", "odd_node"
-    target = tmp_path / "b"
-    line = assert_clean_error(run_cli("build", "--model", _edited_onnx(out, tmp_path, edit), "--out", target),
-                              "odd_node", "Sigmoid", "supported ops:", "Conv")
-    _assert_no_build_left(target)
-
-
-def test_build_refuses_float_scale(default_build, tmp_path):
-    out, _ = default_build
-
-    def edit(m):
-        from onnx import numpy_helper
-        q = [n for n in m.graph.node if n.op_type == "Quant"][3]
-        init = next(t for t in m.graph.initializer if t.name == q.input[1])
-        init.CopyFrom(numpy_helper.from_array(np.asarray(0.3, dtype=np.float32).reshape(
-            numpy_helper.to_array(init).shape), init.name))
-    target = tmp_path / "b"
-    assert_clean_error(run_cli("build", "--model", _edited_onnx(out, tmp_path, edit), "--out", target),
-                       "not a power of two", "Brevitas")
-    _assert_no_build_left(target)
-
-
-def test_build_refuses_model_too_big_for_part(default_build, tmp_path):
-    out, _ = default_build
-    target = tmp_path / "b"
-    line = assert_clean_error(run_cli("build", "--model", out / "model.onnx", "--part", "xc7z010", "--out", target),
-                              "does not fit xc7z010", "BRAM18", "fewer weight bits")
-    assert "fire8" in line  # names the largest layers
-    _assert_no_build_left(target)
-
-
 # ---- RTL backend on the default build ---------------------------------------------------------------
 def test_build_writes_rtl(default_build):
     out, proc = default_build

@@ -5,7 +5,6 @@ feeds the driver's input buffer and unpacks the output buffer with the driver)."
 import json
 import re
 import socket
-import subprocess
 import tarfile
 import time
 from pathlib import Path
@@ -160,8 +159,6 @@ def test_deploy_over_ssh_end_to_end(default_build, tmp_path):
 def test_deploy_bad_input(default_build, tmp_path):
     out, _ = default_build
     before = sorted(p.name for p in out.iterdir())
-    assert_clean_error(run_cli("deploy", "--build", out, "--host", "board"), "bitstream missing",
-                       "vivado -mode batch -source bitstream.tcl", "--csim")
     with socket.socket() as s:  # a port nobody listens on
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
@@ -187,11 +184,3 @@ def test_deploy_bad_input(default_build, tmp_path):
     assert sorted(p.name for p in out.iterdir()) == before  # nothing written locally
 
 
-def test_build_board_errors(tmp_path):
-    assert_clean_error(run_cli("build", "--board", "pynq-z9", "--out", tmp_path / "b"), "unknown board 'pynq-z9'",
-                       "pynq-z2", "zcu104", "kv260")
-    assert_clean_error(run_cli("build", "--part", "xc7z020", "--board", "zcu104", "--out", tmp_path / "b"),
-                       "--board zcu104 carries the xczu7ev, not --part xc7z020", "pynq-z1, pynq-z2")
-    assert_clean_error(run_cli("build", "--bitstream", "--out", tmp_path / "b"), "--bitstream needs --board")
-    assert_clean_error(run_cli("build", "--board", "pynq-z2", "--no-csim", "--out", tmp_path / "b"), "--no-csim")
-    assert not (tmp_path / "b").exists()

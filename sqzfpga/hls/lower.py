@@ -30,6 +30,8 @@ from sqzfpga.model.geometry import pool_out
 DOMAIN = "sqzfpga"
 NHWC, NCHW = (0, 2, 3, 1), (0, 3, 1, 2)
 
+MAX_BITS = {"constant": 32, "activation": 16}  # widest types we generate (32-bit biases; <= 16-bit streams)
+
 
 @dataclass(frozen=True)
 class QType:
@@ -169,6 +171,10 @@ def _quant(w: Walk, node, attrs):
     if np.any(zp != 0):
         raise UserError(f"{_where(node)}: zero point {np.unique(zp).tolist()[:4]} is not 0; sqzfpga needs "
                         "symmetric (zero-point 0) quantizers")
+    kind = "constant" if x in w.inits else "activation"
+    if bits.size != 1 or not float(bits.item()).is_integer() or not 2 <= bits.item() <= MAX_BITS[kind]:
+        raise UserError(f"{_where(node)}: {kind} bit width {np.ravel(bits).tolist()[:4]}; expected an integer from "
+                        f"2 to {MAX_BITS[kind]} (re-export with 2- to 8-bit weights and activations)")
     f = po2_exponent(scale, _where(node))
     if attrs.get("rounding_mode", b"ROUND") not in (b"ROUND", "ROUND"):
         raise UserError(f"{_where(node)}: rounding mode {attrs['rounding_mode']!r}; expected ROUND "
