@@ -93,9 +93,10 @@ def _catch(fn, err):
 
 
 def run_network(rtl: Path, work: Path, images: np.ndarray, reset_mid_frame: bool = False,
-                show_progress: bool = False) -> dict:
+                show_progress: bool = False, stall: float = 0.0, seed: int = 0) -> dict:
     """Simulate `images` back to back through the compiled design, fed from the driver's packed input
-    buffer; "outputs" is the driver's unpacking of the output buffer; plus cycle stamps."""
+    buffer; "outputs" is the driver's unpacking of the output buffer; plus cycle stamps. With `stall`,
+    each stream stalls on that fraction of cycles (valid low on the input, ready low on the output)."""
     from cocotb_tools.runner import get_runner
 
     from sqzfpga.firmware.layout import Layout, unpack
@@ -104,7 +105,7 @@ def run_network(rtl: Path, work: Path, images: np.ndarray, reset_mid_frame: bool
     layout = Layout.from_dict(manifest["layout"])
     np.save(work / "images.npy", np.ascontiguousarray(images, dtype=np.uint8))
     cfg = {"images": str(work / "images.npy"), "result": str(work / "result.json"), "layout": manifest["layout"],
-           "output_buffer": str(work / "output.bin"), "reset_mid_frame": reset_mid_frame,
+           "output_buffer": str(work / "output.bin"), "reset_mid_frame": reset_mid_frame, "stall": stall, "seed": seed,
            "progress": str(work / "progress.txt")}
     (work / "tb.json").write_text(json.dumps(cfg))
     (work / "result.json").unlink(missing_ok=True)

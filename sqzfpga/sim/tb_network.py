@@ -1,12 +1,13 @@
 """cocotb test of the whole generated network (top `sqznet_top`) as the DMA sees it: the input
 stream is the driver's packed input buffer (firmware/layout.py), byte by byte, and the output beats
 are stored as the S2MM channel would store them (little-endian 32-bit words), for the driver's
-`unpack` (the caller compares with the C simulation); optionally a reset in the middle of a frame first. Configured by the JSON file named in $SQZ_TB (written by sqzfpga.sim.rtlsim); writes the
+`unpack` (the caller compares with the C simulation); optionally a reset in the middle of a frame first; optionally random stalls on both streams. Configured by the JSON file named in $SQZ_TB (written by sqzfpga.sim.rtlsim); writes the
 outputs and cycle stamps back into the result file it names."""
 from __future__ import annotations
 
 import json
 import os
+import random
 
 import cocotb
 import numpy as np
@@ -43,11 +44,13 @@ async def network(dut):
         await ClockCycles(dut.ap_clk, 50)
         await _reset(dut)
     t_in, t_out = [], []
+    stall, seed = cfg.get("stall", 0.0), cfg.get("seed", 0)  # random backpressure on both streams
     sender = cocotb.start_soon(send(dut.ap_clk, dut.s_axis_tvalid, dut.s_axis_tready, dut.s_axis_tdata, buf.tolist(),
-                                    stamps=t_in, last=dut.s_axis_tlast, frame=layout.in_bytes))
+                                    stall=stall, rng=random.Random(seed), stamps=t_in, last=dut.s_axis_tlast,
+                                    frame=layout.in_bytes))
     got = await receive(dut.ap_clk, dut.m_axis_tvalid, dut.m_axis_tready, dut.m_axis_tdata,
-                        layout.out_words * len(images), stamps=t_out, last=dut.m_axis_tlast,
-                        progress=cfg.get("progress"))
+                        layout.out_words * len(images), stall=stall, rng=random.Random(seed + 1), stamps=t_out,
+                        last=dut.m_axis_tlast, progress=cfg.get("progress"))
     await sender
     words(got).tofile(cfg["output_buffer"])  # the S2MM buffer
     with open(cfg["result"], "w") as f:
