@@ -55,7 +55,8 @@ def ssh_server(work: Path):
             f"Host sqzboard\n  HostName 127.0.0.1\n  Port {port}\n  User {user}\n  IdentityFile {work / 'client_key'}\n"
             f"  IdentitiesOnly yes\n  UserKnownHostsFile {work / 'known_hosts'}\n  StrictHostKeyChecking yes\n")
         Path("/run/sshd").mkdir(exist_ok=True)  # sshd's privilege-separation directory
-        proc = subprocess.Popen([SSHD, "-D", "-e", "-f", str(work / "sshd_config")], stderr=open(work / "sshd.log", "w"))
+        log = open(work / "sshd.log", "w")
+        proc = subprocess.Popen([SSHD, "-D", "-e", "-f", str(work / "sshd_config")], stderr=log)
         for _ in range(100):
             with socket.socket() as s:
                 if s.connect_ex(("127.0.0.1", port)) == 0:

@@ -61,9 +61,9 @@ def files(tmp_path_factory, fmnist_dir):
 
 CASES = [  # (id, argv with {d} = the broken-files folder, {data} = Fashion-MNIST, needles of the error line)
     ("checkpoint-missing", ["build", "--model", "{d}/nowhere.pt", "--out", "{d}/o"], ["nowhere.pt", "no such file"]),
-    ("checkpoint-empty", ["build", "--model", "{d}/empty.pt", "--out", "{d}/o"], ["empty.pt", "not a readable"]),
-    ("checkpoint-truncated", ["build", "--model", "{d}/truncated.pt", "--out", "{d}/o"], ["truncated.pt"]),
-    ("checkpoint-corrupt", ["eval", "--model", "{d}/corrupt.pt", "--data", "{data}"], ["corrupt.pt", "expected"]),
+    ("checkpoint-empty", ["build", "--model", "{d}/empty.pt", "--out", "{d}/o"], ["empty.pt", "not a readable", "empty file"]),
+    ("checkpoint-truncated", ["build", "--model", "{d}/truncated.pt", "--out", "{d}/o"], ["truncated.pt", "truncated zip archive"]),
+    ("checkpoint-corrupt", ["eval", "--model", "{d}/corrupt.pt", "--data", "{data}"], ["corrupt.pt", "neither a zip archive nor a pickle"]),
     ("onnx-missing", ["build", "--model", "{d}/nowhere.onnx", "--out", "{d}/o"], ["nowhere.onnx", "no such file"]),
     ("onnx-empty", ["build", "--model", "{d}/empty.onnx", "--out", "{d}/o"], ["empty.onnx", "not a valid ONNX"]),
     ("onnx-corrupt", ["plan", "--model", "{d}/corrupt.onnx"], ["corrupt.onnx", "not a valid ONNX"]),

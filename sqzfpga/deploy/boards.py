@@ -31,7 +31,8 @@ def get_board(name: str, part: str | None = None) -> Board:
     if board is None:
         raise UserError(f"unknown board {name!r}; expected one of {', '.join(BOARDS)}")
     if part is not None and get_part(part).name != board.part:
+        other = get_part(part).name
+        carriers = ", ".join(b.name for b in BOARDS.values() if b.part == other) or "none known"
         raise UserError(f"--board {board.name} carries the {board.part}, not --part {part}; use --part "
-                        f"{board.part} or a board with the {get_part(part).name} "
-                        f"({', '.join(b.name for b in BOARDS.values() if b.part == get_part(part).name) or 'none known'})")
+                        f"{board.part} or a board with the {other} ({carriers})")
     return board

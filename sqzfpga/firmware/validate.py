@@ -45,9 +45,10 @@ def main(argv=None) -> int:
            "exact": bad == 0, "mismatching_values": bad,
            "accuracy": None if labels is None else round(float(np.mean(classes == labels)), 4),
            "fps": None if acc.fps is None else round(acc.fps, 1)}
-    print(f"{n} images on the {res['backend']} accelerator: "
-          f"{'every output equals the C simulation' if bad == 0 else f'{bad} output values differ from the C simulation'}"
-          f"; accuracy {res['accuracy']}; {res['fps']} frames/s")
+    verdict = ("every output equals the C simulation" if bad == 0 else
+               f"{bad} output values differ from the C simulation")
+    print(f"{n} images on the {res['backend']} accelerator: {verdict}; accuracy {res['accuracy']}; "
+          f"{res['fps']} frames/s")
     if args.json:
         print(json.dumps(res))
     return 0 if bad == 0 else 1

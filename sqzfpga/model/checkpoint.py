@@ -34,6 +34,16 @@ def atomic_torch_save(obj, path: Path) -> None:
         torch.save(obj, tmp)
 
 
+def _unreadable(path: Path, e: Exception) -> str:
+    """Why torch.load failed, in words (torch's own message talks about weights_only for any junk)."""
+    head = path.read_bytes()[:4]
+    if not head:
+        return "empty file"
+    if head.startswith(b"PK"):  # torch.save's zip format
+        return "truncated zip archive" if "central directory" in str(e) else short_reason(e)
+    return short_reason(e) if head.startswith(b"\x80") else "neither a zip archive nor a pickle"
+
+
 def read(path: str | Path) -> dict:
     """Read a file written by `save`, or a bare state_dict (returned as {'state_dict': ...})."""
     path = Path(path)
@@ -45,8 +55,8 @@ def read(path: str | Path) -> dict:
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:
-        raise UserError(f"checkpoint {path}: not a readable PyTorch checkpoint ({short_reason(e)}); expected a file "
-                        "written by `sqzfpga train` or a torchvision SqueezeNet state_dict") from None
+        raise UserError(f"checkpoint {path}: not a readable PyTorch checkpoint ({_unreadable(path, e)}); expected a "
+                        "file written by `sqzfpga train` or a torchvision SqueezeNet state_dict") from None
     if isinstance(obj, dict) and obj.get("format") == FORMAT:
         return obj
     if isinstance(obj, dict) and obj and all(isinstance(v, torch.Tensor) for v in obj.values()):

@@ -1,8 +1,9 @@
 """cocotb test of the whole generated network (top `sqznet_top`) as the DMA sees it: the input
 stream is the driver's packed input buffer (firmware/layout.py), byte by byte, and the output beats
 are stored as the S2MM channel would store them (little-endian 32-bit words), for the driver's
-`unpack` (the caller compares with the C simulation); optionally a reset in the middle of a frame first; optionally random stalls on both streams. Configured by the JSON file named in $SQZ_TB (written by sqzfpga.sim.rtlsim); writes the
-outputs and cycle stamps back into the result file it names."""
+`unpack` (the caller compares with the C simulation); optionally a reset in the middle of a frame
+first, and random stalls on both streams. Configured by the JSON file named in $SQZ_TB (written by
+sqzfpga.sim.rtlsim); writes the output buffer and cycle stamps into the files it names."""
 from __future__ import annotations
 
 import json
