@@ -156,28 +156,31 @@ def test_deploy_over_ssh_end_to_end(default_build, tmp_path):
     assert_clean_error(bad, "copying to /sqzfpga-nope failed", "nothing was left")
 
 
+def _deploy_to_port(out, cfg, host: str, port: int, timeout: int):
+    """`deploy --csim` to an ssh alias for 127.0.0.1:port; (completed process, seconds taken)."""
+    cfg.write_text(f"Host {host}\n  HostName 127.0.0.1\n  Port {port}\n  StrictHostKeyChecking no\n"
+                   "  UserKnownHostsFile /dev/null\n")
+    t0 = time.time()
+    proc = run_cli("deploy", "--build", out, "--host", host, "--ssh-config", cfg, "--csim", "--timeout", timeout)
+    return proc, time.time() - t0
+
+
 def test_deploy_bad_input(default_build, tmp_path):
     out, _ = default_build
     before = sorted(p.name for p in out.iterdir())
+    cfg = tmp_path / "ssh_config"
     with socket.socket() as s:  # a port nobody listens on
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    cfg = tmp_path / "ssh_config"
-    cfg.write_text(f"Host deadboard\n  HostName 127.0.0.1\n  Port {port}\n  StrictHostKeyChecking no\n"
-                   f"  UserKnownHostsFile /dev/null\n")
-    t0 = time.time()
-    assert_clean_error(run_cli("deploy", "--build", out, "--host", "deadboard", "--ssh-config", cfg, "--csim",
-                               "--timeout", 3), "host deadboard: cannot connect over SSH")
-    assert time.time() - t0 < 60
+    proc, took = _deploy_to_port(out, cfg, "deadboard", port, 3)
+    assert_clean_error(proc, "host deadboard: cannot connect over SSH")
+    assert took < 60
     with socket.socket() as s:  # a host that accepts the connection and then says nothing
         s.bind(("127.0.0.1", 0))
         s.listen()
-        cfg.write_text(f"Host mute\n  HostName 127.0.0.1\n  Port {s.getsockname()[1]}\n  StrictHostKeyChecking no\n"
-                       f"  UserKnownHostsFile /dev/null\n")
-        t0 = time.time()
-        assert_clean_error(run_cli("deploy", "--build", out, "--host", "mute", "--ssh-config", cfg, "--csim",
-                                   "--timeout", 2), "host mute:")
-        assert time.time() - t0 < 30
+        proc, took = _deploy_to_port(out, cfg, "mute", s.getsockname()[1], 2)
+        assert_clean_error(proc, "host mute:")
+        assert took < 30
     assert_clean_error(run_cli("deploy", "--build", out, "--host", "-oProxyCommand=touch /tmp/x", "--csim"),
                        "not a host name")
     assert_clean_error(run_cli("deploy", "--build", out, "--host", "b", "--dest", "../x", "--csim"), "--dest")

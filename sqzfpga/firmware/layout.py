@@ -50,6 +50,12 @@ class Layout:
         return cls(**{k: d[k] for k in cls.__dataclass_fields__})
 
 
+def raster(images: np.ndarray) -> np.ndarray:
+    """N x C x H x W -> N x (H*W*C): each image in stream order (raster, channels last)."""
+    images = np.asarray(images)
+    return np.ascontiguousarray(images.transpose(0, 2, 3, 1)).reshape(len(images), -1)
+
+
 def pack(images: np.ndarray, layout: Layout) -> np.ndarray:
     """uint8 images N x C x H x W -> the input DMA buffer (uint8, N * in_bytes)."""
     images = np.asarray(images)
@@ -57,7 +63,7 @@ def pack(images: np.ndarray, layout: Layout) -> np.ndarray:
     if images.ndim != 4 or images.shape[1:] != want or images.dtype != np.uint8:
         raise ValueError(f"images: expected uint8 N x {' x '.join(map(str, want))}, got {images.dtype} "
                          f"{' x '.join(map(str, images.shape))}")
-    return np.ascontiguousarray(images.transpose(0, 2, 3, 1)).reshape(-1)
+    return raster(images).reshape(-1)
 
 
 def unpack(buf, frames: int, layout: Layout) -> np.ndarray:

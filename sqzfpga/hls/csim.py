@@ -9,13 +9,13 @@ import time
 import numpy as np
 import onnx
 
+from sqzfpga.firmware.layout import raster
 from sqzfpga.model import reference
 
 
 def to_stream(images: np.ndarray) -> np.ndarray:
     """uint8 N x C x H x W images -> the accelerator's input: channels-last pixels, one row per image."""
-    n = len(images)
-    return np.ascontiguousarray(images.transpose(0, 2, 3, 1).reshape(n, -1).astype(np.float64))
+    return raster(images).astype(np.float64)
 
 
 def golden_layers(model: onnx.ModelProto, golden: dict, images: np.ndarray) -> dict[str, np.ndarray]:
