@@ -23,6 +23,25 @@ from brevitas.quant import (  # noqa: E402
 )
 
 
+# Brevitas clamps every scale from below at 1e-10 after rounding it to a power of two: a quantizer that
+# saw only zeros in calibration (a dead ReLU, an all-zero weight tensor) gets scale 1e-10, which no
+# fixed-point type can represent. The floor here is itself a power of two, so such a layer keeps a
+# (tiny) power-of-two scale; no scale a working layer has (>= 2^-20) comes near it. Found by fuzzing.
+SCALE_FLOOR = 2.0 ** -24
+
+
+class ActQuant(Uint8ActPerTensorFixedPoint):
+    scaling_min_val = SCALE_FLOOR
+
+
+class WeightQuant(Int8WeightPerTensorFixedPoint):
+    scaling_min_val = SCALE_FLOOR
+
+
+class BiasQuant(Int8BiasPerTensorFixedPointInternalScaling):
+    scaling_min_val = SCALE_FLOOR
+
+
 class RawPixelQuant(Uint8ActPerTensorFixedPoint):
     """uint8 pixels with scale exactly 1: the accelerator's input is the raw image."""
 
@@ -41,19 +60,19 @@ class QuantLayers:
 
     def conv(self, name, cin, cout, k, stride=1, padding=0):
         return qnn.QuantConv2d(cin, cout, k, stride=stride, padding=padding, bias=True,
-                               weight_quant=Int8WeightPerTensorFixedPoint,
+                               weight_quant=WeightQuant,
                                weight_bit_width=self.cfg.weight_bits_of(name),
-                               bias_quant=Int8BiasPerTensorFixedPointInternalScaling,
+                               bias_quant=BiasQuant,
                                bias_bit_width=self.cfg.bias_bits)
 
     def relu(self, name):
-        return qnn.QuantReLU(act_quant=Uint8ActPerTensorFixedPoint, bit_width=self.cfg.act_bits_of(name))
+        return qnn.QuantReLU(act_quant=ActQuant, bit_width=self.cfg.act_bits_of(name))
 
     def input_quant(self):
         return qnn.QuantIdentity(act_quant=RawPixelQuant)
 
     def output_quant(self):
-        return qnn.QuantIdentity(act_quant=Uint8ActPerTensorFixedPoint, bit_width=self.cfg.output_bits)
+        return qnn.QuantIdentity(act_quant=ActQuant, bit_width=self.cfg.output_bits)
 
 
 def build_quant(cfg: ModelConfig) -> SqueezeNet:

@@ -31,11 +31,19 @@ template <int W, class T> ap_int<W> raw_unsigned(T x) {
 }
 
 // Requantise an exact accumulator: optional ReLU, round half to even, saturate (by the out type).
+// ap_fixed's converting constructor reads the source's bit D-1 (D = source frac - out frac) to round,
+// and asserts when that bit lies beyond the source's MSB (a dead layer's accumulator with a 2^-31
+// bias scale did, found by fuzzing). So the value is first widened, exactly (sign extension, free in
+// hardware), to at least D+2 bits: the same rule as sqz_requant.sv.
 template <class out_T, class acc_T> out_T requant(acc_T acc, bool relu) {
     #pragma HLS INLINE
+    static const int F = acc_T::width - acc_T::iwidth;
+    static const int D = F - (out_T::width - out_T::iwidth);
+    static const int W = acc_T::width + 1 > D + 2 ? acc_T::width + 1 : D + 2;
     if (relu && acc < 0)
         return out_T(0);
-    return out_T(acc);
+    ap_fixed<W, W - F> wide = acc;
+    return out_T(wide);
 }
 
 // The streaming window schedule shared by conv, Fire and pooling: after input pixel (r, c) has
