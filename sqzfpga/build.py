@@ -7,6 +7,7 @@ interrupted build never replaces (or imitates) a good one.
 from __future__ import annotations
 
 import json
+import shlex
 import shutil
 import tempfile
 import time
@@ -29,7 +30,7 @@ def step_export(ctx: dict) -> None:
     from sqzfpga.model.export import export
 
     model, ckpt = checkpoint.load_model(path)
-    ctx["torch_model"] = model
+    ctx["torch_model"], ctx["meta"] = model, ckpt.get("meta", {})
     if not model.quantized:
         raise UserError(f"checkpoint {path}: is a float model; quantize it first (`python -m sqzfpga train "
                         "--init CKPT --quantize ...`)")
@@ -120,11 +121,10 @@ def step_csim(ctx: dict) -> None:
 
 
 def step_project(ctx: dict) -> None:
-    """Testbench + vectors, report.md; synthesis when vitis_hls/vivado_hls is on PATH."""
+    """Testbench + vectors; synthesis when vitis_hls/vivado_hls is on PATH."""
     import subprocess
 
     from sqzfpga.hls import project
-    from sqzfpga.hls.layers import render
 
     prj = ctx["dir"] / "hls"
     project.write_testbench(prj, ctx["images_np"][:50], ctx["expected"][:50], ctx["golden"])
@@ -140,21 +140,6 @@ def step_project(ctx: dict) -> None:
         next_steps = ("No vitis_hls or vivado_hls on PATH: the build stopped after C simulation. Where the tools "
                       "exist run `cd hls && vitis_hls -f build_prj.tcl \"csim=1 synth=1 cosim=1 export=1\"`.")
     ctx["next_steps"] = [next_steps]
-    outs = {name: layer.get_output_variable() for name, layer in ctx["hm"].graph.items()}
-    rows = [dict(r, shape="x".join(map(str, outs[r["layer"]].shape)),
-                 precision=outs[r["layer"]].type.precision.definition_cpp()) for r in ctx["rows"]]
-    csim = ctx.get("csim")
-    bad = ", ".join(k for k, v in (csim or {}).get("layer_mismatches", {}).items() if v)
-    text = render("report.md.jinja", project=project.PROJECT, model=str(ctx["model_path"]), fit=ctx["fit"],
-                  device=ctx["part"].device, backend=ctx["backend"], clock_ns=10, rows=rows,
-                  weight_bits=sum(r["weight_bits"] for r in rows), buffer_bits=sum(r["buffer_bits"] for r in rows),
-                  fifo_bits=sum(r["fifo_bits"] for r in rows),
-                  params=sum(int(v.data_length) for l in ctx["hm"].get_layers() for v in l.get_weights()),
-                  csim=csim, csim_bad_layers=bad, torch_accuracy=(csim or {}).get("torch_accuracy"),
-                  next_steps=next_steps)
-    (ctx["dir"] / "report.md").write_text(text + "\n")
-    from sqzfpga.sim.report import plan_section, set_section
-    set_section(ctx["dir"] / "report.md", "RTL dataflow", plan_section(ctx["rtl"]))
 
 
 def step_deploy(ctx: dict) -> None:
@@ -180,6 +165,24 @@ def step_deploy(ctx: dict) -> None:
                              "on the C-simulation stand-in first).")
 
 
+def step_report(ctx: dict) -> None:
+    """report.json: what the report needs from the in-memory graph (per-layer rows, weight and
+    activation ranges) and the command the build ran with; rendered once build.json is written."""
+    from sqzfpga.sim import report
+
+    acts = report.activation_ranges(ctx["onnx"], ctx["golden"], ctx["images_np"])
+    layers = report.layer_facts(ctx["hm"], ctx["rows"], acts)
+    meta = ctx.get("meta", {})
+    facts = {"command": ctx["command"], "clock_mhz": ctx["clock_mhz"], "labelled": ctx["labels"] is not None,
+             "fit": ctx["fit"], "next_steps": ctx["next_steps"], "layers": layers,
+             "model": {"file": str(ctx["model_path"]), "input_shape": list(ctx["images_np"].shape[1:]),
+                       "classes": int(ctx["expected"].shape[-1]), "parameters": sum(l["parameters"] for l in layers),
+                       "weight_bits": sorted({b for l in layers for b in l["weight_widths"]}),
+                       "act_bits": sorted({l["act_width"] for l in layers}),
+                       "float_accuracy": meta.get("float_accuracy"), "accuracy": meta.get("accuracy")}}
+    (ctx["dir"] / report.FACTS).write_text(json.dumps(facts, indent=1) + "\n")
+
+
 def graph_of_model(model_path: Path, part):
     """Checkpoint or QONNX -> hls4ml ModelGraph through the build's own export and lower steps, in a
     scratch folder (for `plan`, which writes nothing)."""
@@ -193,12 +196,15 @@ def graph_of_model(model_path: Path, part):
 
 
 STEPS = [("export", step_export), ("lower", step_lower), ("samples", step_samples), ("hls", step_hls),
-         ("rtl", step_rtl), ("csim", step_csim), ("project", step_project), ("deploy", step_deploy)]
+         ("rtl", step_rtl), ("csim", step_csim), ("project", step_project), ("deploy", step_deploy),
+         ("report", step_report)]
 
 
 def build(model_path: Path, part_name: str, out: Path, log=print, images: int = 200, data=None,
           backend: str = "Vitis", csim: bool = True, max_cycles: int | None = None, board: str | None = None,
-          accel: str = "rtl", bitstream: bool = False, clock_mhz: float = 100.0) -> dict:
+          accel: str = "rtl", bitstream: bool = False, clock_mhz: float = 100.0, command: str | None = None) -> dict:
+    """Run the steps into a temporary folder, write build.json and the report, swap it in as `out`.
+    `command` is the command line the build was invoked with (for the report's "Reproduce")."""
     part = get_part(part_name)
     if board is not None:
         from sqzfpga.deploy.boards import get_board
@@ -223,7 +229,9 @@ def build(model_path: Path, part_name: str, out: Path, log=print, images: int = 
         raise UserError(f"build folder {out}: cannot be written ({e.strerror}); choose another --out") from None
     ctx = {"model_path": Path(model_path), "part": part, "dir": tmp, "images": images, "data": data,
            "backend": backend, "log": log, "max_cycles": max_cycles, "board": board, "accel": accel,
-           "bitstream": bitstream, "clock_mhz": clock_mhz, "out": out}
+           "bitstream": bitstream, "clock_mhz": clock_mhz, "out": out,
+           "command": command or f"python -m sqzfpga build --model {shlex.quote(str(model_path))} --part {part.name} "
+                                 f"--out {shlex.quote(str(out))}"}
     steps = [(n, s) for n, s in STEPS if (csim or n != "csim") and (board is not None or n != "deploy")]
     timings = {}
     try:
@@ -245,11 +253,14 @@ def build(model_path: Path, part_name: str, out: Path, log=print, images: int = 
                    "board": None if board is None else board.name,
                    "deploy": None if board is None else str(out / "deploy")}
         (tmp / "build.json").write_text(json.dumps(summary, indent=2) + "\n")
+        from sqzfpga.sim.report import write_report
+
+        write_report(tmp)
         _swap_in(tmp, out)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    log(f"[build] wrote {out} (report: {out / 'report.md'})")
+    log(f"[build] wrote {out} (report: {out / 'report.html'}, {out / 'report.md'})")
     for line in ctx["next_steps"]:
         log(f"[build] {line}")
     if ctx.get("vivado_missing"):

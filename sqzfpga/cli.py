@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
 import signal
 import sys
 import time
@@ -292,7 +293,7 @@ def cmd_build(a):
     try:
         return build(_resolve_model(a.model), a.part, Path(a.out), log=log, images=a.images, data=a.data,
                      backend=a.backend, csim=not a.no_csim, max_cycles=_max_cycles(a), board=a.board,
-                     accel=a.accel, bitstream=a.bitstream, clock_mhz=a.clock_mhz)
+                     accel=a.accel, bitstream=a.bitstream, clock_mhz=a.clock_mhz, command=a.invoked)
     except Unreachable as e:
         raise _unreachable(a, e) from None
 
@@ -380,16 +381,26 @@ def _existing_build(path: str) -> Path:
     return d
 
 
+def _update_report(d: Path) -> None:
+    """Render the report again with the results just written; a build from before reports existed
+    keeps its results and gets a note instead."""
+    from sqzfpga.sim.report import write_report
+
+    try:
+        write_report(d)
+    except UserError as e:
+        log(f"note: report not updated: {e}")
+
+
 @command("rtl", "regenerate the SystemVerilog dataflow of a build (from its canonical graph, via hls4ml)",
          _build_dir_arg)
 def cmd_rtl(a):
     from sqzfpga.rtl.generate import regenerate
 
-    from sqzfpga.sim.report import plan_section, set_section
-
     d = _existing_build(a.build)
-    m = regenerate(d)
-    set_section(d / "report.md", "RTL dataflow", plan_section(m))
+    m = regenerate(d)  # rtl/ replaced, its synth.json with it
+    (d / "rtlsim.json").unlink(missing_ok=True)  # simulated the previous RTL
+    _update_report(d)
     log(f"[rtl] wrote {d / 'rtl'}: {len(m['sources'])} sources, planned {m['plan']['cycles_per_frame']} cycles/frame "
         f"(bottleneck {m['plan']['bottleneck']}, {m['plan']['lanes']} multipliers on {m['plan']['dsp']} DSPs)")
     return {"rtl": str(d / "rtl"), "top": m["top"], **{k: m["plan"][k] for k in (
@@ -406,12 +417,10 @@ def _rtlsim_parser(p):
 def cmd_rtlsim(a):
     from sqzfpga.sim.rtlsim import rtlsim
 
-    from sqzfpga.sim.report import rtlsim_section, set_section
-
     d = _existing_build(a.build)
     res = rtlsim(d, a.images, log=log)
     (d / "rtlsim.json").write_text(json.dumps(res, indent=1) + "\n")
-    set_section(d / "report.md", "RTL simulation", rtlsim_section(res))
+    _update_report(d)
     if not res["exact"]:
         raise UserError(f"RTL simulation of {d}: {res['mismatching_values']} output values differ from the C "
                         "simulation (a bug in sqzfpga; please report it with the model file)")
@@ -430,8 +439,7 @@ def cmd_synth(a):
         raise UserError(f"build folder {d}: has no generated RTL; run `python -m sqzfpga rtl --build {a.build}`")
     log(f"[synth] Yosys synth_xilinx on {d / 'rtl'} for {part.name} (minutes for a whole network) ...")
     res = synthesize(d / "rtl", part, show_progress=sys.stderr.isatty())
-    from sqzfpga.sim.report import set_section, synth_section
-    set_section(d / "report.md", "RTL synthesis", synth_section(res))
+    _update_report(d)  # synthesize wrote rtl/synth.json
     u = res["utilisation"]
     log(f"[synth] {part.name}: LUT {res['lut']} ({u['lut']:.0%}), FF {res['ff']} ({u['ff']:.0%}), BRAM36 "
         f"{res['bram36']} ({u['bram36']:.0%}), DSP {res['dsp']} ({u['dsp']:.0%}): "
@@ -493,6 +501,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 2
     _, _, fn = COMMANDS[a.command]
+    a.invoked = (f"cd {shlex.quote(os.getcwd())} && python -m sqzfpga "  # the report's "Reproduce"
+                 + shlex.join(sys.argv[1:] if argv is None else argv))
     signal.signal(signal.SIGTERM, _terminated)
     try:
         summary = fn(a)

@@ -42,7 +42,8 @@ def test_build_default_model_csim_exact(default_build):
     assert csim["images"] >= 200 and csim["exact"] is True and csim["argmax_agreement"] == 1.0
     assert csim["accuracy"] == csim["torch_accuracy"] and csim["accuracy"] > 0.9
     assert "stopped after C simulation" in proc.stderr
-    for f in ("build.json", "samples.npz", "model.onnx", "canonical.onnx", "report.md", "hls/build_prj.tcl",
+    for f in ("build.json", "samples.npz", "model.onnx", "canonical.onnx", "report.md", "report.html", "report.json",
+              "report/cycles.png", "hls/build_prj.tcl",
               "hls/firmware/sqznet.cpp", "hls/firmware/nnet_utils/sqz_layers.h", "hls/tb_data/expected.dat"):
         assert (out / f).exists(), f
     # the QONNX in the build equals the Brevitas model on the build's verification images
@@ -123,7 +124,11 @@ def test_rtlsim_default_model_exact_and_as_planned(default_build):
     assert res["latency_cycles"] > res["cycles_per_frame"] > 0
     assert abs(res["cycles_per_frame"] / res["planned_cycles_per_frame"] - 1) <= 0.10, res
     assert res["fps_at_100mhz"] == pytest.approx(100e6 / res["cycles_per_frame"], rel=1e-3)
-    assert "## RTL simulation" in (out / "report.md").read_text()
+    cs, samples = np.load(out / "csim.npz"), np.load(out / "samples.npz")
+    assert res["accuracy"] == np.mean(cs["outputs"][:20].argmax(1) == samples["labels"][:20])
+    report = (out / "report.md").read_text()  # rendered again with the simulation's results
+    assert "20 images back to back on Verilator: all outputs equal to the C simulation" in report
+    assert f"| RTL simulation (20 verification images) | {100 * res['accuracy']:.2f}% |" in report
 
 
 def test_rtl_reset_mid_frame_then_correct_frames(default_build):

@@ -1,18 +1,129 @@
-"""RTL sections of a build's report.md (plan at build time; simulation and synthesis when run)."""
+"""The build report: report.md (figures in report/) and report.html (self-contained), both rendered
+from the files of a build folder by `write_report`, so that `rtl`, `rtlsim` and `synth` only have
+to write their results and render again.
+
+The build stores what only its in-memory graph knows (per-layer rows, value ranges, the command it
+was run with) in report.json (`facts`); rtl/rtl.json, build.json, rtlsim.json and rtl/synth.json
+supply the rest.
+"""
 from __future__ import annotations
 
+import base64
+import json
 import re
+import shlex
 from pathlib import Path
 
+import jinja2
+import numpy as np
 
-def set_section(report: Path, title: str, body: str) -> None:
-    """Replace (or append) the `## title` section of report.md."""
-    text = report.read_text() if report.exists() else ""
-    block = f"## {title}\n\n{body.strip()}\n"
-    pattern = re.compile(rf"^## {re.escape(title)}\n.*?(?=^## |\Z)", re.S | re.M)
-    text = pattern.sub(lambda _: block + "\n", text, count=1) if pattern.search(text) else \
-        text.rstrip("\n") + "\n\n" + block
-    report.write_text(text)
+from sqzfpga.atomic import atomic_path
+from sqzfpga.errors import UserError
+
+TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+FACTS = "report.json"
+FIGURES = "report"  # folder of report.md's PNG files
+CLI = "python -m sqzfpga"
+_jinja = jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES)), undefined=jinja2.StrictUndefined,
+                            autoescape=jinja2.select_autoescape(enabled_extensions=("html.jinja",),
+                                                                default_for_string=False),
+                            trim_blocks=True, lstrip_blocks=True)
+_jinja.filters["cell"] = lambda v: str(v).replace("|", "\\|")  # a Markdown table cell
+
+
+# ---- gathered at build time, from the hls4ml ModelGraph ---------------------------------------------
+def type_range(p) -> tuple[float, float]:
+    """Smallest and largest value of an ap_(u)fixed<width, integer> precision."""
+    step = 2.0 ** -(p.width - p.integer)
+    if p.signed:
+        return -(2.0 ** (p.integer - 1)), 2.0 ** (p.integer - 1) - step
+    return 0.0, 2.0 ** p.integer - step
+
+
+def type_name(p) -> str:
+    return f"ap_{'' if p.signed else 'u'}fixed<{p.width},{p.integer}>"
+
+
+def _weights(layer) -> list:
+    """A layer's weight arrays (biases excluded)."""
+    return [v for k, v in layer.weights.items() if k.endswith("weight")]
+
+
+def weight_facts(layer) -> tuple[str, dict | None]:
+    """(weight types, observed and representable range) of a layer's weights (biases excluded)."""
+    ws = _weights(layer)
+    if not ws:
+        return "-", None
+    types = [v.type.precision for v in ws]
+    lo, hi = zip(*(type_range(p) for p in types))
+    names = " / ".join(dict.fromkeys(type_name(p) for p in types))
+    return names, {"min": float(min(np.min(v.data) for v in ws)), "max": float(max(np.max(v.data) for v in ws)),
+                   "type_min": min(lo), "type_max": max(hi), "type": names}
+
+
+def activation_ranges(onnx_model, golden: dict, images: np.ndarray, batch: int = 50) -> dict[str, tuple]:
+    """Smallest and largest output of every layer on `images` (the reference, which the C simulation
+    equals bit for bit), in batches to bound the memory of a full trace."""
+    from sqzfpga.hls.csim import golden_layers
+
+    out: dict[str, tuple] = {}
+    for i in range(0, len(images), batch):
+        for name, v in golden_layers(onnx_model, golden, images[i:i + batch]).items():
+            lo, hi = out.get(name, (np.inf, -np.inf))
+            out[name] = (min(lo, float(v.min())), max(hi, float(v.max())))
+    return out
+
+
+def layer_facts(hm, rows: list[dict], acts: dict[str, tuple]) -> list[dict]:
+    """One dict per hls4ml layer (fit.estimate's rows, in graph order): shape, types, parameters,
+    memory, weight and activation ranges."""
+    layers = {l.name: l for l in hm.get_layers()}
+    facts = []
+    for r in rows:
+        layer = layers[r["layer"]]
+        out = layer.get_output_variable()
+        p = out.type.precision
+        wtype, wrange = weight_facts(layer)
+        lo, hi = type_range(p)
+        act = acts.get(r["layer"])
+        facts.append({
+            "layer": r["layer"], "type": r["type"], "shape": "x".join(map(str, out.shape)), "precision": type_name(p),
+            "weight_precision": wtype, "act_width": p.width,
+            "weight_widths": sorted({v.type.precision.width for v in _weights(layer)}),
+            "parameters": sum(int(v.data_length) for v in layer.get_weights()),
+            "memory_bits": r["weight_bits"] + r["buffer_bits"] + r["fifo_bits"],
+            **{k: r[k] for k in ("weight_bits", "buffer_bits", "fifo_bits", "reuse", "fifo_depth")},
+            "hls_dsp": r["dsp"], "hls_bram18": r["weight_bram18"] + r["buffer_bram18"] + r["fifo_bram18"],
+            "weights": wrange,
+            "activations": None if act is None else {"min": act[0], "max": act[1], "type_min": lo, "type_max": hi,
+                                                     "type": type_name(p)}})
+    return facts
+
+
+# ---- rendering, from the build folder ---------------------------------------------------------------
+def _read(path: Path) -> dict | None:
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def layer_of(unit: str) -> int | None:
+    """0-based hls4ml layer index of an RTL unit (`l3_fire1.expand` -> 2); None for the input adapter."""
+    m = re.match(r"l(\d+)_", unit)
+    return int(m.group(1)) - 1 if m else None
+
+
+def with_rtl(layers: list[dict], plan: dict) -> list[dict]:
+    """The layers with their RTL units' DSP, LUT and BRAM36 summed, cycles the slowest unit's."""
+    out = [dict(l, units=[]) for l in layers]
+    for u in plan["units"]:
+        i = layer_of(u["name"])
+        if i is not None and i < len(out):
+            out[i]["units"].append(u)
+    for l in out:
+        us = l.pop("units")
+        l.update(dsp=sum(u["dsp"] for u in us), lut=sum(u["lut"] for u in us),
+                 bram36=sum(u["bram36"] for u in us), cycles=max((u["cycles"] for u in us), default=None),
+                 bottleneck=any(u["name"] == plan["bottleneck"] for u in us))
+    return out
 
 
 def multipliers(u: dict) -> str:
@@ -26,33 +137,102 @@ def rom(u: dict) -> str:
     return "LUT" if u.get("rom") == "distributed" else "-" if u["kind"] != "conv" else "auto"
 
 
-def plan_section(manifest: dict) -> str:
-    p = manifest["plan"]
-    rows = ["| unit | PI | PO | multipliers | weight ROM | DSP | LUT (est.) | BRAM36 (est.) | steps/pixel | cycles/frame |",
-            "|---|---:|---:|---|---|---:|---:|---:|---:|---:|"]
-    for u in p["units"]:
-        mark = " **(bottleneck)**" if u["name"] == p["bottleneck"] else ""
-        rows.append(f"| {u['name']}{mark} | {u['pi']} | {u['po']} | {multipliers(u)} | {rom(u)} | {u['dsp']} | "
-                    f"{u['lut']} | {u['bram36']} | {u['nstep']} | {u['cycles']} |")
-    e, b = p["estimate"], p.get("budget", {})
-    used = ", ".join(f"{k.upper()} {e[k]:,.0f} of {b[k]:,.0f}" for k in b)
-    return (f"Generated SystemVerilog in `rtl/` (top `{manifest['top']}`). Planned: {p['cycles_per_frame']} cycles per "
-            f"frame ({100e6 / p['cycles_per_frame']:.0f} frames/s at 100 MHz), {p['lanes']} multipliers on "
-            f"{p['dsp']} DSP slices, {p['macs_per_frame']:,} MACs per frame; estimated {used} (the planner's "
-            f"budget, {p.get('fill', 1):.0%} of the part).\n\n" + "\n".join(rows) +
-            "\n\nSimulate: `python -m sqzfpga rtlsim --build DIR`; synthesise: `python -m sqzfpga synth --build DIR`.")
+def accuracy_bars(facts: dict, csim: dict | None, rtlsim: dict | None, labelled: bool, cmd: dict) -> list[dict]:
+    """Float / quantized PyTorch / C simulation / RTL accuracy; a missing one says why and how to get it."""
+    m = facts["model"]
+    no_labels = "no labels: rebuild with --data DIR for accuracy"
+    from_ckpt = "not known: the model was given as QONNX (a checkpoint records it)"
+    bars = [
+        {"label": "float model (test set)", "value": m["float_accuracy"], "missing": from_ckpt},
+        {"label": "quantized PyTorch (test set)", "value": m["accuracy"], "missing": from_ckpt},
+        {"label": f"quantized PyTorch ({csim['images'] if csim else 'no'} verification images)",
+         "value": (csim or {}).get("torch_accuracy"),
+         "missing": no_labels if csim and not labelled else from_ckpt if csim else f"not run: {cmd['build']}"},
+        {"label": f"C simulation ({csim['images']} verification images)" if csim else "C simulation",
+         "value": (csim or {}).get("accuracy"),
+         "missing": no_labels if csim else f"not run (built with --no-csim): {cmd['build']}"},
+        {"label": f"RTL simulation ({rtlsim['images']} verification images)" if rtlsim else "RTL simulation",
+         "value": (rtlsim or {}).get("accuracy"),
+         "missing": no_labels if rtlsim else f"not run: {cmd['rtlsim']}"},
+    ]
+    return bars
 
 
-def rtlsim_section(res: dict) -> str:
-    return (f"{res['images']} images back to back on Verilator: "
-            f"{'all outputs equal to the C simulation' if res['exact'] else str(res['mismatching_values']) + ' values differ'}"
-            f"; {res['cycles_per_frame']} cycles per frame (planned {res['planned_cycles_per_frame']}), latency "
-            f"{res['latency_cycles']} cycles, {res['fps_at_100mhz']} frames/s at 100 MHz.")
+def fit_rows(plan: dict, synth: dict | None, part: dict) -> list[dict]:
+    return [{"name": k.upper(), "estimate": plan["estimate"][k], "available": part[k], "budget": plan["budget"][k],
+             "synth": None if synth is None else synth[k]} for k in ("lut", "ff", "bram36", "dsp")]
 
 
-def synth_section(res: dict) -> str:
-    u = res["utilisation"]
-    return (f"Yosys synth_xilinx for {res['part']} ({res['synth_s']} s): LUT {res['lut']} ({u['lut']:.1%}, of which "
-            f"{res['lut_as_memory']} as memory), FF {res['ff']} ({u['ff']:.1%}), BRAM36 {res['bram36']} "
-            f"({u['bram36']:.1%}; RAMB36 {res['ramb36']}, RAMB18 {res['ramb18']}), DSP48 {res['dsp']} "
-            f"({u['dsp']:.1%}): {'fits' if res['fits'] else 'does NOT fit'}. Yosys's counts run higher than Vivado's.")
+def commands(summary: dict, facts: dict, rtlsim: dict | None) -> dict:
+    out = shlex.quote(summary["out"])
+    cmd = {"build": facts["command"], "rtl": f"{CLI} rtl --build {out}",
+           "rtlsim": f"{CLI} rtlsim --build {out} --images {rtlsim['images'] if rtlsim else 20}",
+           "synth": f"{CLI} synth --build {out}"}
+    if summary.get("board"):
+        cmd["deploy"] = f"{CLI} deploy --build {out} --host HOST"
+    return cmd
+
+
+def gather(build_dir: Path) -> dict:
+    """Everything the report shows, from the files of the build folder."""
+    from sqzfpga.parts import get_part
+
+    summary = json.loads((build_dir / "build.json").read_text())
+    facts = _read(build_dir / FACTS)
+    if facts is None:
+        raise UserError(f"build folder {build_dir}: has no {FACTS} (written by an older sqzfpga); rebuild it with "
+                        f"`{CLI} build --out {build_dir}` for a report")
+    manifest = json.loads((build_dir / "rtl" / "rtl.json").read_text())
+    plan = manifest["plan"]
+    rtlsim, synth = _read(build_dir / "rtlsim.json"), _read(build_dir / "rtl" / "synth.json")
+    part = get_part(summary["part"])
+    cmd = commands(summary, facts, rtlsim)
+    layers = with_rtl(facts["layers"], plan)
+    bottleneck = next((l["layer"] for l in layers if l["bottleneck"]), None)
+    clock = facts["clock_mhz"]
+    return {"summary": summary, "facts": facts, "model": facts["model"], "manifest": manifest, "plan": plan,
+            "layers": layers, "bottleneck": bottleneck, "bottleneck_unit": plan["bottleneck"],
+            "input_unit": next((u for u in plan["units"] if layer_of(u["name"]) is None), None),
+            "units": [dict(u, multipliers=multipliers(u), rom=rom(u)) for u in plan["units"]],
+            "fps": clock * 1e6 / plan["cycles_per_frame"], "clock_mhz": clock,
+            "csim": summary.get("csim"), "rtlsim": rtlsim, "synth": synth,
+            "accuracy": accuracy_bars(facts, summary.get("csim"), rtlsim, facts["labelled"], cmd),
+            "fit": fit_rows(plan, synth, part.capacity()), "hls_fit": facts["fit"], "part": part,
+            "commands": cmd, "next_steps": facts["next_steps"]}
+
+
+def figures(data: dict) -> dict[str, tuple[str, bytes]]:
+    """name -> (caption, PNG bytes)."""
+    from sqzfpga.sim import plots
+
+    measured = data["rtlsim"]["cycles_per_frame"] if data["rtlsim"] else None
+    return {
+        "accuracy": ("Accuracy: float and quantized models, C and RTL simulation", plots.accuracy(data["accuracy"])),
+        "fit": ("Fit against the part: RTL plan estimate and Yosys synthesis", plots.fit(data["fit"])),
+        "resources": ("Resources per layer (RTL plan; memory bits from the fit estimate)",
+                      plots.resources(data["layers"])),
+        "cycles": ("Cycles per frame of each layer; bottleneck in red",
+                   plots.cycles(data["layers"], data["plan"]["cycles_per_frame"], data["bottleneck"], measured)),
+        "ranges": ("Weight and activation ranges against each layer's representable range",
+                   plots.ranges(data["layers"])),
+    }
+
+
+def write_report(build_dir: Path) -> tuple[Path, Path]:
+    """Render report.md (figures under report/) and report.html (self-contained) of a build folder."""
+    build_dir = Path(build_dir)
+    data = gather(build_dir)
+    figs = figures(data)
+    md = _jinja.get_template("report.md.jinja").render(
+        **data, figures={n: (cap, f"{FIGURES}/{n}.png") for n, (cap, _) in figs.items()})
+    html = _jinja.get_template("report.html.jinja").render(
+        **data, figures={n: (cap, "data:image/png;base64," + base64.b64encode(png).decode())
+                         for n, (cap, png) in figs.items()})
+    for name, (_, png) in figs.items():  # written once everything rendered
+        with atomic_path(build_dir / FIGURES / f"{name}.png") as tmp:
+            tmp.write_bytes(png)
+    paths = build_dir / "report.md", build_dir / "report.html"
+    for path, text in zip(paths, (md, html)):
+        with atomic_path(path) as tmp:
+            tmp.write_text(text.strip() + "\n")
+    return paths

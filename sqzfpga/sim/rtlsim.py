@@ -172,7 +172,10 @@ def rtlsim(build_dir: Path, images: int = 20, log=print) -> dict:
     bad = int(np.sum(got != want.reshape(got.shape)))
     figs = cycle_figures(res, n)
     plan = manifest["plan"]
-    summary = {"images": n, "exact": bad == 0, "mismatching_values": bad, **figs,
+    samples = np.load(build_dir / "samples.npz")
+    labels = samples["labels"][:n] if "labels" in samples else None  # csim.npz holds the same images, in order
+    summary = {"images": n, "exact": bad == 0, "mismatching_values": bad,
+               "accuracy": None if labels is None else float(np.mean(got.argmax(1) == labels)), **figs,
                "planned_cycles_per_frame": plan["cycles_per_frame"],
                "plan_error": round(figs["cycles_per_frame"] / plan["cycles_per_frame"] - 1, 4),
                "bottleneck": plan["bottleneck"], "compile_s": round(compile_s, 1), "sim_s": round(res["sim_s"], 1)}
