@@ -28,7 +28,7 @@ DEAD_LAYER = {
     "seed": 7777, "dsp": 16}
 
 
-@settings(FUZZ, max_examples=3)
+@settings(FUZZ, max_examples=2)
 @example(ex=DEAD_LAYER)
 @given(ex=fuzzing.configs())
 def test_random_models_csim_exact(ex, tmp_path_factory):
