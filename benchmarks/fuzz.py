@@ -23,6 +23,33 @@ WORK = ROOT / "benchmarks" / "out" / "fuzz"
 sys.path.insert(0, str(ROOT / "tests"))
 
 
+def isolated(ex: dict, folder: Path, rtl: bool) -> dict:
+    """fuzzing.check in a forked child, so an abort in the C simulation (an ap_types assertion kills
+    the process) is recorded as a failing example instead of ending the campaign."""
+    import multiprocessing
+
+    import fuzzing
+
+    def child(conn):
+        try:
+            conn.send({"ok": True, **fuzzing.check(ex, folder, rtl=rtl)})
+        except Exception as e:  # noqa: BLE001  (a finding: recorded, the campaign goes on)
+            conn.send({"ok": False, "error": f"{type(e).__name__}: {e}"[:4000],
+                       "traceback": traceback.format_exc()[-4000:]})
+
+    recv, send = multiprocessing.Pipe(duplex=False)
+    proc = multiprocessing.get_context("fork").Process(target=child, args=(send,))
+    proc.start()
+    send.close()
+    try:
+        return recv.recv()
+    except EOFError:  # died without an answer
+        proc.join()
+        return {"ok": False, "error": f"crashed (exit code {proc.exitcode}; an assertion in the C simulation?)"}
+    finally:
+        proc.join()
+
+
 def shard(index: int, examples: int, rtl_every: int, seed: int) -> None:
     """One worker: `examples` hypothesis examples from seed `seed + index`, one JSON line each."""
     import warnings
@@ -49,11 +76,9 @@ def shard(index: int, examples: int, rtl_every: int, seed: int) -> None:
         rtl = rtl_every > 0 and n % rtl_every == 0
         rec = {"shard": index, "n": n, "rtl": rtl, "example": ex}
         t0 = time.time()
-        try:
-            rec.update(ok=True, **fuzzing.check(ex, folder, rtl=rtl))
+        rec.update(isolated(ex, folder, rtl))
+        if rec["ok"]:
             shutil.rmtree(folder, ignore_errors=True)
-        except Exception as e:  # noqa: BLE001  (a finding: recorded, the campaign goes on)
-            rec.update(ok=False, error=f"{type(e).__name__}: {e}"[:4000], traceback=traceback.format_exc()[-4000:])
         rec["s"] = round(time.time() - t0, 1)
         with out.open("a") as f:
             f.write(json.dumps(rec) + "\n")

@@ -56,10 +56,10 @@ def configs(draw) -> dict:
     return dict(kw, seed=draw(st.integers(0, 2**16)), dsp=draw(st.sampled_from([16, 48, 200])))
 
 
-def images(cfg: ModelConfig, n: int, seed: int) -> np.ndarray:
-    """Random pixels plus smooth gradients (large uniform areas: saturation, ties, zeros)."""
+def images(c: int, s: int, n: int, seed: int) -> np.ndarray:
+    """n c x s x s images: random pixels plus smooth gradients (large uniform areas: saturation, ties,
+    zeros)."""
     rng = np.random.default_rng(seed)
-    s, c = cfg.input_size, cfg.in_channels
     rnd = rng.integers(0, 256, (n - n // 4, c, s, s))
     yy, xx = np.mgrid[0:s, 0:s] / max(1, s - 1)
     grads = [np.broadcast_to((255 * (a * yy + (1 - a) * xx)), (c, s, s)) for a in rng.random(n // 4)]
@@ -84,8 +84,8 @@ def check(example: dict, folder: Path, rtl: bool = False, n_images: int = 12) ->
     torch.manual_seed(example["seed"])
     cfg = ModelConfig(**kw)
     qmodel = quantize_float(SqueezeNet(cfg))
-    calibrate(qmodel, [torch.from_numpy(images(cfg, 32, example["seed"] + 1)).float()])
-    x = images(cfg, n_images, example["seed"] + 2)
+    calibrate(qmodel, [torch.from_numpy(images(cfg.in_channels, cfg.input_size, 32, example["seed"] + 1)).float()])
+    x = images(cfg.in_channels, cfg.input_size, n_images, example["seed"] + 2)
     want = predict(qmodel, x)
     folder.mkdir(parents=True, exist_ok=True)
     onnx_model = reference.load(export.export(qmodel, folder / "model.onnx"))

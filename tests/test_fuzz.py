@@ -1,11 +1,19 @@
 """Fuzzing: random small SqueezeNet-family models (tests/fuzzing.py) must give Brevitas == QONNX
 reference == C simulation in every layer, and (fewer, they cost a Verilator build each) the
 generated RTL == C simulation. Derandomized (a fixed seed) and bounded here; benchmarks/fuzz.py runs
-hundreds. Every failing example found is kept as an @example, so it runs on every CI.
+hundreds. Every failing example found is kept, so it runs on every CI: as an @example, or, where
+the example crashed its worker before it could be recorded, as the QONNX file it had exported
+(tests/fuzz_regressions/).
 """
+from pathlib import Path
+
+import numpy as np
+import pytest
 from hypothesis import HealthCheck, Phase, example, given, settings
 
 import fuzzing
+
+REGRESSIONS = sorted((Path(__file__).parent / "fuzz_regressions").glob("*.onnx"))
 
 FUZZ = settings(deadline=None, derandomize=True, database=None, phases=[Phase.explicit, Phase.generate],
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
@@ -39,3 +47,23 @@ def test_random_models_csim_exact(ex, tmp_path_factory):
 @given(ex=fuzzing.configs().filter(lambda e: e["num_fires"] >= 2 and e["bypass"] != "none"))
 def test_random_models_rtl_exact(ex, tmp_path_factory):
     fuzzing.check(ex, tmp_path_factory.mktemp("fuzz_rtl"), rtl=True, n_images=4)
+
+
+@pytest.mark.parametrize("path", REGRESSIONS, ids=[p.stem for p in REGRESSIONS])
+def test_kept_fuzz_models_csim_exact(path, tmp_path):
+    """Found by benchmarks/fuzz.py: a dead layer left a 4-bit input to the global average pool and a
+    13-bit output; the pool's numerator was sized from the input only, so taking the output's bits
+    read beyond its MSB (ap_types aborted the C simulation; the RTL would have selected past it)."""
+    from sqzfpga.hls.convert import convert
+    from sqzfpga.hls.csim import simulate
+    from sqzfpga.hls.lower import lower
+    from sqzfpga.model import reference
+
+    model = reference.load(path)
+    _, c, h, _ = reference.input_shape(model)
+    x = fuzzing.images(c, h, 8, 0)
+    canon, golden, low = lower(model)
+    hm = convert(canon, low.input.q, tmp_path / "hls", "xc7z020clg400-1")
+    res, y = simulate(hm, model, golden, x, layer_images=4, log=lambda m: None)
+    assert res["exact"] and not any(res["layer_mismatches"].values()), res
+    np.testing.assert_array_equal(y, reference.run(model, x).reshape(len(x), -1))

@@ -52,7 +52,10 @@ def gap_widths(iq: QType, oq: QType, n: int) -> tuple[int, int, int]:
     out = round_half_even(sum * 2^shift / n), shared by the HLS and RTL layers."""
     shift = oq.frac - iq.frac
     sum_width = iq.bits + 1 + n.bit_length()
-    num_width = max(sum_width + max(shift, 0), n.bit_length() + max(-shift, 0)) + 2
+    # wide enough for the shifted sum, the shifted divisor, and the output's bits (the quotient is
+    # saturated, then its low oq.bits bits are the output: fuzzing found a dead layer whose 4-bit
+    # input made the numerator narrower than a 13-bit output)
+    num_width = max(sum_width + max(shift, 0), n.bit_length() + max(-shift, 0), oq.bits + 1) + 2
     return shift, sum_width, num_width
 
 
