@@ -167,9 +167,8 @@ def commands(summary: dict, facts: dict, rtlsim: dict | None) -> dict:
     out = shlex.quote(summary["out"])
     cmd = {"build": facts["command"], "rtl": f"{CLI} rtl --build {out}",
            "rtlsim": f"{CLI} rtlsim --build {out} --images {rtlsim['images'] if rtlsim else 20}",
-           "synth": f"{CLI} synth --build {out}"}
-    if summary.get("board"):
-        cmd["deploy"] = f"{CLI} deploy --build {out} --host HOST"
+           "synth": f"{CLI} synth --build {out}",
+           "deploy": f"{CLI} deploy --build {out} --host HOST" if summary.get("board") else None}
     return cmd
 
 
