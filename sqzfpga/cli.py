@@ -268,9 +268,22 @@ def _build_parser(p):
 
 
 def _rate_options(p) -> None:
-    p.add_argument("--clock-mhz", type=float, default=100.0, help="clock the frame rates are stated at (default 100)")
+    p.add_argument("--clock-mhz", type=float, help="the fabric clock: the HLS clock, the plan's frame rates, and with "
+                   "--board the clock the block design asks the PS for (default: the board's, else 100)")
     p.add_argument("--fps", type=float, help="frames/s to reach with the least hardware (default: as fast as the "
                    "part allows)")
+
+
+def _resolve_clock(a) -> None:
+    """--clock-mhz, or the board's default clock (100 MHz without --board); a number, it goes into Tcl."""
+    import math
+
+    if a.clock_mhz is None:
+        from sqzfpga.deploy.boards import DEFAULT_CLOCK_MHZ, get_board
+
+        a.clock_mhz = get_board(a.board).clock_mhz if getattr(a, "board", None) else DEFAULT_CLOCK_MHZ
+    elif not (math.isfinite(a.clock_mhz) and 0 < a.clock_mhz <= 1000):
+        raise UserError(f"--clock-mhz {a.clock_mhz:g}: expected a clock in MHz, above 0 and at most 1000 (e.g. 100)")
 
 
 def _max_cycles(a) -> int | None:
@@ -286,6 +299,7 @@ def _max_cycles(a) -> int | None:
 @command("build", "build the accelerator: QONNX -> hls4ml + Fire templates -> HLS project, fit check, "
          "bit-exact C simulation", _build_parser)
 def cmd_build(a):
+    _resolve_clock(a)
     from sqzfpga.build import build
 
     from sqzfpga.rtl.plan import Unreachable
@@ -339,6 +353,7 @@ def _plan_parser(p):
 @command("plan", "choose every layer's parallelism for a part: frames/s, bottleneck layer, estimated LUT/FF/BRAM/DSP",
          _plan_parser)
 def cmd_plan(a):
+    _resolve_clock(a)
     from sqzfpga.parts import get_part
     from sqzfpga.rtl.plan import Unreachable
     from sqzfpga.sim.report import multipliers, rom
