@@ -60,7 +60,7 @@ def write_build_options(prj: Path, backend: str) -> list[str]:
     """Set hls4ml's build options for `build_prj.tcl` as hls4ml itself does, and return the command
     that runs it: Vitis reads them from build_opt.tcl (`vitis-run --mode hls --tcl build_prj.tcl`);
     the Vivado backend's build_prj.tcl parses `key=value` arguments (`vivado_hls -f build_prj.tcl "..."`)."""
-    if backend == "Vivado":
+    if backend == "Vivado":  # one argument, as hls4ml passes it: the script's regexp finds `synth=` before `vsynth=`
         return ["vivado_hls", "-f", "build_prj.tcl", " ".join(f"{k}={v}" for k, v in BUILD_OPTIONS)]
     (prj / "build_opt.tcl").write_text("array set opt {\n" + "".join(f"    {k:<10} {v}\n" for k, v in BUILD_OPTIONS)
                                        + "}\n")
