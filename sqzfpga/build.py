@@ -144,7 +144,8 @@ def step_project(ctx: dict) -> None:
         cmd = f"cd {shlex.quote(str(ctx['out'] / 'hls'))} && {shlex.join(argv)}"
         older = " (Vitis before 2023.2: `vitis_hls -f build_prj.tcl`)" if argv[0] == "vitis-run" else ""
         opts = "build_opt.tcl" if ctx["backend"] == "Vitis" else "the argument"
-        next_steps = (f"No {argv[0]} on PATH: the build stopped after C simulation. Where Vitis HLS is installed run "
+        tools = "vitis-run or vitis_hls" if ctx["backend"] == "Vitis" else argv[0]
+        next_steps = (f"No {tools} on PATH: the build stopped after C simulation. Where the tool is installed run "
                       f"`{cmd}`{older}; {opts} asks hls4ml's build_prj.tcl for C simulation, synthesis and IP "
                       "export.")
     ctx["next_steps"] = [next_steps]
@@ -250,7 +251,7 @@ def build(model_path: Path, part_name: str, out: Path, log=print, images: int = 
             timings[name] = round(time.time() - t0, 2)
         c = ctx.get("csim")
         summary = {"model": str(model_path), "part": part.name, "device": part.device, "out": str(out),
-                   "backend": backend, "fits": ctx["fit"]["fits"], "memory_bits": ctx["fit"]["memory_bits"],
+                   "backend": backend, "clock_mhz": clock_mhz, "fits": ctx["fit"]["fits"], "memory_bits": ctx["fit"]["memory_bits"],
                    "bram18": ctx["fit"]["bram18"], "uram": ctx["fit"]["uram"], "dsp": ctx["fit"]["dsp"],
                    "csim": None if c is None else {k: c.get(k) for k in (
                        "images", "exact", "argmax_agreement", "accuracy", "torch_accuracy", "mismatching_values",

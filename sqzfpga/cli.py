@@ -264,7 +264,7 @@ def _build_parser(p):
     g.add_argument("--accel", choices=["rtl", "hls"], default="rtl", help="which accelerator goes into the block "
                    "design: the generated RTL (default) or the HLS project's AXI-Stream top")
     g.add_argument("--bitstream", action="store_true", help="also run Vivado (block design, implementation, "
-                   "bitstream); needs vivado (and vitis_hls for --accel hls) on PATH")
+                   "bitstream); needs vivado (and vitis-run or vitis_hls for --accel hls) on PATH")
 
 
 def _rate_options(p) -> None:
