@@ -251,7 +251,8 @@ def build(model_path: Path, part_name: str, out: Path, log=print, images: int = 
             timings[name] = round(time.time() - t0, 2)
         c = ctx.get("csim")
         summary = {"model": str(model_path), "part": part.name, "device": part.device, "out": str(out),
-                   "backend": backend, "clock_mhz": clock_mhz, "fits": ctx["fit"]["fits"], "memory_bits": ctx["fit"]["memory_bits"],
+                   "backend": backend, "clock_mhz": clock_mhz, "fits": ctx["fit"]["fits"],
+                   "memory_bits": ctx["fit"]["memory_bits"],
                    "bram18": ctx["fit"]["bram18"], "uram": ctx["fit"]["uram"], "dsp": ctx["fit"]["dsp"],
                    "csim": None if c is None else {k: c.get(k) for k in (
                        "images", "exact", "argmax_agreement", "accuracy", "torch_accuracy", "mismatching_values",

@@ -292,3 +292,29 @@ def test_export_ip_flow_vitis_run_first(built, tmp_path):
     text = (d / "hls" / "export_ip.tcl").read_text()
     assert text.index("vitis-run --mode hls --tcl export_ip.tcl") < text.index("vitis_hls -f export_ip.tcl")
     assert info["tools"][0] == ["hls", vendor.hls_argv("export_ip.tcl")]
+
+
+@pytest.mark.parametrize("hls_tool", ["vitis-run", "vitis_hls"])
+def test_hls_accelerator_flow(built, tmp_path, monkeypatch, hls_tool):
+    """--accel hls: export_ip.tcl through the Vitis HLS stand-in (vitis-run, or vitis_hls where only
+    that is installed) exports the IP the block design instantiates; then Vivado writes the bitstream."""
+    _, out, _ = built
+    build = tmp_path / "build"
+    shutil.copytree(out, build, symlinks=True, ignore=shutil.ignore_patterns("sqzfpga.bit", "sqzfpga.hwh"))
+    env = standin_env(tmp_path, (hls_tool, "vivado"))
+    for k in ("PATH", "SQZFPGA_STANDIN_RECORD"):
+        monkeypatch.setenv(k, env[k])
+    manifest = json.loads((build / "rtl" / "rtl.json").read_text())
+    info = scripts.write(build, boards.get_board("pynq-z2"), "hls", manifest, 200)
+    assert info["tools"][0] == ["hls", vendor.hls_argv("export_ip.tcl")] and info["tools"][0][1][0] == hls_tool
+    package.run_vivado(build, {**json.loads((build / "deploy" / "accel.json").read_text()), **info},
+                       log=lambda *_: None)
+    xml = (build / "hls" / scripts.HLS_IP).read_text()
+    vendor_, library, name, version = info["vlnv"].split(":")
+    assert [f"<spirit:{k}>{v}</spirit:{k}>" in xml for k, v in
+            (("vendor", vendor_), ("library", library), ("name", name), ("version", version))] == [True] * 4
+    bd = tclcheck.check(build / "vivado" / "block_design.tcl")
+    assert ["set_property", "ip_repo_paths", str(build / "hls" / scripts.HLS_IP_PROJECT / "solution1/impl/ip"),
+            ""] in bd
+    assert (build / "deploy" / "sqzfpga.bit").is_file()
+    assert [c["tool"] for c in recorded(tmp_path)] == [hls_tool, "vivado"]
