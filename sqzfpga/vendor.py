@@ -60,7 +60,8 @@ def run(argv: list[str], cwd: Path, timeout: float, produces: tuple[str, ...] = 
         raise ToolFailed(f"{argv[0]} failed (exit {rc}){_reason(path)}; see {path}")
     missing = [p for p in produces if not (cwd / p).exists()]
     if missing:
-        raise ToolFailed(f"{argv[0]} exited 0 but did not write {cwd / missing[0]}{_reason(path)}; see {path}")
+        raise ToolFailed(f"{argv[0]} exited 0 but did not write {os.path.normpath(cwd / missing[0])}{_reason(path)}; "
+                         f"see {path}")
     return path
 
 

@@ -318,3 +318,14 @@ def test_hls_accelerator_flow(built, tmp_path, monkeypatch, hls_tool):
             ""] in bd
     assert (build / "deploy" / "sqzfpga.bit").is_file()
     assert [c["tool"] for c in recorded(tmp_path)] == [hls_tool, "vivado"]
+
+
+def test_tool_without_its_output_is_an_error(tmp_path):
+    """Exit 0 without the file the flow reads next (an export that wrote nothing) is a failure too."""
+    tool = tmp_path / "quiet"
+    tool.write_text("#!/bin/sh\necho 'ERROR: [IMPL 213-28] Failed to generate IP.'\nexit 0\n")
+    tool.chmod(0o755)
+    (tmp_path / "vivado").mkdir()
+    with pytest.raises(vendor.ToolFailed, match=rf"quiet exited 0 but did not write {tmp_path}/deploy/x.bit: ERROR: "
+                                                r"\[IMPL 213-28\] Failed to generate IP.; see .*/vivado/logs/quiet.log"):
+        vendor.run([str(tool)], tmp_path / "vivado", 10, produces=("../deploy/x.bit",), log=lambda *_: None)
