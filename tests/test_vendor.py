@@ -244,6 +244,10 @@ def test_board_parts_looked_up_with_install_hint(built, tmp_path, board):
     assert f"board files for the {board} ({b.board_id}) are not installed" in msg and "SQZFPGA_BOARD_FILES" in msg
     assert ("Digilent/vivado-boards" if board == "pynq-z1" else f"xhub::install [xhub::get_xitems *{b.board_id}*]") in msg
     assert not any(c[0] in ("create_bd_design", "set_property") for c in e.value.calls)
+    # board files from a folder of the user's: added to the board repository paths before the lookup
+    calls = tclcheck.check(d / "vivado" / "block_design.tcl", {"::env(SQZFPGA_BOARD_FILES)": "/opt/boards"})
+    i = calls.index(["set_param", "board.repoPaths", "/opt/boards"])
+    assert i < calls.index(found[0]) and ["set_property", "BOARD_PART_REPO_PATHS", "/opt/boards", ""] in calls
 
 
 def test_automation_keys_hwh_reset_and_roms(built, tmp_path):

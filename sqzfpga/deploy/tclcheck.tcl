@@ -7,7 +7,7 @@
 # or a runtime error of the script's own Tcl fails with the error and where it happened.
 # Where the script looks at a result, a stub returns a plausible one (table below: by "COMMAND" or
 # "COMMAND FIRST-WORD"); KEY VALUE pairs replace entries, so a test can take the other branch
-# (a negative slack, board files missing, no .hwh).
+# (a negative slack, board files missing, no .hwh); a KEY ::env(NAME) sets that environment variable.
 set vivado {
     create_project open_project close_project current_project set_property get_property add_files
     current_fileset get_fileset get_files update_ip_catalog get_ipdefs create_bd_design create_bd_cell
@@ -39,6 +39,7 @@ foreach {key value} [lrange $argv 1 end] { set returns($key) $value }
 
 set safe [interp create -safe]
 $safe eval {namespace eval ipx {}}
+foreach key [array names returns ::env(*)] { $safe eval [list set $key $returns($key)] }
 
 proc emit {words} {
     puts [join [concat CALL [lmap w $words {string map [list \\ \\\\ \t \\t \n \\n] $w}]] \t]
