@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 from sqzfpga.errors import UserError
+from sqzfpga.vendor import ToolFailed
 from sqzfpga.parts import get_part
 
 
@@ -82,7 +83,8 @@ def step_hls(ctx: dict) -> None:
     from sqzfpga.hls import fit
     from sqzfpga.hls.convert import convert_folded
 
-    hm = convert_folded(ctx["canon"], ctx["in_q"], ctx["dir"] / "hls", ctx["part"].device, ctx["backend"])
+    hm = convert_folded(ctx["canon"], ctx["in_q"], ctx["dir"] / "hls", ctx["part"].device, ctx["backend"],
+                        clock_period=round(1000 / ctx["clock_mhz"], 3))  # the HLS clock is the build's clock
     rows = fit.estimate(hm)
     summary = fit.check(rows, ctx["part"])
     ctx.update(hm=hm, rows=rows, fit=summary)
@@ -121,9 +123,11 @@ def step_csim(ctx: dict) -> None:
 
 
 def step_project(ctx: dict) -> None:
-    """Testbench + vectors; synthesis when vitis_hls/vivado_hls is on PATH."""
-    import subprocess
+    """Testbench + vectors and hls4ml's build options; where Vitis HLS (or, for the Vivado backend,
+    Vivado HLS) is on PATH, hls4ml's build_prj.tcl run as hls4ml runs it: C simulation, synthesis, IP export."""
+    import shutil
 
+    from sqzfpga import vendor
     from sqzfpga.hls import project
 
     prj = ctx["dir"] / "hls"
@@ -131,14 +135,19 @@ def step_project(ctx: dict) -> None:
     from sqzfpga.firmware.layout import Layout
 
     project.write_axis_top(prj, Layout.from_dict(ctx["rtl"]["layout"]), ctx["rtl"]["input"]["bits"])
-    tool = project.hls_tool()
-    if tool:
-        ctx["log"](f"[build] {tool} found: running csim, csynth and IP export ...")
-        subprocess.run([tool, "-f", "build_prj.tcl", "-tclargs", "csim=1", "synth=1", "export=1"], cwd=prj, check=True)
-        next_steps = f"Synthesis and IP export ran with {tool} (see hls/)."
+    argv = project.write_build_options(prj, ctx["backend"])
+    if shutil.which(argv[0]):
+        path = vendor.run(argv, prj, vendor.HLS_TIMEOUT_S, produces=(project.EXPORTED_IP,), log=ctx["log"])
+        next_steps = (f"C simulation, synthesis and IP export ran with {argv[0]} (IP in hls/"
+                      f"{Path(project.EXPORTED_IP).parent}, log hls/{path.relative_to(prj)}).")
     else:
-        next_steps = ("No vitis_hls or vivado_hls on PATH: the build stopped after C simulation. Where the tools "
-                      "exist run `cd hls && vitis_hls -f build_prj.tcl \"csim=1 synth=1 cosim=1 export=1\"`.")
+        cmd = f"cd {shlex.quote(str(ctx['out'] / 'hls'))} && {shlex.join(argv)}"
+        older = " (Vitis before 2023.2: `vitis_hls -f build_prj.tcl`)" if argv[0] == "vitis-run" else ""
+        opts = "build_opt.tcl" if ctx["backend"] == "Vitis" else "the argument"
+        tools = "vitis-run or vitis_hls" if ctx["backend"] == "Vitis" else argv[0]
+        next_steps = (f"No {tools} on PATH: the build stopped after C simulation. Where the tool is installed run "
+                      f"`{cmd}`{older}; {opts} asks hls4ml's build_prj.tcl for C simulation, synthesis and IP "
+                      "export.")
     ctx["next_steps"] = [next_steps]
 
 
@@ -242,7 +251,8 @@ def build(model_path: Path, part_name: str, out: Path, log=print, images: int = 
             timings[name] = round(time.time() - t0, 2)
         c = ctx.get("csim")
         summary = {"model": str(model_path), "part": part.name, "device": part.device, "out": str(out),
-                   "backend": backend, "fits": ctx["fit"]["fits"], "memory_bits": ctx["fit"]["memory_bits"],
+                   "backend": backend, "clock_mhz": clock_mhz, "fits": ctx["fit"]["fits"],
+                   "memory_bits": ctx["fit"]["memory_bits"],
                    "bram18": ctx["fit"]["bram18"], "uram": ctx["fit"]["uram"], "dsp": ctx["fit"]["dsp"],
                    "csim": None if c is None else {k: c.get(k) for k in (
                        "images", "exact", "argmax_agreement", "accuracy", "torch_accuracy", "mismatching_values",
@@ -257,6 +267,8 @@ def build(model_path: Path, part_name: str, out: Path, log=print, images: int = 
 
         write_report(tmp)
         _swap_in(tmp, out)
+    except ToolFailed as e:  # the partial folder stays: it holds the log the message names
+        raise ToolFailed(f"{e} (the partial build is kept in {tmp})") from None
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

@@ -264,20 +264,32 @@ def _build_parser(p):
     g.add_argument("--accel", choices=["rtl", "hls"], default="rtl", help="which accelerator goes into the block "
                    "design: the generated RTL (default) or the HLS project's AXI-Stream top")
     g.add_argument("--bitstream", action="store_true", help="also run Vivado (block design, implementation, "
-                   "bitstream); needs vivado (and vitis_hls for --accel hls) on PATH")
+                   "bitstream); needs vivado (and vitis-run or vitis_hls for --accel hls) on PATH")
 
 
 def _rate_options(p) -> None:
-    p.add_argument("--clock-mhz", type=float, default=100.0, help="clock the frame rates are stated at (default 100)")
+    p.add_argument("--clock-mhz", type=float, help="the fabric clock: the HLS clock, the plan's frame rates, and with "
+                   "--board the clock the block design asks the PS for (default: the board's, else 100)")
     p.add_argument("--fps", type=float, help="frames/s to reach with the least hardware (default: as fast as the "
                    "part allows)")
 
 
+def _resolve_clock(a) -> None:
+    """--clock-mhz, or the board's default clock (100 MHz without --board); a number, it goes into Tcl."""
+    import math
+
+    if a.clock_mhz is None:
+        from sqzfpga.deploy.boards import DEFAULT_CLOCK_MHZ, get_board
+
+        a.clock_mhz = get_board(a.board).clock_mhz if getattr(a, "board", None) else DEFAULT_CLOCK_MHZ
+    elif not (math.isfinite(a.clock_mhz) and 0 < a.clock_mhz <= 1000):
+        raise UserError(f"--clock-mhz {a.clock_mhz:g}: expected a positive clock in MHz, at most 1000 (e.g. 100)")
+
+
 def _max_cycles(a) -> int | None:
     """--fps at --clock-mhz as a cycles-per-frame target (None: as fast as the part allows)."""
-    for name, v in (("--clock-mhz", a.clock_mhz), ("--fps", a.fps)):
-        if v is not None and not v > 0:
-            raise UserError(f"{name} {v:g}: expected a positive number")
+    if a.fps is not None and not a.fps > 0:
+        raise UserError(f"--fps {a.fps:g}: expected a positive number")
     if a.fps is None:
         return None
     return max(1, int(a.clock_mhz * 1e6 // a.fps))
@@ -286,6 +298,7 @@ def _max_cycles(a) -> int | None:
 @command("build", "build the accelerator: QONNX -> hls4ml + Fire templates -> HLS project, fit check, "
          "bit-exact C simulation", _build_parser)
 def cmd_build(a):
+    _resolve_clock(a)
     from sqzfpga.build import build
 
     from sqzfpga.rtl.plan import Unreachable
@@ -339,6 +352,7 @@ def _plan_parser(p):
 @command("plan", "choose every layer's parallelism for a part: frames/s, bottleneck layer, estimated LUT/FF/BRAM/DSP",
          _plan_parser)
 def cmd_plan(a):
+    _resolve_clock(a)
     from sqzfpga.parts import get_part
     from sqzfpga.rtl.plan import Unreachable
     from sqzfpga.sim.report import multipliers, rom

@@ -91,7 +91,7 @@ def test_tcl_parses_and_names_match_generators(default_build, tmp_path, accel):
         assert ["-type", "ip", "-vlnv", info["vlnv"], "accel"] in _calls(bd, "create_bd_cell")
         assert ["accel/s_axis"] in _calls(bd, "get_bd_intf_pins") and ["accel/m_axis"] in _calls(bd, "get_bd_intf_pins")
         assert ["accel/ap_clk"] in _calls(bd, "get_bd_pins")
-        assert any(board.board_part in c for c in _calls(bd, "set_property"))
+        assert ["-latest_file_version", f"*:{board.board_id}:part0:*"] in _calls(bd, "get_board_parts")
         ps = "processing_system7" if board.ps == "ps7" else "zynq_ultra_ps_e"
         assert any(ps in c[-2] for c in _calls(bd, "create_bd_cell")), name
         assert [c[2] for c in _calls(bd, "create_project")] == ["-part"] and \

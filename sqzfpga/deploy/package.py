@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
 import tarfile
 from pathlib import Path
 
 import numpy as np
 
+from sqzfpga import vendor
 from sqzfpga.deploy import scripts, tclcheck
 from sqzfpga.deploy.boards import Board
 from sqzfpga.errors import UserError
@@ -71,16 +71,15 @@ def has_bitstream(dep: Path, meta: dict) -> bool:
 
 
 def run_vivado(build: Path, meta: dict, log=print) -> None:
-    """Run the Vivado (and for the HLS accelerator, Vitis HLS) flow; the bitstream lands in deploy/."""
+    """Run the Vivado (and for the HLS accelerator, Vitis HLS) flow; the bitstream lands in deploy/.
+    A failing tool is one error naming its log (vendor.run)."""
     for cwd, cmd in meta["tools"]:
         if shutil.which(cmd[0]) is None:
             raise UserError(f"--bitstream: {cmd[0]} is not on PATH; run {scripts.commands(build, meta['tools'])} "
                             "where it is installed")
-        log(f"[build] {' '.join(cmd)} (in {cwd}/) ...")
-        r = subprocess.run(cmd, cwd=build / cwd)
-        if r.returncode != 0:
-            raise UserError(f"--bitstream: {cmd[0]} failed (exit {r.returncode}); see {build / cwd}")
-    if not has_bitstream(build / "deploy", meta):
-        raise UserError(f"--bitstream: Vivado finished but {meta['bitstream']} / {meta['hwh']} are not in "
-                        f"{build / 'deploy'}; see {build / 'vivado'}")
+        if cwd == "hls":
+            vendor.run(cmd, build / cwd, vendor.HLS_TIMEOUT_S, produces=(scripts.HLS_IP,), log=log)
+        else:
+            vendor.run(cmd, build / cwd, vendor.VIVADO_TIMEOUT_S,
+                       produces=tuple(f"../deploy/{meta[k]}" for k in ("bitstream", "hwh")), log=log)
     archive(build)

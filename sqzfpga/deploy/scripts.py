@@ -13,6 +13,7 @@ import re
 import shlex
 from pathlib import Path
 
+from sqzfpga import vendor
 from sqzfpga.deploy.boards import Board
 from sqzfpga.hls.layers import render
 from sqzfpga.hls.project import AXIS_TOP, PROJECT
@@ -22,6 +23,7 @@ VENDOR, VERSION = "sqzfpga.org", "1.0"
 PORTS = {"s_axis": "s_axis", "m_axis": "m_axis", "clock": "ap_clk", "reset": "ap_rst_n"}
 BITSTREAM, HWH = "sqzfpga.bit", "sqzfpga.hwh"  # PYNQ looks for the .hwh beside the .bit, same stem
 BD, VIVADO_PROJECT, HLS_IP_PROJECT = "sqzfpga_bd", "sqzfpga", "sqznet_ip_prj"
+HLS_IP = f"{HLS_IP_PROJECT}/solution1/impl/ip/component.xml"  # what export_ip.tcl's export_design writes (in hls/)
 CELLS = {"accel": "accel", "dma": "dma"}
 
 
@@ -29,6 +31,21 @@ def _safe(name: str) -> str:
     if not re.fullmatch(r"[A-Za-z0-9_.:/\-]+", name):
         raise ValueError(f"name {name!r} is not safe to put into Tcl")  # a bug: our names only
     return name
+
+
+def _text(text: str) -> str:
+    """One of our messages as a Tcl brace-quoted word (nothing in it is substituted)."""
+    if re.search(r"[{}\\\n]", text):
+        raise ValueError(f"text {text!r} is not safe to put into Tcl braces")  # a bug: our texts only
+    return "{" + text + "}"
+
+
+def mhz(clock_mhz: float) -> str:
+    """The clock as the decimal number the PS configuration and the Tcl take (at most 3 decimals)."""
+    text = f"{clock_mhz:.3f}".rstrip("0").rstrip(".")
+    if not (0 < clock_mhz <= 1000) or not re.fullmatch(r"[0-9]+(\.[0-9]+)?", text):
+        raise ValueError(f"clock {clock_mhz!r} MHz")  # the CLI refuses it first
+    return text
 
 
 def ip_of(accel: str, rtl_top: str) -> dict:
@@ -48,23 +65,25 @@ def write(build: Path, board: Board, accel: str, rtl_manifest: dict, clock_mhz: 
     vlnv = f"{ip['vendor']}:{ip['library']}:{ip['ip_name']}:{ip['version']}"
     mems = sorted(p.name for p in (build / "rtl").glob("*.mem"))
     common = {k: _safe(str(v)) for k, v in {
-        "device": device, "board": board.name, "board_part": board.board_part, "vlnv": vlnv,
+        "device": device, "board": board.name, "board_id": board.board_id, "vlnv": vlnv,
         "vlnv_unversioned": vlnv.rsplit(":", 1)[0], "vendor": ip["vendor"], "library": ip["library"],
         "ip_name": ip["ip_name"], "version": ip["version"], "ip_repo": ip["repo"], "bd": BD,
         "project": VIVADO_PROJECT, "bitstream": BITSTREAM, "hwh": HWH, "top": rtl_manifest["top"],
-        "clock_mhz": board.clock_mhz, "accel_kind": accel, "ps": board.ps, "jobs": 4,
+        "clock_mhz": mhz(clock_mhz), "accel_kind": accel, "ps": board.ps, "jobs": 4,
         **PORTS, **CELLS}.items()}
     vivado = build / "vivado"
     vivado.mkdir(exist_ok=True)
     sources = [_safe(s) for s in rtl_manifest["sources"] + mems]
     if accel == "rtl":
-        (vivado / "package_ip.tcl").write_text(render("vivado/package_ip.tcl.jinja", sources=sources, **common) + "\n")
-    (vivado / "block_design.tcl").write_text(render("vivado/block_design.tcl.jinja", **common) + "\n")
+        (vivado / "package_ip.tcl").write_text(render("vivado/package_ip.tcl.jinja", sources=sources,
+                                                      mems=[_safe(m) for m in mems], **common) + "\n")
+    (vivado / "block_design.tcl").write_text(render("vivado/block_design.tcl.jinja",
+                                                    install_hint=_text(board.install_hint()), **common) + "\n")
     (vivado / "bitstream.tcl").write_text(render("vivado/bitstream.tcl.jinja", **common) + "\n")
     (build / "hls" / "export_ip.tcl").write_text(render(
         "vivado/export_ip.tcl.jinja", **{**common, "top": AXIS_TOP}, project_dir=HLS_IP_PROJECT,
         dataflow_source=f"{PROJECT}.cpp", top_source=f"{AXIS_TOP}.cpp", period_ns=round(1000 / clock_mhz, 3)) + "\n")
-    tools = [["hls", ["vitis_hls", "-f", "export_ip.tcl"]]] * (accel == "hls") + \
+    tools = [["hls", vendor.hls_argv("export_ip.tcl")]] * (accel == "hls") + \
             [["vivado", ["vivado", "-mode", "batch", "-source", "bitstream.tcl"]]]
     return {"board": board.name, "board_part": board.board_part, "device": device, "accel": accel, "vlnv": vlnv,
             "ports": PORTS, "bitstream": BITSTREAM, "hwh": HWH, "tools": tools,

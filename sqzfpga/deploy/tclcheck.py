@@ -14,14 +14,25 @@ def available() -> bool:
     return shutil.which("tclsh") is not None
 
 
-def check(script: Path) -> list[list[str]]:
+class TclCheckError(RuntimeError):
+    """The script failed under the checker; `calls` are the Vivado calls it made before it stopped."""
+
+    def __init__(self, message: str, calls: list[list[str]]):
+        super().__init__(message)
+        self.calls = calls
+
+
+def check(script: Path, returns: dict[str, str] | None = None) -> list[list[str]]:
     """Run `script` through the checker: [[command, arg, ...], ...] of its Vivado calls (sourced files
-    included); raises RuntimeError with tclsh's message if it does not parse or run."""
-    r = subprocess.run(["tclsh", str(CHECKER), str(script)], capture_output=True, text=True, timeout=60)
+    included); raises TclCheckError with tclsh's message if it does not parse or run (or stops with
+    an error of its own). `returns`: what a stub returns, by "COMMAND" or "COMMAND FIRST-WORD"."""
+    extra = [w for kv in (returns or {}).items() for w in kv]
+    r = subprocess.run(["tclsh", str(CHECKER), str(script), *extra], capture_output=True, text=True, timeout=60)
+    calls = [[_unescape(w) for w in line.split("\t")[1:]] for line in r.stdout.splitlines()
+             if line.startswith("CALL\t")]
     if r.returncode != 0:
-        raise RuntimeError(r.stderr.strip())
-    return [[_unescape(w) for w in line.split("\t")[1:]] for line in r.stdout.splitlines()
-            if line.startswith("CALL\t")]
+        raise TclCheckError(r.stderr.strip(), calls)
+    return calls
 
 
 def _unescape(word: str) -> str:

@@ -34,12 +34,14 @@ def convert(canon: onnx.ModelProto, in_q, out_dir: str, part: str, backend: str 
             clock_period=clock_period, hls_config=hls_config(canon, in_q, reuse), project_name="sqznet")
 
 
-def convert_folded(canon: onnx.ModelProto, in_q, out_dir: str, part: str, backend: str = "Vitis"):
+def convert_folded(canon: onnx.ModelProto, in_q, out_dir: str, part: str, backend: str = "Vitis",
+                   clock_period: float = 10.0):
     """convert() with per-layer reuse factors planned and FIFO depths computed from the dataflow."""
     from sqzfpga.hls import fit
 
-    hm = convert(canon, in_q, out_dir, part, backend)
-    hm = convert(canon, in_q, out_dir, part, backend, reuse=fit.plan_reuse(hm.get_layers()))
+    hm = convert(canon, in_q, out_dir, part, backend, clock_period=clock_period)
+    hm = convert(canon, in_q, out_dir, part, backend, reuse=fit.plan_reuse(hm.get_layers()),
+                 clock_period=clock_period)
     for layer in hm.get_layers():
         depth = fit.fifo_depths([layer]).get(layer.name)
         if depth:

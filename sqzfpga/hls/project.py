@@ -1,12 +1,12 @@
 """The HLS project around hls4ml's writer output: our testbench and vectors, report, synthesis hand-off."""
 from __future__ import annotations
 
-import shutil
 import subprocess
 from pathlib import Path
 
 import numpy as np
 
+from sqzfpga import vendor
 from sqzfpga.hls.csim import to_stream
 from sqzfpga.hls.layers import render
 
@@ -47,8 +47,24 @@ def run_testbench(prj: Path, timeout: int = 1800) -> str:
     return r.stdout.strip().splitlines()[-1]
 
 
-def hls_tool() -> str | None:
-    return shutil.which("vitis_hls") or shutil.which("vivado_hls")
+# hls4ml's build_prj.tcl options (the order of hls4ml's VitisBackend.build): C simulation with our exact
+# testbench, C synthesis, IP export. No cosimulation (our own RTL is the one simulated cycle-accurately)
+# and no validation: that compares tb_data/csim_results.log with rtl_cosim_results.log, which our
+# testbench does not write, and build_prj.tcl exits 1 when they are missing.
+BUILD_OPTIONS = (("reset", 1), ("csim", 1), ("synth", 1), ("cosim", 0), ("validation", 0), ("export", 1),
+                 ("vsynth", 0), ("fifo_opt", 0))
+EXPORTED_IP = f"{PROJECT}_prj/solution1/impl/ip/component.xml"  # export_design -format ip_catalog
+
+
+def write_build_options(prj: Path, backend: str) -> list[str]:
+    """Set hls4ml's build options for `build_prj.tcl` as hls4ml itself does, and return the command
+    that runs it: Vitis reads them from build_opt.tcl (`vitis-run --mode hls --tcl build_prj.tcl`);
+    the Vivado backend's build_prj.tcl parses `key=value` arguments (`vivado_hls -f build_prj.tcl "..."`)."""
+    if backend == "Vivado":  # one argument, as hls4ml passes it: the script's regexp finds `synth=` before `vsynth=`
+        return ["vivado_hls", "-f", "build_prj.tcl", " ".join(f"{k}={v}" for k, v in BUILD_OPTIONS)]
+    (prj / "build_opt.tcl").write_text("array set opt {\n" + "".join(f"    {k:<10} {v}\n" for k, v in BUILD_OPTIONS)
+                                       + "}\n")
+    return vendor.hls_argv("build_prj.tcl")
 
 
 def write_axis_top(prj: Path, layout, in_bits: int) -> None:
