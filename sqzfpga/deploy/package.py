@@ -6,7 +6,7 @@
     deploy/samples.npz       sample images, labels, and the C simulation's outputs for them
     deploy/csim/             the C-simulation stand-in: its sources (src/, recipe.json; compiled on first
                              use on each machine, firmware/standin.py) and the weights it reads
-    deploy/.sqzfpga-deploy   the marker that lets a later `deploy` replace this package (deploy/unpack.py)
+    deploy/.sqzfpga-deploy   the marker that lets a later `deploy` replace this package (deploy/land.py)
     deploy/sqzfpga.bit/.hwh  after Vivado (bitstream.tcl copies them here)
 """
 from __future__ import annotations
@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from sqzfpga.deploy import scripts, tclcheck, unpack
+from sqzfpga.deploy import land, scripts, tclcheck
 from sqzfpga.deploy.boards import Board
 from sqzfpga.errors import UserError
 from sqzfpga.firmware import standin
@@ -89,7 +89,7 @@ def write(build: Path, board: Board, accel: str, rtl_manifest: dict, clock_mhz: 
             "planned_cycles_per_frame": rtl_manifest["plan"]["cycles_per_frame"], "tools": info["tools"],
             "scripts": info["scripts"]}
     (dep / "accel.json").write_text(json.dumps(meta, indent=1) + "\n")
-    (dep / unpack.MARKER).write_text(json.dumps({
+    (dep / land.MARKER).write_text(json.dumps({
         "sqzfpga_deploy": 1, "tool": "sqzfpga", "version": version("sqzfpga"), "build_id": uuid.uuid4().hex[:16],
         "built": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "scratch": [SCRATCH]}, indent=1) + "\n")
     archive(build)
@@ -99,7 +99,7 @@ def write(build: Path, board: Board, accel: str, rtl_manifest: dict, clock_mhz: 
 def archive(build: Path) -> Path:
     """deploy/ as deploy.tar.gz (written beside, then renamed: never a half archive)."""
     tmp = build / f".{ARCHIVE}.partial"
-    with tarfile.open(tmp, "w:gz") as tar:
+    with tarfile.open(tmp, "w:gz", compresslevel=6) as tar:  # 9: 10x the time, 10% smaller
         tar.add(build / "deploy", arcname="deploy", filter=shipped)
     tmp.rename(build / ARCHIVE)
     return build / ARCHIVE

@@ -1,6 +1,6 @@
-"""Runs ON THE BOARD: `deploy` sends this file's source as `python3 -c SOURCE DEST` with the package's
-tar.gz on stdin, so that the check of DEST and the copy happen in one SSH command (no check-then-act
-across two connections) and DEST never passes through a shell unquoted.
+"""Lands the package in DEST, ON THE BOARD: `deploy` sends this file's source as `python3 -c SOURCE DEST`
+with the package's tar.gz on stdin, so that the check of DEST and the copy happen in one SSH command (no
+check-then-act across two connections) and DEST never passes through a shell unquoted.
 
 DEST must be absent, an empty folder, or an earlier sqzfpga package: its MARKER file, and nothing in it
 that the marker does not list, except what the package's own code writes there at run time (the marker's
@@ -173,8 +173,8 @@ def main(argv):
               "; choose another --dest, or move the files out", file=sys.stderr)
         return REFUSED
     except (OSError, ValueError, EOFError, tarfile.TarError) as e:
-        print("copy failed: " + (e.strerror + ": " + str(e.filename) if isinstance(e, OSError) and e.strerror
-                                 else str(e)), file=sys.stderr)
+        print(e.strerror + ": " + str(e.filename) if isinstance(e, OSError) and e.strerror else str(e),
+              file=sys.stderr)
         return 1
     return 0
 
