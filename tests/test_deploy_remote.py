@@ -32,7 +32,8 @@ def _snapshot(*roots: Path) -> dict:
         for dirpath, dirs, files in os.walk(root):
             for n in dirs + files:
                 p = Path(dirpath, n)
-                snap[str(p)] = ("link", os.readlink(p)) if p.is_symlink() else ("dir",) if p.is_dir() else p.read_bytes()
+                snap[str(p)] = (("link", os.readlink(p)) if p.is_symlink() else ("dir",) if p.is_dir() else
+                                p.read_bytes())
     return snap
 
 
@@ -70,7 +71,8 @@ def test_deploy_refuses_destinations_it_did_not_create(default_build, tmp_path):
             refused_there = {"Documents": why, "~/Documents": why, str(home / "Documents"): why, WEIRD: why,
                              "file.txt": "is a file", "out": "symbolic link", "out/sub": "symbolic link",
                              str(outside): why, "fake": "holds files that it did not bring (results.csv)",
-                             "badmarker": "not an sqzfpga marker", str(home): "home folder", "/tmp": "above the home folder"}
+                             "badmarker": "not an sqzfpga marker", str(home): "home folder",
+                             "/tmp": "above the home folder"}
             with ThreadPoolExecutor(4) as pool:  # independent runs: in parallel, to keep the test short
                 procs = dict(zip(dests := refused_here + list(refused_there), pool.map(lambda d: run_cli(
                     "deploy", "--build", out, "--host", host, "--ssh-config", cfg, "--csim", "--dest", d,
