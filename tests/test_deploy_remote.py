@@ -18,6 +18,7 @@ import pytest
 
 from conftest import assert_clean_error, run_cli
 from sqzfpga.deploy import land
+from sqzfpga.firmware import standin
 from sshd import ssh_server
 
 pytestmark = pytest.mark.xdist_group("default_build")
@@ -147,6 +148,8 @@ def test_standin_compiles_from_shipped_sources(default_build, tmp_path):
     shutil.copytree(dep, broken)
     assert_clean_error(_validate(dep, env={**os.environ, "PATH": str(tmp_path / "no-bin")}), "g++ not found",
                        "apt-get install g++")
+    with pytest.raises(standin.StandinError, match=r"longer than 0.5 s and was stopped; see .*compile.log"):
+        standin.compile_sources(dep / "csim", timeout=0.5, say=lambda m: None)
     r = _validate(dep, "--images", "8", "--json")
     assert r.returncode == 0, r.stderr
     assert json.loads(r.stdout.strip().splitlines()[-1])["exact"] is True

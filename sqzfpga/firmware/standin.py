@@ -13,6 +13,7 @@ import json
 import os
 import platform
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -44,7 +45,8 @@ def compile_sources(folder: Path, timeout: float = COMPILE_LIMIT_S, say=None) ->
     folder = Path(folder)
     recipe = json.loads((folder / RECIPE).read_text())
     src = folder / "src"
-    out = folder / CACHE / f"{platform.machine() or 'unknown'}-{_digest(src)}"
+    machine = platform.machine() or "unknown"
+    out = folder / CACHE / f"{machine}-{_digest(src)}"
     exe = out / recipe["exe"]
     if exe.is_file():
         return exe
@@ -53,7 +55,7 @@ def compile_sources(folder: Path, timeout: float = COMPILE_LIMIT_S, say=None) ->
         raise StandinError("g++ not found: the C-simulation stand-in is compiled from its sources on first use; "
                            "install g++ (e.g. `sudo apt-get install g++`) and run again")
     took = recipe.get("compile_s")
-    about = (f"about {took:.0f} s" if recipe.get("machine") == platform.machine() else
+    about = (f"about {took:.0f} s" if recipe.get("machine") == machine else
              f"{took:.0f} s on the build machine ({recipe.get('machine')}), up to 20 times that on a board's ARM "
              "core") if took else "a minute or more"
     (say or (lambda m: print(m, file=sys.stderr, flush=True)))(
@@ -68,13 +70,20 @@ def compile_sources(folder: Path, timeout: float = COMPILE_LIMIT_S, say=None) ->
         with open(log, "w") as f:
             f.write(" ".join(cmd) + "\n")
             f.flush()
-            r = subprocess.run(cmd, stdout=f, stderr=subprocess.STDOUT, timeout=timeout)
-        if r.returncode != 0:
-            raise StandinError(f"compiling the C-simulation stand-in failed (g++ exit {r.returncode}); see {log}")
+            p = subprocess.Popen(cmd, stdout=f, stderr=subprocess.STDOUT, start_new_session=True)
+            try:
+                p.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                os.killpg(p.pid, signal.SIGKILL)  # g++ and the cc1plus under it
+                p.wait()
+                raise StandinError(f"compiling the C-simulation stand-in took longer than {timeout:g} s and was "
+                                   f"stopped; see {log}") from None
+        if p.returncode != 0:
+            raise StandinError(f"compiling the C-simulation stand-in failed (g++ exit {p.returncode}); see {log}")
         os.replace(tmp, exe)  # whole or not at all: a second process compiling at the same time is harmless
-    except subprocess.TimeoutExpired:
-        raise StandinError(f"compiling the C-simulation stand-in took longer than {timeout:.0f} s and was stopped; "
-                           f"see {log}") from None
+        for old in out.parent.glob(f"{machine}-*"):  # this machine's, for sources of an earlier package
+            if old != out:
+                shutil.rmtree(old, ignore_errors=True)
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
