@@ -43,7 +43,8 @@ def test_build_with_board_writes_deployment_folder(default_build):
     dep = out / "deploy"
     meta = json.loads((dep / "accel.json").read_text())
     assert meta["board"] == "pynq-z2" and meta["device"] == "xc7z020clg400-1" and meta["accel"] == "rtl"
-    for f in ("validate.py", "samples.npz", "sqzfpga_driver/driver.py", "sqzfpga_driver/layout.py", meta["standin"],
+    for f in ("validate.py", "samples.npz", "sqzfpga_driver/driver.py", "sqzfpga_driver/layout.py",
+              f"{meta['standin']}/recipe.json", ".sqzfpga-deploy",
               "../vivado/package_ip.tcl", "../vivado/block_design.tcl", "../vivado/bitstream.tcl",
               "../hls/export_ip.tcl"):
         assert (dep / f).is_file(), f
@@ -51,7 +52,8 @@ def test_build_with_board_writes_deployment_folder(default_build):
     assert len(s["images"]) == len(s["expected"]) == len(s["labels"]) >= 200
     with tarfile.open(out / "deploy.tar.gz") as tar:
         names = set(tar.getnames())
-    assert {"deploy/accel.json", "deploy/validate.py", f"deploy/{meta['standin']}"} <= names
+    assert {"deploy/accel.json", "deploy/validate.py", f"deploy/{meta['standin']}/recipe.json",
+            "deploy/.sqzfpga-deploy"} <= names
     last = "\n".join(proc.stderr.strip().splitlines()[-2:])
     assert "bitstream step needs Vivado" in last and f"cd {out}/vivado && vivado -mode batch -source bitstream.tcl" in last
 
@@ -133,26 +135,39 @@ def test_tcl_check_catches_errors(tmp_path):
 
 def test_deploy_over_ssh_end_to_end(default_build, tmp_path):
     """Acceptance: `deploy` copies the package to a real OpenSSH server on 127.0.0.1 (throw-away user,
-    key and home) and runs validate.py there on the C-simulation stand-in; its result comes back."""
+    key and home) and runs validate.py there on the C-simulation stand-in, compiled there from the shipped
+    sources; its result comes back. A re-deploy replaces the package (keeping the compiled stand-in)."""
     out, _ = default_build
     with ssh_server(tmp_path / "ssh") as (cfg, host, home):
         proc = run_cli("deploy", "--build", out, "--host", host, "--ssh-config", cfg, "--csim", "--images", 6,
-                       "--json", timeout=300)
+                       "--json", timeout=600)
         assert proc.returncode == 0, proc.stderr
         res = json.loads(proc.stdout.strip().splitlines()[-1])
         remote = sorted(p.name for p in home.iterdir())
         remote_files = sorted(p.name for p in (home / "sqzfpga-deploy").iterdir())
+        marker = json.loads((home / "sqzfpga-deploy" / ".sqzfpga-deploy").read_text())
+        (home / "sqzfpga-deploy" / "accel.json").write_text("{}")  # changed files of ours are replaced
+        again = run_cli("deploy", "--build", out, "--host", host, "--ssh-config", cfg, "--csim", "--images", 2,
+                        "--dest", "~/sqzfpga-deploy/", "--json", timeout=300)
+        assert again.returncode == 0, again.stderr
+        remote_again = sorted(p.name for p in home.iterdir())
+        accel_again = (home / "sqzfpga-deploy" / "accel.json").read_text()
         # a copy that cannot land (a folder the user may not write): an error, nothing left behind
         bad = run_cli("deploy", "--build", out, "--host", host, "--ssh-config", cfg, "--csim", "--dest",
                       "/sqzfpga-nope", timeout=120)
-        assert not Path("/sqzfpga-nope.partial").exists() and not Path("/sqzfpga-nope").exists()
+        assert not list(Path("/").glob("sqzfpga-nope*"))
     assert res["host"] == host and res["backend"] == "csim" and res["board"] == "pynq-z2"
     assert res["images"] == 6 and res["exact"] is True and res["mismatching_values"] == 0
     s = np.load(out / "deploy" / "samples.npz")
     assert res["accuracy"] == round(float(np.mean(s["expected"][:6].argmax(1) == s["labels"][:6])), 4)
     assert res["fps"] > 0 and f"[{host}] 6 images on the csim accelerator" in proc.stderr
-    assert remote == [".ssh", "sqzfpga-deploy"]  # no .partial left
-    assert {"accel.json", "validate.py", "samples.npz", "sqzfpga_driver", "csim"} <= set(remote_files)
+    assert f"[{host}] compiling the C-simulation stand-in on this machine" in proc.stderr
+    assert remote == remote_again == [".ssh", "sqzfpga-deploy"]  # no .partial or .old left
+    assert {"accel.json", "validate.py", "samples.npz", "sqzfpga_driver", "csim", ".sqzfpga-deploy"} <= \
+        set(remote_files)
+    assert marker["sqzfpga_deploy"] == 1 and "accel.json" in marker["files"] and marker["build_id"]
+    assert json.loads(again.stdout.strip().splitlines()[-1])["exact"] is True and "compiling" not in again.stderr
+    assert accel_again == (out / "deploy" / "accel.json").read_text()
     assert_clean_error(bad, "copying to /sqzfpga-nope failed", "nothing was left")
 
 

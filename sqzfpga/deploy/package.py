@@ -4,27 +4,64 @@
     deploy/validate.py       accuracy and frames/s on the board (or on the C-simulation stand-in)
     deploy/sqzfpga_driver/   the driver (sqzfpga/firmware): numpy only, pynq imported on the board
     deploy/samples.npz       sample images, labels, and the C simulation's outputs for them
-    deploy/csim/             the C-simulation stand-in (host binary) and the weights it reads
+    deploy/csim/             the C-simulation stand-in: its sources (src/, recipe.json; compiled on first
+                             use on each machine, firmware/standin.py) and the weights it reads
+    deploy/.sqzfpga-deploy   the marker that lets a later `deploy` replace this package (deploy/land.py)
     deploy/sqzfpga.bit/.hwh  after Vivado (bitstream.tcl copies them here)
 """
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import tarfile
+import time
+import uuid
+from importlib.metadata import version
 from pathlib import Path
 
 import numpy as np
 
 from sqzfpga import vendor
-from sqzfpga.deploy import scripts, tclcheck
+from sqzfpga.deploy import land, scripts, tclcheck
 from sqzfpga.deploy.boards import Board
 from sqzfpga.errors import UserError
-from sqzfpga.hls.project import AXIS_TOP, compile_standin
+from sqzfpga.firmware import standin
+from sqzfpga.hls.project import AXIS_TOP, PROJECT
 
 FIRMWARE = Path(__file__).resolve().parent.parent / "firmware"
 DRIVER_FILES = ("__init__.py", "layout.py", "driver.py", "standin.py")
 ARCHIVE = "deploy.tar.gz"
+STANDIN = "csim"  # the stand-in's folder in the package
+SCRATCH = f"{STANDIN}/{standin.CACHE}"  # written there at run time: never shipped, kept across re-deploys
+
+
+def shipped(info: tarfile.TarInfo) -> tarfile.TarInfo | None:
+    """tarfile filter: what the package ships (not the stand-in's compiled cache, not __pycache__)."""
+    parts = info.name.split("/")
+    rel = "/".join(parts[1:] if parts[0] == "deploy" else parts)
+    return None if "__pycache__" in parts or (rel + "/").startswith(SCRATCH + "/") else info
+
+
+def _standin_sources(prj: Path, into: Path, log) -> None:
+    """The sources the stand-in compiles (found by g++ -MM: hls4ml's firmware, ap_types, our top and main)
+    into `into`/src with the recipe, compiled here once from there, as the board will, to check them."""
+    sources = [f"{AXIS_TOP}_standin.cpp", f"firmware/{AXIS_TOP}.cpp", f"firmware/{PROJECT}.cpp"]
+    include = ["firmware/ap_types", ".", "firmware"]
+    flags = standin.FLAGS + [f"-I{i}" for i in include]
+    r = subprocess.run(["g++", "-MM", *flags, *sources], cwd=prj, capture_output=True, text=True, timeout=600)
+    if r.returncode != 0:
+        raise RuntimeError(f"g++ -MM of the C-simulation stand-in failed: {r.stderr.strip()[-800:]}")
+    deps = {os.path.normpath(t) for t in r.stdout.replace("\\\n", " ").split() if not t.endswith(":")}
+    for rel in sorted(deps):
+        (into / "src" / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(prj / rel, into / "src" / rel)
+    recipe = {"exe": f"{AXIS_TOP}_csim", "flags": standin.FLAGS, "include": include, "sources": sources}
+    (into / standin.RECIPE).write_text(json.dumps(recipe, indent=1) + "\n")
+    t0 = time.time()
+    standin.compile_sources(into, say=lambda m: log(f"[build] {m}"))
+    recipe.update(compile_s=round(time.time() - t0, 1), machine=os.uname().machine)
+    (into / standin.RECIPE).write_text(json.dumps(recipe, indent=1) + "\n")
 
 
 def write(build: Path, board: Board, accel: str, rtl_manifest: dict, clock_mhz: float, log=print) -> dict:
@@ -42,17 +79,19 @@ def write(build: Path, board: Board, accel: str, rtl_manifest: dict, clock_mhz: 
     samples, cs = np.load(build / "samples.npz"), np.load(build / "csim.npz")
     np.savez_compressed(dep / "samples.npz", images=cs["images"], expected=cs["outputs"],
                         **({"labels": samples["labels"][:len(cs["images"])]} if "labels" in samples.files else {}))
-    log("[build] compiling the C-simulation stand-in of the DMA-facing top ...")
-    (dep / "csim" / "weights").mkdir(parents=True)
-    compile_standin(build / "hls", dep / "csim" / f"{AXIS_TOP}_csim")
+    (dep / STANDIN / "weights").mkdir(parents=True)
+    _standin_sources(build / "hls", dep / STANDIN, log)
     for w in (build / "hls" / "firmware" / "weights").glob("*.txt"):
-        shutil.copyfile(w, dep / "csim" / "weights" / w.name)
+        shutil.copyfile(w, dep / STANDIN / "weights" / w.name)
     meta = {"board": board.name, "part": board.part, "device": info["device"], "accel": accel,
             "vlnv": info["vlnv"], "clock_mhz": clock_mhz, "bitstream": info["bitstream"], "hwh": info["hwh"],
-            "dma": scripts.CELLS["dma"], "layout": rtl_manifest["layout"], "standin": f"csim/{AXIS_TOP}_csim",
+            "dma": scripts.CELLS["dma"], "layout": rtl_manifest["layout"], "standin": STANDIN,
             "planned_cycles_per_frame": rtl_manifest["plan"]["cycles_per_frame"], "tools": info["tools"],
             "scripts": info["scripts"]}
     (dep / "accel.json").write_text(json.dumps(meta, indent=1) + "\n")
+    (dep / land.MARKER).write_text(json.dumps({
+        "sqzfpga_deploy": 1, "tool": "sqzfpga", "version": version("sqzfpga"), "build_id": uuid.uuid4().hex[:16],
+        "built": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "scratch": [SCRATCH]}, indent=1) + "\n")
     archive(build)
     return meta
 
@@ -60,8 +99,8 @@ def write(build: Path, board: Board, accel: str, rtl_manifest: dict, clock_mhz: 
 def archive(build: Path) -> Path:
     """deploy/ as deploy.tar.gz (written beside, then renamed: never a half archive)."""
     tmp = build / f".{ARCHIVE}.partial"
-    with tarfile.open(tmp, "w:gz") as tar:
-        tar.add(build / "deploy", arcname="deploy")
+    with tarfile.open(tmp, "w:gz", compresslevel=6) as tar:  # 9: 10x the time, 10% smaller
+        tar.add(build / "deploy", arcname="deploy", filter=shipped)
     tmp.rename(build / ARCHIVE)
     return build / ARCHIVE
 

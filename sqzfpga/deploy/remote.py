@@ -1,9 +1,10 @@
 """`deploy`: the build's deploy/ folder onto a board over SSH, then validate.py run there.
 
 Uses the system's OpenSSH client with the user's keys and ssh config (or the one given), in batch
-mode: no password prompts, and nothing secret on the command line or in the log. The copy lands in
-DEST.partial and is renamed to DEST only when complete, so an interrupted copy never looks like a
-package; a failed one is removed again.
+mode: no password prompts, and nothing secret on the command line or in the log. The copy is one SSH
+command running land.py on the board (with the package on stdin): it refuses any --dest that is not
+absent, empty or an earlier sqzfpga package, before touching anything, and swaps the new package in
+only when it is complete (see land.py).
 """
 from __future__ import annotations
 
@@ -15,11 +16,10 @@ import subprocess
 import tarfile
 from pathlib import Path
 
-from sqzfpga.deploy import package, scripts
+from sqzfpga.deploy import land, package, scripts
 from sqzfpga.errors import UserError
 
 HOST_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.@:%\[\]-]*")
-DEST_RE = re.compile(r"/?[A-Za-z0-9_][A-Za-z0-9_./-]*")
 
 
 def _ssh(host: str, ssh_config: Path | None, timeout: float) -> list[str]:
@@ -43,10 +43,31 @@ def _run(cmd: list[str], timeout: float, what: str, host: str, **kw) -> subproce
 
 def _tar(folder: Path) -> bytes:
     buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w:gz") as tar:
+    with tarfile.open(fileobj=buf, mode="w:gz", compresslevel=6) as tar:  # 9: 10x the time, 10% smaller
         for p in sorted(folder.iterdir()):
-            tar.add(p, arcname=p.name)
+            tar.add(p, arcname=p.name, filter=package.shipped)
     return buf.getvalue()
+
+
+def check_dest(dest: str) -> str:
+    """--dest as the board will get it (relative to the home folder, or absolute), or one error line.
+    The board checks the folder itself (land.py); here what can be refused without connecting."""
+    why = None
+    if not dest.strip():
+        why = "is empty"
+    elif any(ord(c) < 32 or ord(c) == 127 for c in dest):
+        why = "contains control characters"
+    elif dest.startswith("~") and not (dest == "~" or dest.startswith("~/")):
+        why = "starts with ~USER (only ~/ is understood)"
+    elif ".." in dest.split("/"):
+        why = "has a .. component"
+    parts = [p for p in dest.removeprefix("~").split("/") if p not in ("", ".")]
+    if why is None and not parts:
+        why = "is the home folder or / itself"
+    if why:
+        raise UserError(f"--dest {dest!r}: {why}; expected a folder of its own on the board, relative to the home "
+                        "folder or absolute, e.g. --dest sqzfpga-deploy")
+    return ("/" if dest.startswith("/") else "") + "/".join(parts)
 
 
 def deploy(build: Path, host: str, dest: str = "sqzfpga-deploy", csim: bool = False, ssh_config: Path | None = None,
@@ -63,11 +84,7 @@ def deploy(build: Path, host: str, dest: str = "sqzfpga-deploy", csim: bool = Fa
                         "installed, or pass --csim to run the package on the C-simulation stand-in")
     if not HOST_RE.fullmatch(host):
         raise UserError(f"--host {host!r}: not a host name; expected [user@]host or an ssh config alias")
-    if dest.startswith("~/"):  # the remote shell starts in the home folder
-        dest = dest[2:]
-    if not DEST_RE.fullmatch(dest) or ".." in dest.split("/"):
-        raise UserError(f"--dest {dest!r}: expected a plain path on the board (letters, digits, _ . / -, relative "
-                        "to the home folder or absolute, no ..)")
+    dest = check_dest(dest)
     if not re.fullmatch(r"[A-Za-z0-9_./-]+", python):
         raise UserError(f"--python {python!r}: expected an interpreter name or path on the board")
     if images is not None and images < 1:
@@ -80,24 +97,22 @@ def deploy(build: Path, host: str, dest: str = "sqzfpga-deploy", csim: bool = Fa
     if r.returncode != 0:
         raise UserError(f"host {host}: cannot connect over SSH ({_last_line(r.stderr.decode(errors='replace'))}); "
                         f"check the name and that `ssh {host}` works with your keys")
-    d, part = shlex.quote(dest), shlex.quote(dest + ".partial")
     data = _tar(dep)
     log(f"[deploy] copying deploy/ ({len(data) / 1e6:.1f} MB) to {host}:{dest} ...")
-    copy = (f"set -e; rm -rf {part}; mkdir -p {part}; tar -xzf - -C {part}; rm -rf {d}; mv {part} {d}")
-    try:
-        r = _run(ssh + [copy], timeout + 60 + len(data) / 1e6, "copying", host, input=data)
-    except UserError:
-        _run(ssh + [f"rm -rf {part}"], timeout + 5, "cleaning up", host)
-        raise
+    copy = f"{python} -c {shlex.quote(Path(land.__file__).read_text())} {shlex.quote(dest)}"
+    r = _run(ssh + [copy], timeout + 60 + len(data) / 1e6, "copying", host, input=data)
+    msg = _last_line(r.stderr.decode(errors="replace"))
+    if r.returncode == land.REFUSED:
+        raise UserError(f"host {host}: {msg}")
     if r.returncode != 0:
-        _run(ssh + [f"rm -rf {part}"], timeout + 5, "cleaning up", host)
-        raise UserError(f"host {host}: copying to {dest} failed ({_last_line(r.stderr.decode(errors='replace'))}); "
-                        "nothing was left there")
+        raise UserError(f"host {host}: copying to {dest} failed ({msg}); nothing was left there and an earlier "
+                        "package is unchanged")
     args = ["--json"] + ["--csim"] * csim + (["--images", str(images)] if images else [])
-    log(f"[deploy] running validate.py on {host} ({'C-simulation stand-in' if csim else meta['board']}) ...")
-    r = _run(ssh + [f"cd {d} && {python} validate.py {' '.join(args)}"], 3600, "running validate.py", host,
-             text=True)
-    for line in r.stdout.splitlines()[:-1]:
+    log(f"[deploy] running validate.py on {host} ("
+        f"{'C-simulation stand-in, compiled there from its sources on first use' if csim else meta['board']}) ...")
+    r = _run(ssh + [f"cd -- {shlex.quote(dest)} && {python} validate.py {' '.join(args)}"], 3600,
+             "running validate.py", host, text=True)
+    for line in r.stderr.splitlines() + r.stdout.splitlines()[:-1]:
         log(f"[{host}] {line}")
     try:
         res = json.loads(r.stdout.strip().splitlines()[-1])

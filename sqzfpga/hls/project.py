@@ -77,12 +77,3 @@ def write_axis_top(prj: Path, layout, in_bits: int) -> None:
     (prj / "firmware" / f"{AXIS_TOP}.h").write_text(render("axis_top.h.jinja", **common) + "\n")
     (prj / f"{AXIS_TOP}_standin.cpp").write_text(render("dma_standin.cpp.jinja", **common) + "\n")
 
-
-def compile_standin(prj: Path, exe: Path, timeout: int = 1800) -> None:
-    """g++ the C-simulation stand-in (reads an input DMA buffer, writes the output buffer) into `exe`."""
-    cmd = ["g++", "-O2", "-std=c++14", f"-I{prj / 'firmware' / 'ap_types'}", f"-I{prj}", f"-I{prj / 'firmware'}",
-           str(prj / f"{AXIS_TOP}_standin.cpp"), str(prj / "firmware" / f"{AXIS_TOP}.cpp"),
-           str(prj / "firmware" / f"{PROJECT}.cpp"), "-o", str(exe)]
-    r = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
-    if r.returncode != 0:
-        raise RuntimeError(f"g++ of the C-simulation stand-in failed: {r.stderr.strip()[-800:]}")
