@@ -1,0 +1,138 @@
+"""`validate --on rtl`: the deployment package run as on the board, with the board simulated: its driver
+(unchanged) over the `pynq` stand-in (pynq_rtl) and the AXI DMA model (axidma) against the generated
+RTL in Verilator (tb_dma), one `Accelerator.run` per batch, every frame compared with the C simulation's
+output in the package (deploy/samples.npz). The simulation runs in a child process, so that a stuck
+design or driver ends at the wall-clock limit even where the simulation's own limits do not fire."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from sqzfpga.errors import UserError
+from sqzfpga.sim import rtlsim, tools
+from sqzfpga.sim.pynq_rtl import dma_instance
+
+SIM_FRAME_TIMEOUT_S = 10.0  # the driver's DMA deadline per frame in simulation (wall seconds; Verilator is slow)
+
+
+def parse_batches(text: str) -> list[int]:
+    try:
+        sizes = [int(x) for x in text.split(",")]
+    except ValueError:
+        sizes = []
+    if not sizes or min(sizes) < 1:
+        raise UserError(f"--batches {text}: expected positive batch sizes separated by commas, e.g. 1,7,64")
+    return sizes
+
+
+def validate_rtl(build_dir: Path, batches: list[int], wall_s: float | None = None, log=print,
+                 show_progress: bool = False) -> dict:
+    build_dir = Path(build_dir).resolve()
+    rtl, dep = build_dir / "rtl", build_dir / "deploy"
+    bd = build_dir / "vivado" / "block_design.tcl"
+    for need, how in ((rtl / "rtl.json", "an RTL build (`--accel rtl`)"),
+                      (dep / "accel.json", "a deployment package (build with `--board`)"), (bd, "a block design")):
+        if not need.exists():
+            raise UserError(f"build folder {build_dir}: has no {need.relative_to(build_dir)}; `validate --on rtl` "
+                            f"needs {how}: run `python -m sqzfpga build --board pynq-z2 --out {build_dir}`")
+    meta = json.loads((dep / "accel.json").read_text())
+    manifest = json.loads((rtl / "rtl.json").read_text())
+    samples = np.load(dep / "samples.npz")
+    frames = sum(batches)
+    if frames > len(samples["images"]):
+        raise UserError(f"--batches {','.join(map(str, batches))}: {frames} frames, but the package has "
+                        f"{len(samples['images'])} sample images")
+    dma_name, length_bits = dma_instance(bd)
+    plan = manifest["plan"]["cycles_per_frame"]
+    work = build_dir / "validate_rtl"
+    work.mkdir(exist_ok=True)
+    images, expected = samples["images"][:frames], samples["expected"][:frames]
+    np.save(work / "images.npy", np.ascontiguousarray(images, dtype=np.uint8))
+    wall_s = wall_s or 120.0 + 10.0 * frames
+    cfg = {"deploy": str(dep), "bitstream": meta["bitstream"], "dma_name": dma_name, "length_bits": length_bits,
+           "images": str(work / "images.npy"), "batches": batches, "out_bytes": 4 * meta["layout"]["out_words"],
+           "frame_timeout_s": SIM_FRAME_TIMEOUT_S, "idle_cycles": 10 * plan + 100_000,
+           "max_cycles": 4 * plan * (frames + 10 * len(batches)) + 1_000_000, "wall_s": wall_s,
+           "result": str(work / "result.json"), "outputs": str(work / "outputs.npy"),
+           "progress": str(work / "progress.txt"), "top": manifest["top"], "rtl": str(rtl)}
+    (work / "tb.json").write_text(json.dumps(cfg))
+    for f in ("result.json", "outputs.npy"):
+        (work / f).unlink(missing_ok=True)
+    log(f"[validate] compiling {manifest['top']} with Verilator ...")
+    rtlsim.compile_design(rtl, work)
+    log(f"[validate] the package's driver over the AXI DMA model: batches {','.join(map(str, batches))} "
+        f"({frames} frames) ...")
+    t0 = time.time()
+    _run_child(work, cfg, frames, wall_s + 60, show_progress)
+    wall = time.time() - t0
+    if not (work / "result.json").exists():
+        raise UserError(f"validate --on rtl: the simulation ended without a result; see {work / 'sim.log'}")
+    res = json.loads((work / "result.json").read_text())
+    if "error" in res:
+        raise UserError(f"validate --on rtl of {build_dir}: {res['error']} (after {res.get('cycles', 0)} "
+                        f"simulated cycles; log {work / 'sim.log'})")
+    got = np.load(work / "outputs.npy")
+    bad = int(np.sum(got != expected.reshape(got.shape)))
+    per = _cycles_per_frame(res)
+    return {"on": "rtl", "exact": bad == 0, "mismatching_values": bad, "frames": frames, "batches": batches,
+            "transfers": res["transfers"], "cycles": res["cycles"],
+            "batch_cycles": [b["cycles"] for b in res["batches"]], "cycles_per_frame": per,
+            "planned_cycles_per_frame": plan, "wall_s": round(wall, 1)}
+
+
+def _cycles_per_frame(res: dict) -> float | None:
+    """Steady-state cycles between frames' last output words, in the largest batch (3 frames or more)."""
+    b = max(res["batches"], key=lambda b: b["frames"])
+    s = b["stamps_ns"]
+    if len(s) < 3:
+        return None
+    return round((s[-1] - s[1]) / res["period_ns"] / (len(s) - 2), 1)
+
+
+def _run_child(work: Path, cfg: dict, frames: int, wall_s: float, show_progress: bool) -> None:
+    """Run tb_dma in a child process group, killed after `wall_s` seconds."""
+    code = ("import sys; from sqzfpga.sim.validate import _simulate; _simulate(sys.argv[1])")
+    env = {**tools.verilator_env(), "SQZ_DMA": str(work / "tb.json")}
+    proc = subprocess.Popen([sys.executable, "-c", code, str(work / "tb.json")], env=env, cwd=work,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+
+    def wait():
+        try:
+            proc.wait(timeout=wall_s)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+            raise UserError(f"validate --on rtl: no result within the wall-clock limit of {wall_s:.0f} s; "
+                            f"stopped the simulation (see {work / 'sim.log'})") from None
+    try:
+        rtlsim._with_progress(wait, work / "progress.txt", frames, "[validate] frames", show_progress)
+    except BaseException:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+        raise
+
+
+def _simulate(cfg_path: str) -> None:
+    """In the child: run tb_dma on the design compiled in the work folder."""
+    import contextlib
+    import io
+
+    from cocotb_tools.runner import get_runner
+
+    cfg = json.loads(Path(cfg_path).read_text())
+    work = Path(cfg_path).parent
+    with contextlib.redirect_stdout(io.StringIO()):
+        try:
+            get_runner("verilator").test(test_module="sqzfpga.sim.tb_dma", hdl_toplevel=cfg["top"], build_dir=work,
+                                         hdl_toplevel_lang="verilog", test_dir=cfg["rtl"],
+                                         results_xml=str(work / "results.xml"), log_file=work / "sim.log")
+        except SystemExit:
+            pass
