@@ -30,6 +30,10 @@ def _finish(cfg: dict, result: dict) -> None:
         json.dump(result, f)
 
 
+def _state(ch: axidma.Channel, verb: str) -> str:
+    return f"{ch.pos} of {ch.length} bytes {verb}" if ch.active else f"idle, {ch.length} bytes {verb} last"
+
+
 async def _limits(cfg: dict, dut, dma: axidma.AxiDma) -> None:
     """End the simulation (the driver thread may be stuck in a wait without a time limit) on a limit."""
     t0, last_beats, quiet = time.monotonic(), -1, 0
@@ -44,8 +48,7 @@ async def _limits(cfg: dict, dut, dma: axidma.AxiDma) -> None:
         why = None
         if quiet >= cfg["idle_cycles"]:
             why = (f"the design stopped handshaking: no beat on s_axis or m_axis for {quiet} cycles while DMA "
-                   f"transfers were armed (MM2S {dma.mm2s.pos} of {dma.mm2s.length} bytes sent, S2MM "
-                   f"{dma.s2mm.pos} bytes received)")
+                   f"transfers were armed (MM2S {_state(dma.mm2s, 'sent')}, S2MM {_state(dma.s2mm, 'received')})")
         elif cycles > cfg["max_cycles"]:
             why = f"simulated time limit: {cycles} cycles, more than {cfg['max_cycles']}"
         elif time.monotonic() - t0 > cfg["wall_s"]:
