@@ -89,7 +89,8 @@ def test_deadlock_ends_with_one_error_line(default_build, tmp_path):
     t0 = time.time()
     r = run_cli("validate", "--build", d, "--on", "rtl", "--batches", "1,7,64", "--json", timeout=300)
     assert r.returncode == 2
-    assert_clean_error(r, "stopped handshaking")
+    err = assert_clean_error(r)  # the simulation's watchdog or the driver's deadline, whichever fires first
+    assert "stopped handshaking" in err or "MM2S stalled" in err and "the DMA was reset" in err, err
     assert time.time() - t0 < 120
 
 

@@ -36,6 +36,7 @@ class Design:
     dma_name: str
     dma: axidma.AxiDma
     clk: object
+    period_ns: float
     max_size: int
 
 
@@ -91,12 +92,13 @@ def allocate(shape, dtype="u4", target=None, **kwargs) -> PynqBuffer:
 class MMIO:
     """The DMA's AXI-Lite register space; each access costs MMIO_CYCLES simulated cycles."""
 
-    def __init__(self, dma: axidma.AxiDma, clk):
+    def __init__(self, dma: axidma.AxiDma, clk, period_ns: float):
         from cocotb.task import resume
-        from cocotb.triggers import ClockCycles
+        from cocotb.triggers import RisingEdge, Timer
 
         async def access(off, value):
-            await ClockCycles(clk, MMIO_CYCLES)
+            await Timer(MMIO_CYCLES * period_ns, unit="ns")  # one wake-up, not one per cycle
+            await RisingEdge(clk)
             if value is None:
                 return dma.read(off)
             dma.write(off, value)
@@ -187,7 +189,7 @@ class DMA:
     """The AXI DMA IP of the overlay (simple mode, MM2S and S2MM; 32-bit memory-mapped side)."""
 
     def __init__(self, design: Design):
-        self.mmio = MMIO(design.dma, design.clk)
+        self.mmio = MMIO(design.dma, design.clk, design.period_ns)
         self.buffer_max_size = design.max_size
         self.sendchannel = _Channel(self.mmio, 0, design.max_size, 4, send=True)
         self.recvchannel = _Channel(self.mmio, axidma.S2MM, design.max_size, 4, send=False)

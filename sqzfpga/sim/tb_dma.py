@@ -17,7 +17,7 @@ import cocotb
 import numpy as np
 from cocotb.clock import Clock
 from cocotb.task import bridge
-from cocotb.triggers import ClockCycles, RisingEdge
+from cocotb.triggers import ClockCycles, RisingEdge, Timer
 from cocotb.utils import get_sim_time
 
 from sqzfpga.sim import axidma, pynq_rtl
@@ -39,7 +39,7 @@ async def _limits(cfg: dict, dut, dma: axidma.AxiDma) -> None:
     t0, last_beats, quiet = time.monotonic(), -1, 0
     step = 10_000
     while True:
-        await ClockCycles(dut.ap_clk, step)
+        await Timer(step * PERIOD_NS, unit="ns")  # one wake-up per step, not one per cycle
         beats = dma.mm2s.beats + dma.s2mm.beats
         armed = dma.mm2s.active or dma.s2mm.active
         quiet = quiet + step if armed and beats == last_beats else 0
@@ -77,7 +77,7 @@ async def dma_run(dut):
     cocotb.start_soon(axidma.s2mm_stream(dma.s2mm, dut.ap_clk, dut.m_axis_tvalid, dut.m_axis_tready,
                                          dut.m_axis_tdata, dut.m_axis_tlast, stamps, cfg["out_bytes"]))
     cocotb.start_soon(_limits(cfg, dut, dma))
-    pynq_rtl.install(pynq_rtl.Design(cfg["bitstream"], cfg["dma_name"], dma, dut.ap_clk,
+    pynq_rtl.install(pynq_rtl.Design(cfg["bitstream"], cfg["dma_name"], dma, dut.ap_clk, PERIOD_NS,
                                      (1 << cfg["length_bits"]) - 1))
     sys.path.insert(0, cfg["deploy"])
     from sqzfpga_driver.driver import Accelerator  # the package's copy, as on the board
