@@ -455,6 +455,8 @@ def _validate_parser(p):
     p.add_argument("--batches", default="1,7,64", help="batch sizes, one Accelerator.run each (default 1,7,64)")
     p.add_argument("--wall-limit", type=float, help="seconds before the simulation is stopped (default 120 + 10 "
                    "per frame)")
+    p.add_argument("--script-images", type=int, default=0, help="then also run the package's validate.py, "
+                   "unchanged, on this many sample images (default 0: not)")
 
 
 @command("validate", "run the deployment package's driver, unchanged, on a simulated board (AXI DMA model + "
@@ -463,12 +465,15 @@ def cmd_validate(a):
     from sqzfpga.sim.validate import parse_batches, validate_rtl
 
     res = validate_rtl(_existing_build(a.build), parse_batches(a.batches), a.wall_limit, log=log,
-                       show_progress=sys.stderr.isatty())
+                       show_progress=sys.stderr.isatty(), script_images=a.script_images)
     log(f"[validate] {res['frames']} frames in {len(res['batches'])} batches through the AXI DMA model: "
         f"{'exact' if res['exact'] else 'NOT exact'} vs the C simulation; transfers {res['transfers']}; "
         f"{res['cycles_per_frame']} cycles/frame (planned {res['planned_cycles_per_frame']})")
     if not res["exact"]:
         raise UserError(f"validate --on rtl: {res['mismatching_values']} output values differ from the C simulation")
+    if res["validate_py"] and res["validate_py"]["rc"] != 0:
+        raise UserError(f"validate --on rtl: the package's validate.py failed on the simulated board: "
+                        f"{res['validate_py']}")
     return res
 
 

@@ -60,15 +60,18 @@ def mutant(build: Path, dst: Path, wrapper: str) -> Path:
 
 @pytest.mark.xdist_group("default_build")
 def test_validate_rtl_batches_exact(default_build):
-    """The issue's command: 1 + 7 + 64 frames, one DMA transfer per direction per batch, all exact."""
+    """The issue's command: 1 + 7 + 64 frames, one DMA transfer per direction per batch, all exact; then
+    the package's validate.py on 3 images."""
     out, _ = default_build
-    r = run_cli("validate", "--build", out, "--on", "rtl", "--batches", "1,7,64", "--json",
+    r = run_cli("validate", "--build", out, "--on", "rtl", "--batches", "1,7,64", "--script-images", "3", "--json",
                 timeout=900)
     assert r.returncode == 0, r.stderr[-2000:]
     res = json.loads(r.stdout.strip().splitlines()[-1])
     assert res["exact"] and res["frames"] == 72 and res["batches"] == [1, 7, 64]
     assert res["transfers"] == {"mm2s": 3, "s2mm": 3}
     assert abs(res["cycles_per_frame"] / res["planned_cycles_per_frame"] - 1) < 0.05
+    v = res["validate_py"]  # the package's validate.py, unchanged, on the same simulated board
+    assert v["rc"] == 0 and v["exact"] and v["backend"] == "pynq" and v["images"] == 3
 
 
 @pytest.mark.xdist_group("default_build")

@@ -7,6 +7,7 @@ Packing and unpacking (layout.py) are the same for both, and the same as the RTL
 from __future__ import annotations
 
 import json
+import os
 import time
 from pathlib import Path
 
@@ -18,6 +19,7 @@ MAX_TRANSFER = (1 << 26) - 1  # bytes per simple-mode DMA transfer (c_sg_length_
 BASE_TIMEOUT_S = 1.0  # per chunk: buffer set-up and register traffic on the board's ARM
 FRAME_MARGIN = 10  # per frame: this many times the planned frame time at the build's clock
 FALLBACK_FRAME_S = 0.1  # per frame when accel.json has no plan
+TIMEOUT_ENV = "SQZFPGA_DMA_FRAME_TIMEOUT_S"  # overrides the per-frame deadline (a slow clock, a simulated board)
 
 
 class DmaError(RuntimeError):
@@ -29,8 +31,8 @@ class PynqDma:
 
     One chunk = one MM2S transfer of N frames and one S2MM transfer of N frames (TLAST once, at the end).
     PYNQ's `wait()` has no time limit, so the channels' `idle` is polled against a deadline first
-    (`frame_timeout_s` per frame plus BASE_TIMEOUT_S; by default FRAME_MARGIN times the planned frame
-    time), and the received length is checked. On a timeout, an error or a short length the DMA is reset
+    (`frame_timeout_s` per frame plus BASE_TIMEOUT_S; else $SQZFPGA_DMA_FRAME_TIMEOUT_S; else FRAME_MARGIN
+    times the planned frame time), and the received length is checked. On a timeout, an error or a short length the DMA is reset
     (DMACR.Reset, then both channels started) and DmaError says what happened."""
 
     def __init__(self, folder: Path, meta: dict, frame_timeout_s: float | None = None):
@@ -41,6 +43,8 @@ class PynqDma:
         self.dma = getattr(self.overlay, meta["dma"])
         self._in = self._out = None
         self._frame_bytes = Layout.from_dict(meta["layout"]).out_bytes
+        if frame_timeout_s is None and os.environ.get(TIMEOUT_ENV):
+            frame_timeout_s = float(os.environ[TIMEOUT_ENV])
         if frame_timeout_s is None:
             cycles, mhz = meta.get("planned_cycles_per_frame"), meta.get("clock_mhz")
             frame_timeout_s = FRAME_MARGIN * cycles / (mhz * 1e6) if cycles and mhz else FALLBACK_FRAME_S

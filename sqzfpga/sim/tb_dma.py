@@ -7,7 +7,9 @@ the simulation with an error in the result file. Configured by the JSON file nam
 (written by sqzfpga.sim.validate)."""
 from __future__ import annotations
 
-import inspect
+import contextlib
+import importlib.util
+import io
 import json
 import os
 import sys
@@ -85,9 +87,7 @@ async def dma_run(dut):
     batches = []
 
     def host():  # the board's Python, in a bridge thread
-        timeout = {"frame_timeout_s": cfg["frame_timeout_s"]}  # a package older than the DMA deadline has none
-        acc = Accelerator.open(cfg["deploy"], **timeout if "frame_timeout_s" in
-                               inspect.signature(Accelerator.open).parameters else {})
+        acc = Accelerator.open(cfg["deploy"])  # the deadline per frame comes from $SQZFPGA_DMA_FRAME_TIMEOUT_S
         out, i = [], 0
         for n in cfg["batches"]:
             t0, s0 = get_sim_time("ns"), len(stamps)
@@ -99,6 +99,16 @@ async def dma_run(dut):
                 f.write(".\n" * n)
         return np.concatenate(out)
 
+    def package_validate():  # the package's validate.py, unchanged, as a user runs it on the board
+        spec = importlib.util.spec_from_file_location("package_validate", os.path.join(cfg["deploy"], "validate.py"))
+        mod = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(mod)
+        text = io.StringIO()
+        with contextlib.redirect_stdout(text), contextlib.redirect_stderr(text):
+            rc = mod.main(["--images", str(cfg["script_images"]), "--json"])
+        lines = text.getvalue().strip().splitlines()
+        return {"rc": rc, **(json.loads(lines[-1]) if rc in (0, 1) else {"output": lines[-1:]})}
+
     try:
         raw = await bridge(host)()
     except Exception as e:  # the driver's error, as a user would see it
@@ -106,5 +116,8 @@ async def dma_run(dut):
                       "cycles": int(get_sim_time("ns") // PERIOD_NS)})
         return
     np.save(cfg["outputs"], raw)
-    _finish(cfg, {"batches": batches, "transfers": {"mm2s": dma.mm2s.transfers, "s2mm": dma.s2mm.transfers},
-                  "cycles": int(get_sim_time("ns") // PERIOD_NS), "period_ns": PERIOD_NS})
+    res = {"batches": batches, "transfers": {"mm2s": dma.mm2s.transfers, "s2mm": dma.s2mm.transfers},
+           "cycles": int(get_sim_time("ns") // PERIOD_NS), "period_ns": PERIOD_NS}
+    if cfg["script_images"]:
+        res["validate_py"] = await bridge(package_validate)()
+    _finish(cfg, res)

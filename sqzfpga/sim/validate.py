@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from sqzfpga.errors import UserError
+from sqzfpga.firmware.driver import TIMEOUT_ENV
 from sqzfpga.sim import rtlsim, tools
 from sqzfpga.sim.pynq_rtl import dma_instance
 
@@ -33,7 +34,9 @@ def parse_batches(text: str) -> list[int]:
 
 
 def validate_rtl(build_dir: Path, batches: list[int], wall_s: float | None = None, log=print,
-                 show_progress: bool = False) -> dict:
+                 show_progress: bool = False, script_images: int = 0) -> dict:
+    """Run `batches` through the simulated board; then, with `script_images`, the package's validate.py
+    (unchanged, `--images N --json`) on the same simulated board."""
     build_dir = Path(build_dir).resolve()
     rtl, dep = build_dir / "rtl", build_dir / "deploy"
     bd = build_dir / "vivado" / "block_design.tcl"
@@ -46,6 +49,8 @@ def validate_rtl(build_dir: Path, batches: list[int], wall_s: float | None = Non
     manifest = json.loads((rtl / "rtl.json").read_text())
     samples = np.load(dep / "samples.npz")
     frames = sum(batches)
+    if script_images < 0 or script_images > len(samples["images"]):
+        raise UserError(f"--script-images {script_images}: expected 0 to {len(samples['images'])}")
     if frames > len(samples["images"]):
         raise UserError(f"--batches {','.join(map(str, batches))}: {frames} frames, but the package has "
                         f"{len(samples['images'])} sample images")
@@ -55,11 +60,11 @@ def validate_rtl(build_dir: Path, batches: list[int], wall_s: float | None = Non
     work.mkdir(exist_ok=True)
     images, expected = samples["images"][:frames], samples["expected"][:frames]
     np.save(work / "images.npy", np.ascontiguousarray(images, dtype=np.uint8))
-    wall_s = wall_s or 120.0 + 10.0 * frames
+    wall_s = wall_s or 120.0 + 10.0 * (frames + script_images)
     cfg = {"deploy": str(dep), "bitstream": meta["bitstream"], "dma_name": dma_name, "length_bits": length_bits,
            "images": str(work / "images.npy"), "batches": batches, "out_bytes": 4 * meta["layout"]["out_words"],
-           "frame_timeout_s": SIM_FRAME_TIMEOUT_S, "idle_cycles": 10 * plan + 100_000,
-           "max_cycles": 4 * plan * (frames + 10 * len(batches)) + 1_000_000, "wall_s": wall_s,
+           "script_images": script_images, "idle_cycles": 10 * plan + 100_000,
+           "max_cycles": 4 * plan * (frames + script_images + 10 * (len(batches) + 1)) + 1_000_000, "wall_s": wall_s,
            "result": str(work / "result.json"), "outputs": str(work / "outputs.npy"),
            "progress": str(work / "progress.txt"), "top": manifest["top"], "rtl": str(rtl)}
     (work / "tb.json").write_text(json.dumps(cfg))
@@ -84,7 +89,7 @@ def validate_rtl(build_dir: Path, batches: list[int], wall_s: float | None = Non
     return {"on": "rtl", "exact": bad == 0, "mismatching_values": bad, "frames": frames, "batches": batches,
             "transfers": res["transfers"], "cycles": res["cycles"],
             "batch_cycles": [b["cycles"] for b in res["batches"]], "cycles_per_frame": per,
-            "planned_cycles_per_frame": plan, "wall_s": round(wall, 1)}
+            "planned_cycles_per_frame": plan, "validate_py": res.get("validate_py"), "wall_s": round(wall, 1)}
 
 
 def _cycles_per_frame(res: dict) -> float | None:
@@ -99,7 +104,7 @@ def _cycles_per_frame(res: dict) -> float | None:
 def _run_child(work: Path, cfg: dict, frames: int, wall_s: float, show_progress: bool) -> None:
     """Run tb_dma in a child process group, killed after `wall_s` seconds."""
     code = ("import sys; from sqzfpga.sim.validate import _simulate; _simulate(sys.argv[1])")
-    env = {**tools.verilator_env(), "SQZ_DMA": str(work / "tb.json")}
+    env = {**tools.verilator_env(), "SQZ_DMA": str(work / "tb.json"), TIMEOUT_ENV: str(SIM_FRAME_TIMEOUT_S)}
     proc = subprocess.Popen([sys.executable, "-c", code, str(work / "tb.json")], env=env, cwd=work,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
 
