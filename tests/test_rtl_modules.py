@@ -92,7 +92,7 @@ def test_wrong_rounding_is_caught(tmp_path):
 def test_maxpool_ceil_signed_and_beat_count(tmp_path):
     """Exact; and the bench counts beats (same compiled module): one beat more than expected fails
     (the output must stay quiet after the expected beats), one fewer fails by the watchdog (no beat
-    for idle_cycles), naming both streams, instead of waiting forever."""
+    for tb_modules.IDLE_CYCLES), naming both streams, instead of waiting forever."""
     rng = np.random.default_rng(2)
     q = QType(6, 1, True)
     layer = Layer("SqzMaxPool", in_shape=[8, 8, 3], out_shape=[4, 4, 3], in_q=q.triple(), out_q=q.triple(), k=3, s=2,

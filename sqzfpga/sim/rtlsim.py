@@ -16,7 +16,7 @@ from sqzfpga.errors import UserError
 from sqzfpga.sim import tools
 
 CLOCK_MHZ = 100.0
-TIME_FACTOR = 4  # simulated-time limit: this many times the planned cycles, plus a frame's latency
+TIME_FACTOR = 4  # simulated-time limit: this many times the planned cycles, plus the idle window
 SLOW_CYCLES_PER_S = 5000  # wall-clock limit: a tenth of the speed measured on the default network (55k cycles/s)
 WALL_BASE_S = 120  # plus this for start-up (Python, cocotb, loading the ROMs)
 
@@ -144,7 +144,8 @@ def run_network(rtl: Path, work: Path, images: np.ndarray, reset_mid_frame: bool
     cfg = {"images": str(work / "images.npy"), "result": str(work / "result.json"), "layout": manifest["layout"],
            "output_buffer": str(work / "output.bin"), "reset_mid_frame": reset_mid_frame, "stall": stall, "seed": seed,
            "progress": str(work / "progress.txt"), "error": str(work / "error.txt"), "batches": batches,
-           "quiet_cycles": lim.quiet_cycles, "idle_cycles": lim.idle_cycles, "limit_cycles": lim.cycles, "wall_s": lim.wall_s}
+           "quiet_cycles": lim.quiet_cycles, "idle_cycles": lim.idle_cycles, "limit_cycles": lim.cycles,
+           "wall_s": lim.wall_s}
     (work / "tb.json").write_text(json.dumps(cfg))
     for f in ("result.json", "error.txt"):
         (work / f).unlink(missing_ok=True)
@@ -162,7 +163,7 @@ def run_network(rtl: Path, work: Path, images: np.ndarray, reset_mid_frame: bool
             except SystemExit:
                 pass
             except subprocess.TimeoutExpired:
-                killed.append(f"the simulator did not return within {lim.wall_s + 60:.0f} s (wall clock) and was stopped")
+                killed.append(f"the simulator did not return within {lim.wall_s + 60:.0f} s (wall clock); stopped it")
             except RuntimeError as e:  # the simulator process failed
                 killed.append(f"the simulator failed ({e})")
     with _environ({**tools.verilator_env(), "SQZ_TB": str(work / "tb.json")}):

@@ -1,7 +1,7 @@
 """cocotb test for any one stream module (s_*/m_* ports): the beats in $SQZ_TB's JSON go in with
 random valid stalls, come out with random ready stalls, and must equal the scoreboard's beats, no
 more: after the expected beats the output must stay quiet for twice the longest gap seen between
-beats. A watchdog fails the test when no beat moves for `idle_cycles` (none of the library modules
+beats. A watchdog fails the test when no beat moves for IDLE_CYCLES (none of the library modules
 has a last signal; the stream adapters' TLAST is checked by the network bench). The time of every
 output beat is recorded (throughput of one layer, with no stalls)."""
 from __future__ import annotations
@@ -17,6 +17,9 @@ from cocotb.triggers import ClockCycles, RisingEdge, select
 from sqzfpga.sim.streams import Progress, extra_beats, receive, send, watchdog
 
 PERIOD_NS = 10
+IDLE_CYCLES = 100_000  # no beat on either stream for this long: a stall (test modules are small)
+LIMIT_CYCLES = 10_000_000
+WALL_S = 600  # rtlsim.run_module kills the simulator at 900 s
 
 
 @cocotb.test()
@@ -42,7 +45,7 @@ async def stream_module(dut):
                             rng=random.Random(cfg.get("seed", 0) + 1), stamps=stamps, progress=prog)
         await sender
         gaps = [b - a for a, b in zip(stamps, stamps[1:])] or [0]
-        quiet = max(1000, 2 * round(max(gaps) / PERIOD_NS))
+        quiet = min(max(1000, 2 * round(max(gaps) / PERIOD_NS)), IDLE_CYCLES // 2)
         extra = await extra_beats(dut.clk, dut.m_valid, dut.m_ready, quiet, PERIOD_NS)
         return got, stamps, extra, quiet
 
@@ -50,8 +53,7 @@ async def stream_module(dut):
         return (f"input: {p.beats_in} of {len(beats_in)} beats taken{' (s_ready low)' if p.in_blocked else ''}; "
                 f"output: {p.beats_out} of {len(want)} beats")
 
-    idx, res = await select(run(), watchdog(prog, PERIOD_NS, cfg.get("idle_cycles", 100_000),
-                                            cfg.get("limit_cycles", 10_000_000), cfg.get("wall_s", 600), where))
+    idx, res = await select(run(), watchdog(prog, PERIOD_NS, IDLE_CYCLES, LIMIT_CYCLES, WALL_S, where))
     assert idx == 0, res
     got, stamps, extra, quiet = res
     with open(cfg["result"], "w") as f:

@@ -39,11 +39,8 @@ async def _reset(dut, cycles: int = 4):
 
 def tlast_errors(lasts: list[int], batches: list[int], out_words: int) -> list[str]:
     """Where m_axis_tlast differs from the protocol: high exactly on each transfer's final word."""
-    ends, at = set(), 0
-    for b in batches:
-        at += b * out_words
-        ends.add(at - 1)
-    bounds = np.cumsum([0] + batches)
+    bounds = np.cumsum([0] + batches)  # first frame of each transfer
+    ends = {int(b) * out_words - 1 for b in bounds[1:]}
     errors = []
     for i, bit in enumerate(lasts):
         if bool(bit) != (i in ends):
