@@ -1,15 +1,14 @@
 """`validate --on rtl`: the deployment package run as on the board, with the board simulated: its driver
 (unchanged) over the `pynq` stand-in (pynq_rtl) and the AXI DMA model (axidma) against the generated
 RTL in Verilator (tb_dma), one `Accelerator.run` per batch, every frame compared with the C simulation's
-output in the package (deploy/samples.npz). The simulation runs in a child process, so that a stuck
-design or driver ends at the wall-clock limit even where the simulation's own limits do not fire."""
+output in the package (deploy/samples.npz). Time limits as rtlsim's (`rtlsim.limits`): the testbench
+stops itself; the simulator process is killed behind it."""
 from __future__ import annotations
 
+import contextlib
+import io
 import json
-import os
-import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -17,6 +16,7 @@ import numpy as np
 
 from sqzfpga.errors import UserError
 from sqzfpga.firmware.driver import TIMEOUT_ENV
+from sqzfpga.firmware.layout import Layout
 from sqzfpga.sim import rtlsim, tools
 from sqzfpga.sim.pynq_rtl import dma_instance
 
@@ -56,17 +56,18 @@ def validate_rtl(build_dir: Path, batches: list[int], wall_s: float | None = Non
                         f"{len(samples['images'])} sample images")
     dma_name, length_bits = dma_instance(bd)
     plan = manifest["plan"]["cycles_per_frame"]
+    lim = rtlsim.limits(manifest["plan"], Layout.from_dict(manifest["layout"]), frames + script_images)
+    wall_s = wall_s or lim.wall_s
     work = build_dir / "validate_rtl"
     work.mkdir(exist_ok=True)
     images, expected = samples["images"][:frames], samples["expected"][:frames]
     np.save(work / "images.npy", np.ascontiguousarray(images, dtype=np.uint8))
-    wall_s = wall_s or 120.0 + 10.0 * (frames + script_images)
     cfg = {"deploy": str(dep), "bitstream": meta["bitstream"], "dma_name": dma_name, "length_bits": length_bits,
            "images": str(work / "images.npy"), "batches": batches, "out_bytes": 4 * meta["layout"]["out_words"],
-           "script_images": script_images, "idle_cycles": 10 * plan + 100_000,
-           "max_cycles": 4 * plan * (frames + script_images + 10 * (len(batches) + 1)) + 1_000_000, "wall_s": wall_s,
-           "result": str(work / "result.json"), "outputs": str(work / "outputs.npy"),
-           "progress": str(work / "progress.txt"), "top": manifest["top"], "rtl": str(rtl)}
+           "script_images": script_images, "idle_cycles": lim.idle_cycles,
+           "max_cycles": lim.cycles + (len(batches) + 1) * lim.idle_cycles,  # each run fills the pipeline anew
+           "wall_s": wall_s, "result": str(work / "result.json"), "outputs": str(work / "outputs.npy"),
+           "progress": str(work / "progress.txt")}
     (work / "tb.json").write_text(json.dumps(cfg))
     for f in ("result.json", "outputs.npy"):
         (work / f).unlink(missing_ok=True)
@@ -75,10 +76,11 @@ def validate_rtl(build_dir: Path, batches: list[int], wall_s: float | None = Non
     log(f"[validate] the package's driver over the AXI DMA model: batches {','.join(map(str, batches))} "
         f"({frames} frames) ...")
     t0 = time.time()
-    _run_child(work, cfg, frames, wall_s + 60, show_progress)
+    killed = _simulate(work, manifest["top"], rtl, frames, wall_s + 60, show_progress)
     wall = time.time() - t0
     if not (work / "result.json").exists():
-        raise UserError(f"validate --on rtl: the simulation ended without a result; see {work / 'sim.log'}")
+        raise UserError(f"validate --on rtl: {killed or 'the simulation ended without a result'}; see "
+                        f"{work / 'sim.log'}")
     res = json.loads((work / "result.json").read_text())
     if "error" in res:
         raise UserError(f"validate --on rtl of {build_dir}: {res['error']} (after {res.get('cycles', 0)} "
@@ -101,43 +103,25 @@ def _cycles_per_frame(res: dict) -> float | None:
     return round((s[-1] - s[1]) / res["period_ns"] / (len(s) - 2), 1)
 
 
-def _run_child(work: Path, cfg: dict, frames: int, wall_s: float, show_progress: bool) -> None:
-    """Run tb_dma in a child process group, killed after `wall_s` seconds."""
-    code = ("import sys; from sqzfpga.sim.validate import _simulate; _simulate(sys.argv[1])")
+def _simulate(work: Path, top: str, rtl: Path, frames: int, timeout_s: float, show_progress: bool) -> str | None:
+    """Run tb_dma on the design compiled in `work`; the simulator is killed after `timeout_s` seconds.
+    Returns why it did not finish normally, if it did not."""
+    killed = []
+
+    def simulate():
+        runner = rtlsim._ports_only_runner(timeout_s=timeout_s)
+        with contextlib.redirect_stdout(io.StringIO()):
+            try:
+                runner.test(test_module="sqzfpga.sim.tb_dma", hdl_toplevel=top, build_dir=work,
+                            hdl_toplevel_lang="verilog", test_dir=rtl, results_xml=str(work / "results.xml"),
+                            log_file=work / "sim.log")
+            except SystemExit:
+                pass
+            except subprocess.TimeoutExpired:
+                killed.append(f"the simulator did not return within {timeout_s:.0f} s (wall clock); stopped it")
+            except RuntimeError as e:  # the simulator process failed
+                killed.append(f"the simulator failed ({e})")
     env = {**tools.verilator_env(), "SQZ_DMA": str(work / "tb.json"), TIMEOUT_ENV: str(SIM_FRAME_TIMEOUT_S)}
-    proc = subprocess.Popen([sys.executable, "-c", code, str(work / "tb.json")], env=env, cwd=work,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-
-    def wait():
-        try:
-            proc.wait(timeout=wall_s)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-            raise UserError(f"validate --on rtl: no result within the wall-clock limit of {wall_s:.0f} s; "
-                            f"stopped the simulation (see {work / 'sim.log'})") from None
-    try:
-        rtlsim._with_progress(wait, work / "progress.txt", frames, "[validate] frames", show_progress)
-    except BaseException:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-        raise
-
-
-def _simulate(cfg_path: str) -> None:
-    """In the child: run tb_dma on the design compiled in the work folder."""
-    import contextlib
-    import io
-
-    from cocotb_tools.runner import get_runner
-
-    cfg = json.loads(Path(cfg_path).read_text())
-    work = Path(cfg_path).parent
-    with contextlib.redirect_stdout(io.StringIO()):
-        try:
-            get_runner("verilator").test(test_module="sqzfpga.sim.tb_dma", hdl_toplevel=cfg["top"], build_dir=work,
-                                         hdl_toplevel_lang="verilog", test_dir=cfg["rtl"],
-                                         results_xml=str(work / "results.xml"), log_file=work / "sim.log")
-        except SystemExit:
-            pass
+    with rtlsim._environ(env):
+        rtlsim._with_progress(simulate, work / "progress.txt", frames, "[validate] frames", show_progress)
+    return killed[0] if killed else None
