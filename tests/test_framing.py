@@ -121,7 +121,7 @@ def test_rtl_deadlock_one_error_line_in_time(mutant):
     took = time.time() - t0
     line = assert_clean_error(proc, "deadlock", "(2 of 4 frames), the design stopped taking input (s_axis_tready low)",
                               "m_axis: 4 of 8 words out")
-    assert took < 120, (took, line)
+    assert proc.returncode == 2 and took < 120, (proc.returncode, took, line)
 
 
 def test_rtl_tlast_on_every_frame_is_rejected(mutant):
