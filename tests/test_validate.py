@@ -15,8 +15,10 @@ from conftest import assert_clean_error, run_cli
 from sqzfpga.sim import axidma
 
 PORTS = """    input  logic ap_clk, ap_rst_n,
-    input  logic [7:0] s_axis_tdata, input logic s_axis_tvalid, output logic s_axis_tready, input logic s_axis_tlast,
-    output logic [31:0] m_axis_tdata, output logic m_axis_tvalid, input logic m_axis_tready, output logic m_axis_tlast"""
+    input  logic [7:0] s_axis_tdata, input logic s_axis_tvalid, output logic s_axis_tready,
+    input  logic s_axis_tlast,
+    output logic [31:0] m_axis_tdata, output logic m_axis_tvalid, input logic m_axis_tready,
+    output logic m_axis_tlast"""
 
 # The top as it was before the batch protocol: TLAST on the last word of every frame.
 EVERY_FRAME_TLAST = """module mutant_top (

@@ -31,9 +31,10 @@ class PynqDma:
 
     One chunk = one MM2S transfer of N frames and one S2MM transfer of N frames (TLAST once, at the end).
     PYNQ's `wait()` has no time limit, so the channels' `idle` is polled against a deadline first
-    (`frame_timeout_s` per frame plus BASE_TIMEOUT_S; else $SQZFPGA_DMA_FRAME_TIMEOUT_S; else FRAME_MARGIN
-    times the planned frame time), and the received length is checked. On a timeout, an error or a short length the DMA is reset
-    (DMACR.Reset, then both channels started) and DmaError says what happened."""
+    (`frame_timeout_s` per frame plus BASE_TIMEOUT_S; else $SQZFPGA_DMA_FRAME_TIMEOUT_S; else
+    FRAME_MARGIN times the planned frame time), and the received length is checked. On a timeout, an
+    error or a short length the DMA is reset (DMACR.Reset, then both channels started) and DmaError
+    says what happened."""
 
     def __init__(self, folder: Path, meta: dict, frame_timeout_s: float | None = None):
         from pynq import Overlay, allocate  # only on the board

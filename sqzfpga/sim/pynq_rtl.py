@@ -200,7 +200,8 @@ class Overlay:
 
     def __init__(self, bitfile: str, download: bool = True, **kwargs):
         if _design is None or Path(bitfile).name != _design.bitstream:
-            raise OSError(f"{bitfile}: this simulation holds the design of {_design.bitstream if _design else 'nothing'}")
+            held = _design.bitstream if _design else "nothing"
+            raise OSError(f"{bitfile}: this simulation holds the design of {held}")
         self.bitfile_name = str(bitfile)
         self.ip_dict = {_design.dma_name: {"type": "xilinx.com:ip:axi_dma:7.1"}}
         self._dma = None
