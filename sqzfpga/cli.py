@@ -461,6 +461,36 @@ def cmd_synth(a):
     return res
 
 
+# ---- validate (the deployment package against a simulated board) -----------------------------------
+def _validate_parser(p):
+    _build_dir_arg(p)
+    p.add_argument("--on", choices=["rtl"], required=True, help="rtl: the package's driver over a PG021 AXI DMA "
+                   "model against the generated RTL in Verilator")
+    p.add_argument("--batches", default="1,7,64", help="batch sizes, one Accelerator.run each (default 1,7,64)")
+    p.add_argument("--wall-limit", type=float, help="seconds before the simulation is stopped (default 120 + 10 "
+                   "per frame)")
+    p.add_argument("--script-images", type=int, default=0, help="then also run the package's validate.py, "
+                   "unchanged, on this many sample images (default 0: not)")
+
+
+@command("validate", "run the deployment package's driver, unchanged, on a simulated board (AXI DMA model + "
+         "RTL): every frame against the C simulation", _validate_parser)
+def cmd_validate(a):
+    from sqzfpga.sim.validate import parse_batches, validate_rtl
+
+    res = validate_rtl(_existing_build(a.build), parse_batches(a.batches), a.wall_limit, log=log,
+                       show_progress=sys.stderr.isatty(), script_images=a.script_images)
+    log(f"[validate] {res['frames']} frames in {len(res['batches'])} batches through the AXI DMA model: "
+        f"{'exact' if res['exact'] else 'NOT exact'} vs the C simulation; transfers {res['transfers']}; "
+        f"{res['cycles_per_frame']} cycles/frame (planned {res['planned_cycles_per_frame']})")
+    if not res["exact"]:
+        raise UserError(f"validate --on rtl: {res['mismatching_values']} output values differ from the C simulation")
+    if res["validate_py"] and res["validate_py"]["rc"] != 0:
+        raise UserError(f"validate --on rtl: the package's validate.py failed on the simulated board: "
+                        f"{res['validate_py']}")
+    return res
+
+
 # ---- deploy ------------------------------------------------------------------------------------------
 def _deploy_parser(p):
     _build_dir_arg(p)

@@ -1,6 +1,7 @@
 """cocotb module tests (Verilator): each library module, parameterised by the RTL generator from
 random integer weights, against the numpy scoreboard, with random stalls on input valid and output
-ready; plus a deliberately wrong rounding in requantisation that the test must catch."""
+ready, every output beat counted (none missing, none extra); plus a deliberately wrong rounding in
+requantisation and wrong beat counts that the tests must catch."""
 from __future__ import annotations
 
 import numpy as np
@@ -88,7 +89,10 @@ def test_wrong_rounding_is_caught(tmp_path):
     assert not ok and "differ from the numpy model" in log
 
 
-def test_maxpool_ceil_signed(tmp_path):
+def test_maxpool_ceil_signed_and_beat_count(tmp_path):
+    """Exact; and the bench counts beats (same compiled module): one beat more than expected fails
+    (the output must stay quiet after the expected beats), one fewer fails by the watchdog (no beat
+    for tb_modules.IDLE_CYCLES), naming both streams, instead of waiting forever."""
     rng = np.random.default_rng(2)
     q = QType(6, 1, True)
     layer = Layer("SqzMaxPool", in_shape=[8, 8, 3], out_shape=[4, 4, 3], in_q=q.triple(), out_q=q.triple(), k=3, s=2,
@@ -97,6 +101,13 @@ def test_maxpool_ceil_signed(tmp_path):
     frames = _frames(rng, q, (8, 8, 3), 3)
     ok, log = _run(tmp_path, module, params, frames, [sb.maxpool(x, 3, 2, 4, 4) for x in frames], 6, 6)
     assert ok, log[-2000:]
+    beats_in = [sb.pack(px, 6) for f in frames for px in f.reshape(-1, 3)]
+    beats_out = [sb.pack(px, 6) for x in frames for px in sb.maxpool(x, 3, 2, 4, 4).reshape(-1, 3)]
+    ok, log = run_module(module, params, tmp_path, tmp_path / "sim", beats_in, beats_out[:-1], STALL)
+    assert not ok and f"an output beat after the expected {len(beats_out) - 1}" in log, log[-2000:]
+    ok, log = run_module(module, params, tmp_path, tmp_path / "sim", beats_in, beats_out + [0], STALL)
+    assert not ok and "deadlock: no beat on either stream" in log, log[-2000:]
+    assert f"output: {len(beats_out)} of {len(beats_out) + 1} beats" in log, log[-2000:]
 
 
 @pytest.mark.parametrize("bypass", ["identity", "conv"])

@@ -1,13 +1,25 @@
-"""The accelerator's DMA byte layout, the one contract between host and fabric (HLS and RTL alike).
+"""The accelerator's DMA byte layout and batch protocol, the one contract between host and fabric
+(HLS and RTL tops alike; their header comments point here).
 
 Input stream (the DMA's MM2S channel into the accelerator's `s_axis`): 8-bit TDATA, one byte per
 input value, each image in raster order with channels last (row 0 pixel 0 channel 0, channel 1, ...),
-images back to back; the accelerator counts bytes, TLAST is accepted and ignored.
+images back to back. The accelerator counts bytes (`Layout.in_bytes` per frame) to find frame
+boundaries.
 
 Output stream (`m_axis` into the DMA's S2MM channel): 32-bit TDATA, one word per class score (per
 output value, raster order, channels last), the score's raw fixed-point integer sign-extended
-(zero-extended when unsigned) to 32 bits, stored little-endian; TLAST on each frame's last word.
-A score's real value is raw / 2**frac.
+(zero-extended when unsigned) to 32 bits, stored little-endian. A score's real value is raw / 2**frac.
+
+Batch protocol (TLAST), as AXI DMA simple mode (PG021) needs it: an S2MM transfer completes at the
+first TLAST (or at its LENGTH) and then accepts nothing until re-armed, while MM2S raises TLAST on the
+last beat of its transfer. So: the TLAST that comes with a frame's LAST byte marks that frame as the
+last of the batch (a TLAST on any other byte is ignored), and the output raises TLAST only on the last
+word of a frame so marked. One MM2S transfer of N whole frames in -> exactly one S2MM transfer of N
+frames out, TLAST once, on its final word, and the received length tells the driver that all N came.
+The driver splits a batch into chunks under the DMA's transfer-length limit, one transfer per
+direction per chunk. (hls4ml's VivadoAccelerator axi_stream top does the same; a frame-count register
+would need an AXI-Lite slave in both tops.) The RTL carries the per-frame flag from the input adapter
+to the output adapter through a small FIFO; the HLS top through an hls::stream<bool> beside the network.
 
 Plain numpy only: this module runs on the board (inside the deployment package), in the RTL
 simulation harness and in the C-simulation stand-in, so all three use the same packing code.

@@ -316,14 +316,15 @@ def generate(hm, folder: Path, bud: Budget, max_cycles: int | None = None) -> di
         stages.append({"name": name, "module": module, "params": {k: _literal(v) for k, v in params.items()},
                        "width": oc * oq.bits})
     last_c, last_q, last_px = layers[-1][2], layers[-1][3], layers[-1][4]
+    frame_bytes, flags = in_px * c_in, 2 * (len(stages) + 2)  # flags: see the top's comment
     adapters = [{"name": "input_adapter", "module": "sqz_bytes_to_pixels",
-                 "params": {"C": str(c_in), "IB": str(in_q.bits)}},
+                 "params": {"C": str(c_in), "IB": str(in_q.bits), "FRAME": str(frame_bytes), "FLAGS": str(flags)}},
                 {"name": "output_adapter", "module": "sqz_scores_to_words",
                  "params": {"C": str(last_c), "OB": str(last_q.bits), "OSIGNED": str(int(last_q.signed)),
                             "NPIX": str(last_px)}}]
     top = _jinja.get_template("sqznet_top.sv.jinja").render(
         top=TOP, c_in=c_in, in_bits=in_q.bits, stages=stages, out_c=last_c, out_bits=last_q.bits,
-        out_signed=int(last_q.signed), out_pixels=last_px)
+        out_signed=int(last_q.signed), out_pixels=last_px, frame_bytes=frame_bytes, flags=flags)
     (folder / f"{TOP}.sv").write_text(top)
     for src in library_sources():
         shutil.copyfile(src, folder / src.name)

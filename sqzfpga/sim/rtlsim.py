@@ -5,7 +5,9 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import subprocess
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -14,20 +16,53 @@ from sqzfpga.errors import UserError
 from sqzfpga.sim import tools
 
 CLOCK_MHZ = 100.0
+TIME_FACTOR = 4  # simulated-time limit: this many times the planned cycles, plus the idle window
+SLOW_CYCLES_PER_S = 5000  # wall-clock limit: a tenth of the speed measured on the default network (55k cycles/s)
+WALL_BASE_S = 120  # plus this for start-up (Python, cocotb, loading the ROMs)
 
 
-def _ports_only_runner():
+@dataclass(frozen=True)
+class Limits:
+    """When a network simulation gives up: `idle_cycles` without a beat on either stream, `cycles`
+    of simulated time, or `wall_s` seconds; and how long the output must stay quiet after the
+    expected words (`quiet_cycles`, one frame)."""
+    quiet_cycles: int
+    idle_cycles: int
+    cycles: int
+    wall_s: float
+
+
+def limits(plan: dict, layout, frames: int, stall: float = 0.0) -> Limits:
+    """Limits from the plan. A frame takes at most max(planned cycles, its input bytes, its output
+    words), slower by 1 / (1 - stall) with stalls; its latency is at most one such frame per stage
+    (a stage holds less than a frame; measured 4.2 frames through the default network's 23), so no
+    beat on either stream for (stages + 1) frames is a stall, not a long latency."""
+    per = max(plan["cycles_per_frame"], layout.in_bytes, layout.out_words) / (1 - min(stall, 0.95))
+    idle = round((len(plan["units"]) + 1) * per) + 1000
+    cycles = round(TIME_FACTOR * per * frames) + idle + 10_000
+    return Limits(round(per), idle, cycles, WALL_BASE_S + cycles / SLOW_CYCLES_PER_S)
+
+
+def _ports_only_runner(timeout_s: float | None = None):
     from cocotb_tools.runner import Verilator
 
     class PortsOnly(Verilator):
         """cocotb's Verilator runner, but only the top level's ports made visible to Python:
         `--public-flat-rw` keeps every internal signal un-optimised (measured 14.5k cycles/s on
-        the default network)."""
+        the default network); and the simulator killed after `timeout_s` (subprocess.TimeoutExpired),
+        behind the testbench's own limits, for a simulator that stops calling back."""
 
         def _build_command(self):
             cmds = super()._build_command()
             cmds[0] = [a for a in cmds[0] if a != "--public-flat-rw"] + ["--public-depth", "1"]
             return cmds
+
+        def _execute_cmds(self, cmds, cwd, stdout=None):
+            for cmd in cmds:
+                r = subprocess.run(cmd, cwd=cwd, env=self.env, stdout=stdout,
+                                   stderr=None if stdout is None else subprocess.STDOUT, timeout=timeout_s)
+                if r.returncode != 0:
+                    raise RuntimeError(f"Command failed with return code: {r.returncode}")
     return PortsOnly()
 
 
@@ -93,37 +128,52 @@ def _catch(fn, err):
 
 
 def run_network(rtl: Path, work: Path, images: np.ndarray, reset_mid_frame: bool = False,
-                show_progress: bool = False, stall: float = 0.0, seed: int = 0) -> dict:
+                show_progress: bool = False, stall: float = 0.0, seed: int = 0,
+                batches: list[int] | None = None) -> dict:
     """Simulate `images` back to back through the compiled design, fed from the driver's packed input
-    buffer; "outputs" is the driver's unpacking of the output buffer; plus cycle stamps. With `stall`,
-    each stream stalls on that fraction of cycles (valid low on the input, ready low on the output)."""
-    from cocotb_tools.runner import get_runner
-
+    buffer as one DMA transfer (or as transfers of `batches` frames each); "outputs" is the driver's
+    unpacking of the output buffer; plus cycle stamps. With `stall`, each stream stalls on that
+    fraction of cycles (valid low on the input, ready low on the output). A wrong framing (TLAST,
+    beat count), a stall, or a time limit (`limits`) raises UserError with the testbench's verdict."""
     from sqzfpga.firmware.layout import Layout, unpack
 
     manifest = json.loads((rtl / "rtl.json").read_text())
     layout = Layout.from_dict(manifest["layout"])
+    lim = limits(manifest["plan"], layout, len(images), stall)
     np.save(work / "images.npy", np.ascontiguousarray(images, dtype=np.uint8))
     cfg = {"images": str(work / "images.npy"), "result": str(work / "result.json"), "layout": manifest["layout"],
            "output_buffer": str(work / "output.bin"), "reset_mid_frame": reset_mid_frame, "stall": stall, "seed": seed,
-           "progress": str(work / "progress.txt")}
+           "progress": str(work / "progress.txt"), "error": str(work / "error.txt"), "batches": batches,
+           "quiet_cycles": lim.quiet_cycles, "idle_cycles": lim.idle_cycles, "limit_cycles": lim.cycles,
+           "wall_s": lim.wall_s}
     (work / "tb.json").write_text(json.dumps(cfg))
-    (work / "result.json").unlink(missing_ok=True)
+    for f in ("result.json", "error.txt"):
+        (work / f).unlink(missing_ok=True)
     t0 = time.time()
+    log = work / "sim.log"
+    killed = []
 
     def simulate():
-        runner = get_runner("verilator")
+        runner = _ports_only_runner(timeout_s=lim.wall_s + 60)  # the testbench stops itself at wall_s
         with contextlib.redirect_stdout(io.StringIO()):
-            try:  # the runner exits when a cocotb test fails (mismatches are reported from result.json)
+            try:  # the runner exits when a cocotb test fails (the testbench writes its verdict to error.txt)
                 runner.test(test_module="sqzfpga.sim.tb_network", hdl_toplevel=manifest["top"], build_dir=work,
                             hdl_toplevel_lang="verilog", test_dir=rtl, results_xml=str(work / "results.xml"),
-                            log_file=work / "sim.log")
+                            log_file=log)
             except SystemExit:
                 pass
+            except subprocess.TimeoutExpired:
+                killed.append(f"the simulator did not return within {lim.wall_s + 60:.0f} s (wall clock); stopped it")
+            except RuntimeError as e:  # the simulator process failed
+                killed.append(f"the simulator failed ({e})")
     with _environ({**tools.verilator_env(), "SQZ_TB": str(work / "tb.json")}):
         _with_progress(simulate, work / "progress.txt", len(images), "[rtlsim] frames", show_progress)
-    if not (work / "result.json").exists():
-        raise UserError(f"RTL simulation did not finish; see {work / 'sim.log'}")
+    verdict = (work / "error.txt").read_text().strip() if (work / "error.txt").exists() else None
+    verdict = verdict or (killed[0] if killed else None)
+    if verdict is None and not (work / "result.json").exists():
+        verdict = "the testbench did not finish"
+    if verdict:
+        raise UserError(f"RTL simulation of {rtl} ({len(images)} frames): {verdict}; see {log}")
     res = json.loads((work / "result.json").read_text())
     res["outputs"] = unpack(np.fromfile(work / "output.bin", dtype=np.uint8), len(images), layout)
     res["sim_s"] = time.time() - t0
@@ -197,7 +247,7 @@ def run_module(top: str, params: dict, rom_dir: Path, work: Path, beats_in: list
            "result": str(work / "result.json")}
     (work / "tb.json").write_text(json.dumps(cfg))
     with _environ({**env, "SQZ_TB": str(work / "tb.json")}):
-        runner = _ports_only_runner()
+        runner = _ports_only_runner(timeout_s=900)  # behind tb_modules' own 600 s wall-clock limit
         with contextlib.redirect_stdout(io.StringIO()):
             runner.build(sources=library_sources(), hdl_toplevel=top, build_dir=work, parameters=params,
                          defines=defines or {}, build_args=["-Wno-fatal", "-Wno-lint", "-Wno-style"],

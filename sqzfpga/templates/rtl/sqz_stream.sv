@@ -47,26 +47,44 @@ module sqz_add #(
   endgenerate
 endmodule
 
-// AXI-Stream bytes -> pixels of C channels (the low IB bits of each byte).
-module sqz_bytes_to_pixels #(parameter int C = 1, IB = 8) (
+// AXI-Stream bytes -> pixels of C channels (the low IB bits of each byte), and the batch framing of
+// firmware/layout.py: bytes are counted in frames of FRAME; the TLAST that comes with a frame's last
+// byte marks it the batch's last (TLAST on any other byte is ignored). That flag, one per frame, goes
+// through a FIFO of FLAGS entries (plus its output register) to the output adapter (f_*). When the FIFO
+// is full, a frame's last byte waits, so the depth only affects throughput, never correctness.
+module sqz_bytes_to_pixels #(parameter int C = 1, IB = 8, FRAME = 1, FLAGS = 2) (
     input  logic            clk, rst,
-    input  logic            s_valid, output logic s_ready, input logic [7:0] s_data,
-    output logic            m_valid, input logic m_ready, output logic [C*IB-1:0] m_data
+    input  logic            s_valid, output logic s_ready, input logic [7:0] s_data, input logic s_last,
+    output logic            m_valid, input logic m_ready, output logic [C*IB-1:0] m_data,
+    output logic            f_valid, input logic f_ready, output logic f_last
 );
+  localparam int FB = (FRAME > 1) ? $clog2(FRAME) : 1;
+  logic [FB-1:0] b;
+  logic at_end, q_ready, p_valid, p_ready;
+  assign at_end = b == FB'(FRAME - 1);
+  assign p_valid = s_valid && (!at_end || q_ready);
+  assign s_ready = p_ready && (!at_end || q_ready);
+  sqz_fifo #(.WIDTH(1), .DEPTH(FLAGS)) flags (
+      .clk, .rst, .s_valid(s_valid && at_end && p_ready), .s_ready(q_ready), .s_data(s_last),
+      .m_valid(f_valid), .m_ready(f_ready), .m_data(f_last));
+  always_ff @(posedge clk) begin
+    if (rst) b <= '0;
+    else if (s_valid && s_ready) b <= at_end ? '0 : b + 1'b1;
+  end
   generate
     if (C == 1) begin : g_one
-      assign m_valid = s_valid;
-      assign s_ready = m_ready;
+      assign m_valid = p_valid;
+      assign p_ready = m_ready;
       assign m_data = s_data[IB-1:0];
     end else begin : g_many
       logic [15:0] n;
       logic [(C-1)*IB-1:0] part;
-      assign m_valid = s_valid && n == 16'(C - 1);
-      assign s_ready = (n != 16'(C - 1)) || m_ready;
+      assign m_valid = p_valid && n == 16'(C - 1);
+      assign p_ready = (n != 16'(C - 1)) || m_ready;
       assign m_data = {s_data[IB-1:0], part};
       always_ff @(posedge clk) begin
         if (rst) n <= '0;
-        else if (s_valid && s_ready) begin
+        else if (p_valid && p_ready) begin
           if (n == 16'(C - 1)) n <= '0;
           else begin
             for (int k = 0; k < C - 1; k++)
@@ -79,16 +97,18 @@ module sqz_bytes_to_pixels #(parameter int C = 1, IB = 8) (
   endgenerate
 endmodule
 
-// One vector of C scores per pixel -> C beats of 32-bit words (sign- or zero-extended); last on the
-// final word of a frame (NPIX pixels).
+// One vector of C scores per pixel -> C beats of 32-bit words (sign- or zero-extended). A frame's
+// final word (of NPIX pixels) waits for that frame's flag from the input adapter (f_*), takes it, and
+// carries it as m_last: TLAST only at the end of the batch (firmware/layout.py).
 module sqz_scores_to_words #(parameter int C = 10, OB = 16, parameter bit OSIGNED = 0, parameter int NPIX = 1) (
     input  logic            clk, rst,
     input  logic            s_valid, output logic s_ready, input logic [C*OB-1:0] s_data,
-    output logic            m_valid, input logic m_ready, output logic [31:0] m_data, output logic m_last
+    output logic            m_valid, input logic m_ready, output logic [31:0] m_data, output logic m_last,
+    input  logic            f_valid, output logic f_ready, input logic f_last
 );
   logic [15:0] n, p;
   logic [OB-1:0] v;
-  logic pix_last;
+  logic pix_last, frame_last, go;
   localparam int CB = (C > 1) ? $clog2(C) : 1;
   logic [OB-1:0] score [C];
   genvar gc;
@@ -98,10 +118,13 @@ module sqz_scores_to_words #(parameter int C = 10, OB = 16, parameter bit OSIGNE
     end
   endgenerate
   assign v = score[CB'(n)];
-  assign m_valid = s_valid;
   assign pix_last = n == 16'(C - 1);
-  assign m_last = pix_last && p == 16'(NPIX - 1);
-  assign s_ready = m_ready && pix_last;
+  assign frame_last = pix_last && p == 16'(NPIX - 1);
+  assign go = !frame_last || f_valid;
+  assign m_valid = s_valid && go;
+  assign m_last = frame_last && f_last;
+  assign s_ready = m_ready && pix_last && go;
+  assign f_ready = frame_last && s_valid && m_ready;
   assign m_data = OSIGNED ? 32'($signed(v)) : 32'(v);
   always_ff @(posedge clk) begin
     if (rst) begin
@@ -109,7 +132,7 @@ module sqz_scores_to_words #(parameter int C = 10, OB = 16, parameter bit OSIGNE
       p <= '0;
     end else if (m_valid && m_ready) begin
       n <= pix_last ? '0 : n + 1'b1;
-      if (pix_last) p <= m_last ? '0 : p + 1'b1;
+      if (pix_last) p <= frame_last ? '0 : p + 1'b1;
     end
   end
 endmodule
