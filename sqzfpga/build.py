@@ -154,8 +154,6 @@ def step_project(ctx: dict) -> None:
 def step_deploy(ctx: dict) -> None:
     """With --board: Vivado scripts (checked with tclsh), the deployment folder and its archive; with
     --bitstream, the Vivado run when the tools are here."""
-    import json
-
     from sqzfpga.deploy import package, scripts
 
     meta = package.write(ctx["dir"], ctx["board"], ctx["accel"], ctx["rtl"], ctx["clock_mhz"], log=ctx["log"])
