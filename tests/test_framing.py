@@ -22,6 +22,7 @@ import pytest
 
 from conftest import ROOT, assert_clean_error, run_cli
 from sqzfpga.firmware.layout import Layout, pack
+from sqzfpga.firmware.standin import compile_sources
 
 pytestmark = pytest.mark.xdist_group("framing")  # one small build shared by this module's tests
 MODEL = ROOT / "tests" / "fuzz_regressions" / "gap_narrow_numerator_small.onnx"
@@ -91,7 +92,8 @@ def test_hls_standin_one_transfer_tlast_once(tiny, tmp_path):
     lay = Layout.from_dict(meta["layout"])
     pack(np.load(dep / "samples.npz")["images"][:3], lay).tofile(tmp_path / "in.bin")
     words = lay.out_words
-    good = subprocess.run([str(dep / meta["standin"]), str(tmp_path / "in.bin"), str(tmp_path / "good.bin")],
+    good = subprocess.run([str(compile_sources(dep / meta["standin"])), str(tmp_path / "in.bin"),
+                           str(tmp_path / "good.bin")],
                           cwd=dep / "csim", capture_output=True, text=True, timeout=60)
     assert good.returncode == 0, good.stderr
     old = subprocess.run([str(exe), str(tmp_path / "in.bin"), str(tmp_path / "old.bin")], cwd=dep / "csim",
