@@ -40,3 +40,18 @@ def default_build(tmp_path_factory):
     proc = run_cli("build", "--part", "xc7z020", "--board", "pynq-z2", "--out", out, "--json")
     assert proc.returncode == 0, proc.stderr
     return out, proc
+
+
+def image_folder(root: Path, classes=("a", "b"), per_class: int = 4, size: int = 64) -> Path:
+    """A dataset as users bring one: random RGB PNGs, one sub-folder per class under train/ and test/."""
+    import numpy as np
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    for split in ("train", "test"):
+        for cls in classes:
+            (root / split / cls).mkdir(parents=True)
+            for i in range(per_class):
+                pixels = rng.integers(0, 256, (size, size, 3), dtype=np.uint8)
+                Image.fromarray(pixels).save(root / split / cls / f"{i}.png")
+    return root

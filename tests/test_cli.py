@@ -8,10 +8,10 @@ import time
 import pytest
 import torch
 
-from conftest import ROOT, assert_clean_error, run_cli
+from conftest import ROOT, assert_clean_error, image_folder, run_cli
 from sqzfpga.model import checkpoint
 
-COMMANDS = ["train", "eval", "export", "build", "plan", "rtl", "rtlsim", "synth", "deploy"]
+COMMANDS = ["train", "eval", "export", "build", "plan", "rtl", "rtlsim", "synth", "deploy", "validate"]
 TINY = ["--width-mult", "0.125"]
 
 
@@ -95,20 +95,11 @@ def test_unknown_part():
 
 def test_calibrate_torchvision_state_dict_on_image_folder(tmp_path):
     """PTQ of a torchvision-layout v1.1 state_dict, calibrated on an image folder, then evaluated."""
-    import numpy as np
-    from PIL import Image
-
     from test_models import torchvision_state_dict
 
     sd = {k: v * 0.05 for k, v in torchvision_state_dict("v1.1").items()}
     torch.save(sd, tmp_path / "squeezenet1_1.pth")
-    rng = np.random.default_rng(0)
-    for split in ("train", "test"):
-        for cls in ("a", "b"):
-            (tmp_path / "imgs" / split / cls).mkdir(parents=True)
-            for i in range(4):
-                Image.fromarray(rng.integers(0, 256, (64, 64, 3), dtype=np.uint8)).save(
-                    tmp_path / "imgs" / split / cls / f"{i}.png")
+    image_folder(tmp_path / "imgs")
     out = tmp_path / "q.pt"
     proc = run_cli("train", "--preset", "v1.1", "--init", tmp_path / "squeezenet1_1.pth", "--epochs", 0,
                    "--quantize", "--data", tmp_path / "imgs", "--out", out, "--json")

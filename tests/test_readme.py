@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from conftest import DATA, ROOT
+from conftest import DATA, ROOT, image_folder
 
 # extra options per subcommand: image counts only
 REDUCED = {"train": ["--limit", "256", "--test-limit", "100"], "eval": ["--limit", "200"], "rtlsim": ["--images", "3"]}
@@ -55,19 +55,10 @@ def mirror(tmp: Path) -> Path:
 
 def user_files(repo: Path) -> None:
     """What the README tells the user to bring: torchvision's squeezenet1_1.pth and a folder of images."""
-    import numpy as np
-    from PIL import Image
-
     from test_models import torchvision_state_dict
 
     torch.save({k: v * 0.05 for k, v in torchvision_state_dict("v1.1").items()}, repo / "squeezenet1_1.pth")
-    rng = np.random.default_rng(0)
-    for split in ("train", "test"):
-        for cls in ("shoe", "bag"):
-            (repo / "my-images" / split / cls).mkdir(parents=True)
-            for i in range(4):
-                Image.fromarray(rng.integers(0, 256, (64, 64, 3), dtype=np.uint8)).save(
-                    repo / "my-images" / split / cls / f"{i}.png")
+    image_folder(repo / "my-images", classes=("shoe", "bag"))
 
 
 def run(repo: Path, prefix: list[str], cmd: str, timeout: float) -> subprocess.CompletedProcess:

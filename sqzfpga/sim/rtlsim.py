@@ -127,6 +127,31 @@ def _catch(fn, err):
         err.append(e)
 
 
+def run_test(module: str, top: str, rtl: Path, work: Path, env: dict, timeout_s: float, frames: int, desc: str,
+             show_progress: bool) -> str | None:
+    """Run the cocotb test `module` on the design compiled in `work` (extra environment `env`), with a
+    progress bar over the lines the bench appends to work/progress.txt; the simulator is killed after
+    `timeout_s` wall seconds, behind the bench's own limits. Returns why it did not end normally, if it
+    did not (a failing cocotb test is not that: the bench writes its own verdict)."""
+    killed = []
+
+    def simulate():
+        runner = _ports_only_runner(timeout_s=timeout_s)
+        with contextlib.redirect_stdout(io.StringIO()):
+            try:
+                runner.test(test_module=module, hdl_toplevel=top, build_dir=work, hdl_toplevel_lang="verilog",
+                            test_dir=rtl, results_xml=str(work / "results.xml"), log_file=work / "sim.log")
+            except SystemExit:  # the runner exits when a cocotb test fails
+                pass
+            except subprocess.TimeoutExpired:
+                killed.append(f"the simulator did not return within {timeout_s:.0f} s (wall clock); stopped it")
+            except RuntimeError as e:  # the simulator process failed
+                killed.append(f"the simulator failed ({e})")
+    with _environ({**tools.verilator_env(), **env}):
+        _with_progress(simulate, work / "progress.txt", frames, desc, show_progress)
+    return killed[0] if killed else None
+
+
 def run_network(rtl: Path, work: Path, images: np.ndarray, reset_mid_frame: bool = False,
                 show_progress: bool = False, stall: float = 0.0, seed: int = 0,
                 batches: list[int] | None = None) -> dict:
@@ -151,25 +176,10 @@ def run_network(rtl: Path, work: Path, images: np.ndarray, reset_mid_frame: bool
         (work / f).unlink(missing_ok=True)
     t0 = time.time()
     log = work / "sim.log"
-    killed = []
-
-    def simulate():
-        runner = _ports_only_runner(timeout_s=lim.wall_s + 60)  # the testbench stops itself at wall_s
-        with contextlib.redirect_stdout(io.StringIO()):
-            try:  # the runner exits when a cocotb test fails (the testbench writes its verdict to error.txt)
-                runner.test(test_module="sqzfpga.sim.tb_network", hdl_toplevel=manifest["top"], build_dir=work,
-                            hdl_toplevel_lang="verilog", test_dir=rtl, results_xml=str(work / "results.xml"),
-                            log_file=log)
-            except SystemExit:
-                pass
-            except subprocess.TimeoutExpired:
-                killed.append(f"the simulator did not return within {lim.wall_s + 60:.0f} s (wall clock); stopped it")
-            except RuntimeError as e:  # the simulator process failed
-                killed.append(f"the simulator failed ({e})")
-    with _environ({**tools.verilator_env(), "SQZ_TB": str(work / "tb.json")}):
-        _with_progress(simulate, work / "progress.txt", len(images), "[rtlsim] frames", show_progress)
+    killed = run_test("sqzfpga.sim.tb_network", manifest["top"], rtl, work, {"SQZ_TB": str(work / "tb.json")},
+                      lim.wall_s + 60, len(images), "[rtlsim] frames", show_progress)  # the bench stops at wall_s
     verdict = (work / "error.txt").read_text().strip() if (work / "error.txt").exists() else None
-    verdict = verdict or (killed[0] if killed else None)
+    verdict = verdict or killed
     if verdict is None and not (work / "result.json").exists():
         verdict = "the testbench did not finish"
     if verdict:

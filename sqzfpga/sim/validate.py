@@ -5,10 +5,7 @@ output in the package (deploy/samples.npz). Time limits as rtlsim's (`rtlsim.lim
 stops itself; the simulator process is killed behind it."""
 from __future__ import annotations
 
-import contextlib
-import io
 import json
-import subprocess
 import time
 from pathlib import Path
 
@@ -17,7 +14,7 @@ import numpy as np
 from sqzfpga.errors import UserError
 from sqzfpga.firmware.driver import TIMEOUT_ENV
 from sqzfpga.firmware.layout import Layout
-from sqzfpga.sim import rtlsim, tools
+from sqzfpga.sim import rtlsim
 from sqzfpga.sim.pynq_rtl import dma_instance
 
 SIM_FRAME_TIMEOUT_S = 10.0  # the driver's DMA deadline per frame in simulation (wall seconds; Verilator is slow)
@@ -106,22 +103,6 @@ def _cycles_per_frame(res: dict) -> float | None:
 def _simulate(work: Path, top: str, rtl: Path, frames: int, timeout_s: float, show_progress: bool) -> str | None:
     """Run tb_dma on the design compiled in `work`; the simulator is killed after `timeout_s` seconds.
     Returns why it did not finish normally, if it did not."""
-    killed = []
-
-    def simulate():
-        runner = rtlsim._ports_only_runner(timeout_s=timeout_s)
-        with contextlib.redirect_stdout(io.StringIO()):
-            try:
-                runner.test(test_module="sqzfpga.sim.tb_dma", hdl_toplevel=top, build_dir=work,
-                            hdl_toplevel_lang="verilog", test_dir=rtl, results_xml=str(work / "results.xml"),
-                            log_file=work / "sim.log")
-            except SystemExit:
-                pass
-            except subprocess.TimeoutExpired:
-                killed.append(f"the simulator did not return within {timeout_s:.0f} s (wall clock); stopped it")
-            except RuntimeError as e:  # the simulator process failed
-                killed.append(f"the simulator failed ({e})")
-    env = {**tools.verilator_env(), "SQZ_DMA": str(work / "tb.json"), TIMEOUT_ENV: str(SIM_FRAME_TIMEOUT_S)}
-    with rtlsim._environ(env):
-        rtlsim._with_progress(simulate, work / "progress.txt", frames, "[validate] frames", show_progress)
-    return killed[0] if killed else None
+    env = {"SQZ_DMA": str(work / "tb.json"), TIMEOUT_ENV: str(SIM_FRAME_TIMEOUT_S)}
+    return rtlsim.run_test("sqzfpga.sim.tb_dma", top, rtl, work, env, timeout_s, frames, "[validate] frames",
+                           show_progress)
