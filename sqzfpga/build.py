@@ -13,6 +13,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from sqzfpga.atomic import swap_in
 from sqzfpga.errors import UserError
 from sqzfpga.vendor import ToolFailed
 from sqzfpga.parts import get_part
@@ -264,7 +265,7 @@ def build(model_path: Path, part_name: str, out: Path, log=print, images: int = 
         from sqzfpga.sim.report import write_report
 
         write_report(tmp)
-        _swap_in(tmp, out)
+        swap_in(tmp, out)
     except ToolFailed as e:  # the partial folder stays: it holds the log the message names
         raise ToolFailed(f"{e} (the partial build is kept in {tmp})") from None
     except BaseException:
@@ -277,18 +278,3 @@ def build(model_path: Path, part_name: str, out: Path, log=print, images: int = 
         raise UserError(ctx["vivado_missing"])
     return summary
 
-
-def _swap_in(tmp: Path, out: Path) -> None:
-    """Replace `out` by `tmp`; if anything stops between the two renames, the old build goes back."""
-    old = None
-    if out.exists():
-        old = out.with_name(f".{out.name}.old-{int(time.time() * 1000)}")
-        out.rename(old)
-    try:
-        tmp.rename(out)
-    except BaseException:
-        if old is not None and not out.exists():
-            old.rename(out)
-        raise
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)

@@ -17,6 +17,7 @@ from pathlib import Path
 import jinja2
 import numpy as np
 
+from sqzfpga.atomic import swap_in
 from sqzfpga.errors import UserError
 from sqzfpga.firmware.layout import Layout
 from sqzfpga.hls.lower import QType
@@ -359,7 +360,6 @@ def regenerate(build_dir: Path) -> dict:
     """`rtl --build DIR`: the canonical graph -> hls4ml ModelGraph -> rtl/, swapped in only when done."""
     import tempfile
 
-    from sqzfpga.build import _swap_in
     from sqzfpga.parts import get_part
 
     summary = json.loads((build_dir / "build.json").read_text())
@@ -368,7 +368,7 @@ def regenerate(build_dir: Path) -> dict:
     tmp = Path(tempfile.mkdtemp(prefix=".rtl.partial-", dir=build_dir))
     try:
         manifest = write(hm, tmp, part)
-        _swap_in(tmp, build_dir / "rtl")
+        swap_in(tmp, build_dir / "rtl")
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
