@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from sqzfpga.hls.fit import ASPECTS
-from sqzfpga.rtl.plan import Unit
+from sqzfpga.rtl.unit import Unit
 
 COEFFS = Path(__file__).with_name("cost.json")
 FEATURES = ("held_bits", "tree_bits", "acc_bits", "out_bits", "units", "lutmul_bits")

@@ -23,7 +23,8 @@ from sqzfpga.firmware.layout import Layout
 from sqzfpga.hls.lower import QType
 from sqzfpga.hls.precision import accum_frac, accum_type, gap_widths
 from sqzfpga.rtl.cost import memories, rom_style, rom_width
-from sqzfpga.rtl.plan import Budget, Unit, budget, plan
+from sqzfpga.rtl.plan import Budget, budget, plan
+from sqzfpga.rtl.unit import Unit
 
 LIBRARY = Path(__file__).resolve().parent.parent / "templates" / "rtl"
 TOP = "sqznet_top"

@@ -18,78 +18,13 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
 from sqzfpga.errors import UserError
-
-
-@dataclass
-class Unit:
-    """One scheduler of the dataflow and its share of the hardware."""
-    name: str
-    kind: str                     # conv, pool, gap, adapter
-    in_pixels: int
-    out_pixels: int
-    cin: int = 1
-    segments: list = field(default_factory=list)  # [(cout, ks)] of a conv unit
-    taps: int = 1                 # pool: K*K
-    extra: int = 0                # fixed cycles per frame (GAP's divider)
-    row_px: int = 1               # line-buffer row length (1 for a 1x1 conv: one column of pixels)
-    rows: int = 2                 # line-buffer rows
-    wbits: int = 8                # weight bits (conv)
-    ibits: int = 8                # input activation bits
-    obits: int = 8                # output activation bits
-    pi: int = 1
-    po: int = 1
-    pack: int = 1                 # output channels per DSP slice (2: DSP packing)
-    rom: str = ""                 # weight ROM: "distributed" (LUTs) overrides the size rule of cost.style
-    lutmul: int = 0               # 1: multipliers built from LUTs (shift-and-add), no DSP slices
-
-    @property
-    def lanes(self) -> int:
-        """Multipliers (products per cycle)."""
-        return self.pi * self.po if self.kind == "conv" else 0
-
-    @property
-    def dsps(self) -> int:
-        return 0 if self.lutmul else self.lanes // self.pack
-
-    @property
-    def pack_shift(self) -> int:
-        """Bit offset of the high channel in a packed coefficient (see sqz_mac)."""
-        return self.wbits + self.ibits + math.ceil(math.log2(self.pi))
-
-    @property
-    def chunks(self) -> int:
-        """Chunks per buffered pixel (PI channels each; a pool's chunk is PI channels too)."""
-        return self.cin // self.pi
-
-    @property
-    def cout(self) -> int:
-        return sum(c for c, _ in self.segments) if self.kind == "conv" else self.cin
-
-    @property
-    def nstep(self) -> int:
-        if self.kind == "conv":
-            return self.chunks * sum((c // self.po) * ks * ks for c, ks in self.segments)
-        if self.kind == "pool":
-            return self.taps * self.chunks
-        return 1
-
-    @property
-    def cycles(self) -> int:
-        """Cycles per frame in steady state (this unit alone, never starved or stalled)."""
-        if self.kind in ("conv", "pool"):
-            return max(self.out_pixels * self.nstep, self.in_pixels * self.chunks)
-        return self.in_pixels + self.extra
-
-    def macs(self) -> int:
-        return self.out_pixels * self.cin * sum(c * ks * ks for c, ks in self.segments) if self.kind == "conv" else 0
-
-    def weights(self) -> int:
-        return self.cin * sum(c * ks * ks for c, ks in self.segments) if self.kind == "conv" else 0
+from sqzfpga.rtl.cost import estimate
+from sqzfpga.rtl.unit import Unit
 
 
 class Unreachable(UserError):
@@ -168,8 +103,6 @@ def _set(u: Unit, opt) -> Unit:
 
 def _table(units: list[Unit], port: int) -> dict:
     """Per unit: every folding with its cycles per frame and its cost (computed once)."""
-    from sqzfpga.rtl.cost import estimate
-
     return {u.name: [(o, _set(u, o).cycles, estimate(u)) for o in options(u, port)] for u in units}
 
 
@@ -264,8 +197,6 @@ def _shortfall(units, table, targets, limits) -> str:
 
 
 def summary(units: list[Unit], bud: Budget | None = None) -> dict:
-    from sqzfpga.rtl.cost import estimate
-
     slow = max(units, key=lambda u: u.cycles)
     costs = [estimate(u) for u in units]
     total = {k: round(sum(c[k] for c in costs), 1) for k in ("dsp", "lut", "ff", "bram36")}
