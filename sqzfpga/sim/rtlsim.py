@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from sqzfpga.errors import UserError
-from sqzfpga.sim import tools
+from sqzfpga import tools
 
 CLOCK_MHZ = 100.0
 TIME_FACTOR = 4  # simulated-time limit: this many times the planned cycles, plus the idle window

@@ -17,7 +17,7 @@ from tqdm import tqdm
 
 from sqzfpga.errors import UserError
 from sqzfpga.parts import Part
-from sqzfpga.sim import tools
+from sqzfpga import tools
 
 LUTRAM_LUTS = {"RAM32M": 4, "RAM64M": 4, "RAM32M16": 8, "RAM64M8": 8, "RAM32X1D": 2, "RAM64X1D": 2,
                "RAM128X1D": 4, "RAM256X1D": 8, "RAM32X1S": 1, "RAM64X1S": 1, "RAM128X1S": 2, "RAM256X1S": 4,
