@@ -15,8 +15,8 @@ from pathlib import Path
 
 from sqzfpga import vendor
 from sqzfpga.deploy.boards import Board
-from sqzfpga.hls.layers import render
 from sqzfpga.hls.project import AXIS_TOP, PROJECT
+from sqzfpga.jinja import render
 from sqzfpga.parts import get_part
 
 VENDOR, VERSION = "sqzfpga.org", "1.0"

@@ -7,10 +7,7 @@ go into them (geometry, exact accumulator widths, fixed-point types).
 """
 from __future__ import annotations
 
-from pathlib import Path
-
 import hls4ml
-import jinja2
 import numpy as np
 from hls4ml.backends.template import FunctionCallTemplate, LayerConfigTemplate
 from hls4ml.model.attributes import ConfigurableAttribute
@@ -19,16 +16,10 @@ from onnx import helper, numpy_helper
 
 from sqzfpga.hls.lower import DOMAIN, QType
 from sqzfpga.hls.precision import accum_type, cpp_type, fixed, gap_widths, hw_type, store_type
+from sqzfpga.jinja import TEMPLATES, render
 
-TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 HEADER = TEMPLATES / "sqz_layers.h"
 BACKENDS = ("Vitis", "Vivado")
-_jinja = jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES)), undefined=jinja2.StrictUndefined,
-                            keep_trailing_newline=False)
-
-
-def render(template: str, **params) -> str:
-    return _jinja.get_template(template).render(**params).strip()
 
 
 class SqzLayer(Layer):

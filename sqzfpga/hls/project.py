@@ -8,7 +8,7 @@ import numpy as np
 
 from sqzfpga import vendor
 from sqzfpga.hls.csim import to_stream
-from sqzfpga.hls.layers import render
+from sqzfpga.jinja import render
 
 PROJECT = "sqznet"
 AXIS_TOP = f"{PROJECT}_axis"  # the DMA-facing top: what `export_ip.tcl` packages as IP

@@ -14,9 +14,9 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import jinja2
 import numpy as np
 
+from sqzfpga import jinja
 from sqzfpga.atomic import swap_in
 from sqzfpga.errors import UserError
 from sqzfpga.firmware.layout import Layout
@@ -29,8 +29,6 @@ from sqzfpga.tools import lint
 
 LIBRARY = Path(__file__).resolve().parent.parent / "templates" / "rtl"
 TOP = "sqznet_top"
-_jinja = jinja2.Environment(loader=jinja2.FileSystemLoader(str(LIBRARY)), undefined=jinja2.StrictUndefined,
-                            keep_trailing_newline=True)
 
 
 def library_sources() -> list[Path]:
@@ -323,10 +321,10 @@ def generate(hm, folder: Path, bud: Budget, max_cycles: int | None = None) -> di
                 {"name": "output_adapter", "module": "sqz_scores_to_words",
                  "params": {"C": str(last_c), "OB": str(last_q.bits), "OSIGNED": str(int(last_q.signed)),
                             "NPIX": str(last_px)}}]
-    top = _jinja.get_template("sqznet_top.sv.jinja").render(
-        top=TOP, c_in=c_in, in_bits=in_q.bits, stages=stages, out_c=last_c, out_bits=last_q.bits,
-        out_signed=int(last_q.signed), out_pixels=last_px, frame_bytes=frame_bytes, flags=flags)
-    (folder / f"{TOP}.sv").write_text(top)
+    top = jinja.render(
+        "rtl/sqznet_top.sv.jinja", top=TOP, c_in=c_in, in_bits=in_q.bits, stages=stages, out_c=last_c,
+        out_bits=last_q.bits, out_signed=int(last_q.signed), out_pixels=last_px, frame_bytes=frame_bytes, flags=flags)
+    (folder / f"{TOP}.sv").write_text(top + "\n")
     for src in library_sources():
         shutil.copyfile(src, folder / src.name)
     manifest = {"top": TOP, "sources": [s.name for s in library_sources()] + [f"{TOP}.sv"],

@@ -19,15 +19,14 @@ import numpy as np
 
 from sqzfpga.atomic import atomic_path
 from sqzfpga.errors import UserError
+from sqzfpga.jinja import environment
 
-TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 FACTS = "report.json"
 FIGURES = "report"  # folder of report.md's PNG files
 CLI = "python -m sqzfpga"
-_jinja = jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES)), undefined=jinja2.StrictUndefined,
-                            autoescape=jinja2.select_autoescape(enabled_extensions=("html.jinja",),
-                                                                default_for_string=False),
-                            trim_blocks=True, lstrip_blocks=True)
+_jinja = environment(autoescape=jinja2.select_autoescape(enabled_extensions=("html.jinja",),
+                                                         default_for_string=False),
+                     trim_blocks=True, lstrip_blocks=True)
 _jinja.filters["cell"] = lambda v: str(v).replace("|", "\\|")  # a Markdown table cell
 
 
