@@ -1,4 +1,4 @@
-"""Boards we write a block design for: which part, which board files, which processing system."""
+"""Boards we write a block design for: which part (its family decides the processing system), which board files."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -17,9 +17,13 @@ class Board:
     name: str
     part: str  # a name from parts.PARTS
     board_part: str  # Vivado board-file VLNV the flows were written against (the script takes the latest installed)
-    ps: str  # "ps7" (Zynq-7000) or "zynqmp" (Zynq UltraScale+)
     clock_mhz: int  # the default fabric clock the block design asks the PS for
     install: str = STORE  # how to install the board files ({name}: the board's Vivado name)
+
+    @property
+    def ps(self) -> str:
+        """The processing system of the block design: the part's family decides it."""
+        return get_part(self.part).family.ps
 
     @property
     def board_id(self) -> str:
@@ -31,14 +35,14 @@ class Board:
 
 
 BOARDS = {b.name: b for b in [
-    Board("pynq-z1", "xc7z020", "www.digilentinc.com:pynq-z1:part0:1.0", "ps7", 100,
+    Board("pynq-z1", "xc7z020", "www.digilentinc.com:pynq-z1:part0:1.0", 100,
           "not shipped with Vivado: copy Digilent's pynq-z1 board files (github.com/Digilent/vivado-boards, "
           "new/board_files/pynq-z1) into <Vivado>/data/boards/board_files"),
-    Board("pynq-z2", "xc7z020", "tul.com.tw:pynq-z2:part0:1.0", "ps7", 100,
+    Board("pynq-z2", "xc7z020", "tul.com.tw:pynq-z2:part0:1.0", 100,
           "not shipped with Vivado: " + STORE),
-    Board("zcu104", "xczu7ev", "xilinx.com:zcu104:part0:1.1", "zynqmp", 100),
-    Board("zcu102", "xczu9eg", "xilinx.com:zcu102:part0:3.4", "zynqmp", 100),
-    Board("kv260", "xck26", "xilinx.com:kv260_som:part0:1.4", "zynqmp", 100),
+    Board("zcu104", "xczu7ev", "xilinx.com:zcu104:part0:1.1", 100),
+    Board("zcu102", "xczu9eg", "xilinx.com:zcu102:part0:3.4", 100),
+    Board("kv260", "xck26", "xilinx.com:kv260_som:part0:1.4", 100),
 ]}
 
 

@@ -55,7 +55,7 @@ FILL = 0.9  # the planner leaves 10% of every resource for routing headroom and 
 
 def budget(part, fill: float = FILL) -> Budget:
     return Budget(dsp=int(part.dsp * fill), lut=int(part.lut * fill), ff=int(part.ff * fill),
-                  bram36=part.bram36 * fill + part.uram * 8 * fill, dsp_port=25 if part.device.startswith("xc7") else 27,
+                  bram36=part.bram36 * fill + part.uram * 8 * fill, dsp_port=part.family.dsp_port,
                   name=part.name)
 
 

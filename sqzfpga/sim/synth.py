@@ -25,7 +25,7 @@ LUTRAM_LUTS = {"RAM32M": 4, "RAM64M": 4, "RAM32M16": 8, "RAM64M8": 8, "RAM32X1D"
 
 
 def family(part: Part) -> str:
-    return "xc7" if part.device.startswith("xc7") else "xcup"
+    return part.family.yosys
 
 
 def count(cells: dict) -> dict:
