@@ -55,3 +55,15 @@ def image_folder(root: Path, classes=("a", "b"), per_class: int = 4, size: int =
                 pixels = rng.integers(0, 256, (size, size, 3), dtype=np.uint8)
                 Image.fromarray(pixels).save(root / split / cls / f"{i}.png")
     return root
+
+
+def script_folder(build: Path, folder: Path) -> Path:
+    """`folder` set up for `deploy.scripts.write` over a shared build: rtl/ linked, hls/ a folder of links
+    to the build's hls entries, so the hls/export_ip.tcl the scripts write lands here, not in the build."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "rtl").symlink_to(build / "rtl")
+    (folder / "hls").mkdir()
+    for entry in (build / "hls").iterdir():
+        if entry.name != "export_ip.tcl":
+            (folder / "hls" / entry.name).symlink_to(entry)
+    return folder

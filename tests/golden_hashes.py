@@ -24,6 +24,7 @@ FOLDERS = ("hls", "rtl", "vivado", "deploy")  # every file under these is hashed
 LEFT_OUT = {  # glob (relative to the build folder) -> why it is not hashed
     "hls/firmware/*.so": "g++ output of hls4ml's compile (its name carries a random stamp), not a generated source",
     "deploy/csim/compiled/**/*": "the stand-in compiled on this host, and the compiler's log",
+    "deploy/**/__pycache__/*": "Python's bytecode cache, written when the package's validate.py runs in place",
 }
 VARIABLE_KEYS = {  # JSON file -> keys dropped before hashing
     "deploy/csim/recipe.json": ("compile_s", "machine"),  # compile time; the build host's architecture

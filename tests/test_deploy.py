@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import assert_clean_error, run_cli
+from conftest import assert_clean_error, run_cli, script_folder
 from sqzfpga.deploy import boards, scripts, tclcheck
 from sqzfpga.firmware.layout import Layout, pack, unpack, words
 from sqzfpga.hls.project import AXIS_TOP
@@ -74,8 +74,7 @@ def test_tcl_parses_and_names_match_generators(default_build, tmp_path, accel):
     output names inside them are the ones the RTL/HLS generators and the driver use."""
     out, _ = default_build
     manifest = json.loads((out / "rtl" / "rtl.json").read_text())
-    (tmp_path / "rtl").symlink_to(out / "rtl")
-    (tmp_path / "hls").symlink_to(out / "hls")
+    script_folder(out, tmp_path)
     sv = (out / "rtl" / f"{manifest['top']}.sv").read_text()
     ports = _sv_ports(sv)
     assert {"ap_clk", "ap_rst_n", "s_axis_tdata", "s_axis_tvalid", "s_axis_tready", "m_axis_tdata",

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, assert_clean_error, run_cli
+from conftest import ROOT, assert_clean_error, run_cli, script_folder
 from sqzfpga import vendor
 from sqzfpga.cli import main
 from sqzfpga.deploy import boards, package, scripts, tclcheck
@@ -181,10 +181,7 @@ def test_hls_command_prefers_vitis_run(tmp_path, monkeypatch):
 def _scripts(built, tmp_path, board, clock, accel="rtl"):
     _, out, _ = built
     manifest = json.loads((out / "rtl" / "rtl.json").read_text())
-    d = tmp_path / f"{board}-{clock}-{accel}"
-    d.mkdir()
-    (d / "rtl").symlink_to(out / "rtl")
-    (d / "hls").symlink_to(out / "hls")
+    d = script_folder(out, tmp_path / f"{board}-{clock}-{accel}")
     info = scripts.write(d, boards.get_board(board), accel, manifest, clock)
     return d, info
 
