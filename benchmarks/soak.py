@@ -33,7 +33,7 @@ def main() -> None:
     ap.add_argument("--json", action="store_true")
     a = ap.parse_args()
     from sqzfpga.build import graph_of_model
-    from sqzfpga.firmware.layout import to_raw
+    from sqzfpga.driver.layout import to_raw
     from sqzfpga.model import reference
     from sqzfpga.parts import get_part
     from sqzfpga.rtl.generate import generate

@@ -89,7 +89,7 @@ def images_for(onnx_model, n: int, cfg: dict) -> np.ndarray:
 
 def simulate_network(rtl: Path, work: Path, model_path: Path, manifest: dict, frames: int, cfg: dict) -> dict:
     """All frames through the whole generated design: exact vs the QONNX reference, cycles/frame."""
-    from sqzfpga.firmware.layout import to_raw
+    from sqzfpga.driver.layout import to_raw
     from sqzfpga.model import reference
     from sqzfpga.sim import rtlsim
 
@@ -151,7 +151,7 @@ def run_config(key: str, show=print) -> dict:
     from sqzfpga.parts import get_part
     from sqzfpga.rtl.generate import generate
     from sqzfpga.rtl.plan import budget
-    from sqzfpga.sim.synth import synthesize
+    from sqzfpga.rtl.synth import synthesize
 
     cfg = CONFIGS[key]
     part, clock = get_part(cfg["part"]), cfg["clock"]
@@ -190,7 +190,7 @@ def run_config(key: str, show=print) -> dict:
         show(f"[{key}] simulated {s['cycles_per_frame']} cycles/frame, outputs {'exact' if s['exact'] else 'DIFFER'} "
              f"({s['sim_frames']} frames; Verilator build {s['compile_s']} s, run {s['sim_s']} s)")
     elif cfg["sim"] == "layer":
-        from sqzfpga.hls.lower import lower
+        from sqzfpga.frontend.lower import lower
         from sqzfpga.model import reference
 
         onnx_model = reference.load(model_path)

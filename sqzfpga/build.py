@@ -70,7 +70,7 @@ def step_lower(ctx: dict) -> None:
     """QONNX -> canonical streaming graph (Fire modules fused; unsupported ops refused here)."""
     import onnx
 
-    from sqzfpga.hls.lower import lower
+    from sqzfpga.frontend.lower import lower
     from sqzfpga.model import reference
 
     ctx["onnx"] = reference.load(ctx["dir"] / "model.onnx")
@@ -112,7 +112,7 @@ def step_csim(ctx: dict) -> None:
 
         res["torch_accuracy"] = float((predict(ctx["torch_model"], ctx["images_np"]).argmax(1) == ctx["labels"]).mean())
     ctx["csim"], ctx["csim_out"] = res, y
-    from sqzfpga.firmware.layout import to_raw
+    from sqzfpga.driver.layout import to_raw
 
     frac = int(list(ctx["hm"].get_layers())[-1].get_attr("out_q")[1])
     np.savez_compressed(ctx["dir"] / "csim.npz", images=ctx["images_np"], outputs=to_raw(y, frac))
@@ -133,7 +133,7 @@ def step_project(ctx: dict) -> None:
 
     prj = ctx["dir"] / "hls"
     project.write_testbench(prj, ctx["images_np"][:50], ctx["expected"][:50], ctx["golden"])
-    from sqzfpga.firmware.layout import Layout
+    from sqzfpga.driver.layout import Layout
 
     project.write_axis_top(prj, Layout.from_dict(ctx["rtl"]["layout"]), ctx["rtl"]["input"]["bits"])
     argv = project.write_build_options(prj, ctx["backend"])
@@ -176,7 +176,7 @@ def step_deploy(ctx: dict) -> None:
 def step_report(ctx: dict) -> None:
     """report.json: what the report needs from the in-memory graph (per-layer rows, weight and
     activation ranges) and the command the build ran with; rendered once build.json is written."""
-    from sqzfpga.sim import report
+    from sqzfpga.report import page as report
 
     acts = report.activation_ranges(ctx["onnx"], ctx["golden"], ctx["images_np"])
     layers = report.layer_facts(ctx["hm"], ctx["rows"], acts)
@@ -262,7 +262,7 @@ def build(model_path: Path, part_name: str, out: Path, log=print, images: int = 
                    "board": None if board is None else board.name,
                    "deploy": None if board is None else str(out / "deploy")}
         (tmp / "build.json").write_text(json.dumps(summary, indent=2) + "\n")
-        from sqzfpga.sim.report import write_report
+        from sqzfpga.report.page import write_report
 
         write_report(tmp)
         swap_in(tmp, out)

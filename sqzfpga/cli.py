@@ -355,7 +355,7 @@ def cmd_plan(a):
     _resolve_clock(a)
     from sqzfpga.parts import get_part
     from sqzfpga.rtl.plan import Unreachable
-    from sqzfpga.sim.report import multipliers, rom
+    from sqzfpga.report.page import multipliers, rom
 
     get_part(a.part)  # an unknown part fails before the (slow) export
     try:
@@ -398,7 +398,7 @@ def _existing_build(path: str) -> Path:
 def _update_report(d: Path) -> None:
     """Render the report again with the results just written; a build from before reports existed
     keeps its results and gets a note instead."""
-    from sqzfpga.sim.report import write_report
+    from sqzfpga.report.page import write_report
 
     try:
         write_report(d)
@@ -445,7 +445,7 @@ def cmd_rtlsim(a):
          _build_dir_arg)
 def cmd_synth(a):
     from sqzfpga.parts import get_part
-    from sqzfpga.sim.synth import synthesize
+    from sqzfpga.rtl.synth import synthesize
 
     d = _existing_build(a.build)
     part = get_part(json.loads((d / "build.json").read_text())["part"])

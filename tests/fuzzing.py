@@ -73,7 +73,7 @@ def check(example: dict, folder: Path, rtl: bool = False, n_images: int = 12) ->
 
     from sqzfpga.hls.convert import convert
     from sqzfpga.hls.csim import simulate
-    from sqzfpga.hls.lower import lower
+    from sqzfpga.frontend.lower import lower
     from sqzfpga.model import export, reference
     from sqzfpga.model.evaluate import predict
     from sqzfpga.model.quant import calibrate, quantize_float
@@ -107,7 +107,7 @@ def check(example: dict, folder: Path, rtl: bool = False, n_images: int = 12) ->
 
 def check_rtl(hm, folder: Path, x: np.ndarray, y: np.ndarray, dsp: int) -> dict:
     """Generated RTL, folded for a `dsp`-slice budget, simulated on `x`: equal to the C simulation."""
-    from sqzfpga.firmware.layout import to_raw
+    from sqzfpga.driver.layout import to_raw
     from sqzfpga.rtl.generate import generate
     from sqzfpga.rtl.plan import Budget
     from sqzfpga.sim import rtlsim

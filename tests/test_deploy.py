@@ -14,7 +14,7 @@ import pytest
 
 from conftest import assert_clean_error, run_cli, script_folder
 from sqzfpga.deploy import boards, scripts, tclcheck
-from sqzfpga.firmware.layout import Layout, pack, unpack, words
+from sqzfpga.driver.layout import Layout, pack, unpack, words
 from sqzfpga.hls.project import AXIS_TOP
 from sshd import ssh_server
 

@@ -18,7 +18,7 @@ import pytest
 
 from conftest import assert_clean_error, run_cli
 from sqzfpga.deploy import land
-from sqzfpga.firmware import standin
+from sqzfpga.driver import standin
 from sshd import ssh_server
 
 pytestmark = pytest.mark.xdist_group("default_build")

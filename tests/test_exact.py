@@ -15,10 +15,10 @@ import numpy as np
 import pytest
 import torch
 
-from sqzfpga.firmware.layout import to_raw
+from sqzfpga.driver.layout import to_raw
 from sqzfpga.hls.convert import convert
 from sqzfpga.hls.csim import simulate
-from sqzfpga.hls.lower import lower
+from sqzfpga.frontend.lower import lower
 from sqzfpga.model import data, export, reference
 from sqzfpga.model.config import preset
 from sqzfpga.model.evaluate import predict

@@ -1,4 +1,4 @@
-"""The batch protocol of firmware/layout.py at both accelerator tops, and the time limits of the RTL
+"""The batch protocol of driver/layout.py at both accelerator tops, and the time limits of the RTL
 simulation, on a small generated design (a kept fuzz example, 14x14x4 in, 2 words out; built once).
 
 - HLS top: the C-simulation stand-in pushes a buffer as ONE MM2S transfer and demands TLAST exactly
@@ -21,8 +21,8 @@ import numpy as np
 import pytest
 
 from conftest import ROOT, assert_clean_error, run_cli
-from sqzfpga.firmware.layout import Layout, pack
-from sqzfpga.firmware.standin import compile_sources
+from sqzfpga.driver.layout import Layout, pack
+from sqzfpga.driver.standin import compile_sources
 
 pytestmark = pytest.mark.xdist_group("framing")  # one small build shared by this module's tests
 MODEL = ROOT / "tests" / "fuzz_regressions" / "gap_narrow_numerator_small.onnx"

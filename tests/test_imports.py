@@ -7,7 +7,7 @@ dependency from a reader, it does not remove it. The order lives here, beside th
 reads it, so that the package carries no constant that nothing in it uses.
 
 Where a module sits in a folder of another stage (sim/report.py and sim/plots.py are the report,
-hls/lower.py and hls/precision.py the backend-neutral frontend), the table names it by its full
+hls/lower.py and hls/types.py the backend-neutral frontend), the table names it by its full
 module path, and the longest matching entry wins.
 """
 from __future__ import annotations
@@ -22,16 +22,17 @@ PACKAGE = Path(__file__).resolve().parents[1] / "sqzfpga"
 STAGES: tuple[tuple[str, tuple[str, ...]], ...] = (
     # the host driver runs alone on the board (numpy only, relative imports), so it imports nothing else
     # of the package; the DMA byte layout in it is the contract that csim, the RTL and the simulator share
-    ("driver", ("sqzfpga.firmware",)),
+    ("driver", ("sqzfpga.driver",)),
     # errors, atomic writes, part facts, the vendor and open-source tool runners, the Jinja factory
     ("base", ("sqzfpga", "sqzfpga.errors", "sqzfpga.atomic", "sqzfpga.parts", "sqzfpga.vendor", "sqzfpga.tools",
               "sqzfpga.jinja")),
     ("model", ("sqzfpga.model",)),                                    # PyTorch model, data, QONNX export
-    ("frontend", ("sqzfpga.hls.lower", "sqzfpga.hls.precision")),    # QONNX -> lowered graph, its types
+    ("ir", ("sqzfpga.ir",)),                                          # fixed-point types, exact widths
+    ("frontend", ("sqzfpga.frontend",)),                              # QONNX -> lowered graph
     ("hls", ("sqzfpga.hls",)),                                        # hls4ml layers, project, fit, csim
-    ("rtl", ("sqzfpga.rtl",)),                                        # SV generator, planner, cost model
-    ("sim", ("sqzfpga.sim",)),                                        # cocotb/Verilator, Yosys, validate
-    ("report", ("sqzfpga.sim.report", "sqzfpga.sim.plots")),
+    ("rtl", ("sqzfpga.rtl",)),                                        # SV generator, planner, cost, Yosys
+    ("sim", ("sqzfpga.sim",)),                                        # cocotb/Verilator, validate
+    ("report", ("sqzfpga.report",)),                                  # the build report and its figures
     ("deploy", ("sqzfpga.deploy",)),                                  # Vivado scripts, package, remote
     ("build", ("sqzfpga.build",)),                                    # the flow
     ("cli", ("sqzfpga.cli", "sqzfpga.__main__")),

@@ -7,7 +7,7 @@ from sqzfpga.deploy.boards import BOARDS
 from sqzfpga.errors import UserError
 from sqzfpga.parts import FAMILIES, PARTS, PS_KINDS, Family, get_family, get_part
 from sqzfpga.rtl.plan import budget
-from sqzfpga.sim.synth import family as yosys_family
+from sqzfpga.rtl.synth import family as yosys_family
 
 BLOCK_DESIGN = Path(__file__).resolve().parents[1] / "sqzfpga" / "templates" / "vivado" / "block_design.tcl.jinja"
 

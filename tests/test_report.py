@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from sqzfpga.sim.plots import COLOURS
-from sqzfpga.sim.report import write_report
+from sqzfpga.report.plots import COLOURS
+from sqzfpga.report.page import write_report
 
 pytestmark = pytest.mark.xdist_group("default_build")  # uses the shared default build (conftest)
 

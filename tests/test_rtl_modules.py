@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sqzfpga.hls.lower import QType
+from sqzfpga.ir.types import QType
 from sqzfpga.rtl.generate import EMITTERS, _literal
 from sqzfpga.sim import scoreboard as sb
 from sqzfpga.sim.rtlsim import run_module
@@ -157,7 +157,7 @@ def test_yosys_maps_weights_to_bram_and_lanes_to_dsps(tmp_path, fold, dsps):
     and none with LUT multipliers."""
     from sqzfpga.parts import get_part
     from sqzfpga.rtl.generate import library_sources
-    from sqzfpga.sim.synth import count, run_yosys
+    from sqzfpga.rtl.synth import count, run_yosys
 
     module, params, _, _ = _conv_case(tmp_path, fold)
     params["WSTYLE"] = '"block"'

@@ -2,10 +2,10 @@
 
     deploy/accel.json        board, part, byte layout, bitstream names, DMA cell, planned cycles
     deploy/validate.py       accuracy and frames/s on the board (or on the C-simulation stand-in)
-    deploy/sqzfpga_driver/   the driver (sqzfpga/firmware): numpy only, pynq imported on the board
+    deploy/sqzfpga_driver/   the driver (sqzfpga/driver): numpy only, pynq imported on the board
     deploy/samples.npz       sample images, labels, and the C simulation's outputs for them
     deploy/csim/             the C-simulation stand-in: its sources (src/, recipe.json; compiled on first
-                             use on each machine, firmware/standin.py) and the weights it reads
+                             use on each machine, driver/standin.py) and the weights it reads
     deploy/.sqzfpga-deploy   the marker that lets a later `deploy` replace this package (deploy/land.py)
     deploy/sqzfpga.bit/.hwh  after Vivado (bitstream.tcl copies them here)
 """
@@ -27,10 +27,10 @@ from sqzfpga import vendor
 from sqzfpga.deploy import land, scripts, tclcheck
 from sqzfpga.deploy.boards import Board
 from sqzfpga.errors import UserError
-from sqzfpga.firmware import standin
+from sqzfpga.driver import standin
 from sqzfpga.hls.project import AXIS_TOP, PROJECT
 
-FIRMWARE = Path(__file__).resolve().parent.parent / "firmware"
+DRIVER = Path(__file__).resolve().parent.parent / "driver"
 DRIVER_FILES = ("__init__.py", "layout.py", "driver.py", "standin.py")
 ARCHIVE = "deploy.tar.gz"
 STANDIN = "csim"  # the stand-in's folder in the package
@@ -75,8 +75,8 @@ def write(build: Path, board: Board, accel: str, rtl_manifest: dict, clock_mhz: 
     dep = build / "deploy"
     (dep / "sqzfpga_driver").mkdir(parents=True)
     for f in DRIVER_FILES:
-        shutil.copyfile(FIRMWARE / f, dep / "sqzfpga_driver" / f)
-    shutil.copyfile(FIRMWARE / "validate.py", dep / "validate.py")
+        shutil.copyfile(DRIVER / f, dep / "sqzfpga_driver" / f)
+    shutil.copyfile(DRIVER / "validate.py", dep / "validate.py")
     samples, cs = np.load(build / "samples.npz"), np.load(build / "csim.npz")
     np.savez_compressed(dep / "samples.npz", images=cs["images"], expected=cs["outputs"],
                         **({"labels": samples["labels"][:len(cs["images"])]} if "labels" in samples.files else {}))

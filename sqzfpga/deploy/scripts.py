@@ -2,7 +2,7 @@
 
 Both accelerators (the generated RTL, packaged as IP by `package_ip.tcl`; the HLS top exported by
 `export_ip.tcl`) have the same ports, so one block design serves both: AXI-Stream `s_axis`/`m_axis`
-in the byte layout of firmware/layout.py, clock `ap_clk`, active-low reset `ap_rst_n`.
+in the byte layout of driver/layout.py, clock `ap_clk`, active-low reset `ap_rst_n`.
 Every path inside the scripts is derived in Tcl from the script's own location, and every name put
 into them is one of ours (checked by `_safe`), so nothing from a model file or the command line
 reaches the Tcl.

@@ -7,7 +7,7 @@ import io
 import onnx
 
 from sqzfpga.hls import layers
-from sqzfpga.hls.precision import hw_type
+from sqzfpga.hls.types import hw_type
 
 # hls4ml fills any type a layer leaves open from this default; ours set every type, so a wide
 # default here could only hide a bug: make it conspicuous instead.

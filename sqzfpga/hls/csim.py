@@ -9,7 +9,7 @@ import time
 import numpy as np
 import onnx
 
-from sqzfpga.firmware.layout import raster
+from sqzfpga.driver.layout import raster
 from sqzfpga.model import reference
 
 

@@ -14,8 +14,10 @@ from hls4ml.model.attributes import ConfigurableAttribute
 from hls4ml.model.layers import Layer
 from onnx import helper, numpy_helper
 
-from sqzfpga.hls.lower import DOMAIN, QType
-from sqzfpga.hls.precision import accum_type, cpp_type, fixed, gap_widths, hw_type, store_type
+from sqzfpga.frontend.lower import DOMAIN
+from sqzfpga.ir.types import QType
+from sqzfpga.hls.types import accum_type, cpp_type, fixed, hw_type, store_type
+from sqzfpga.ir.arith import gap_widths
 from sqzfpga.jinja import TEMPLATES, render
 
 HEADER = TEMPLATES / "sqz_layers.h"

@@ -68,7 +68,7 @@ def write_build_options(prj: Path, backend: str) -> list[str]:
 
 
 def write_axis_top(prj: Path, layout, in_bits: int) -> None:
-    """The DMA-facing top (the byte layout of firmware/layout.py around the dataflow), its C-simulation
+    """The DMA-facing top (the byte layout of driver/layout.py around the dataflow), its C-simulation
     stand-in program, and the Vitis HLS script that exports it as IP."""
     common = dict(project=PROJECT, top=AXIS_TOP, channels=layout.channels, pixels=layout.height * layout.width,
                   in_bits=in_bits, out_channels=layout.out_words, out_pixels=1, out_bits=layout.out_bits,

@@ -19,9 +19,9 @@ import numpy as np
 from sqzfpga import jinja
 from sqzfpga.atomic import swap_in
 from sqzfpga.errors import UserError
-from sqzfpga.firmware.layout import Layout
-from sqzfpga.hls.lower import QType
-from sqzfpga.hls.precision import accum_frac, accum_type, gap_widths
+from sqzfpga.driver.layout import Layout
+from sqzfpga.ir.types import QType
+from sqzfpga.ir.arith import accum_frac, accum_width, gap_widths
 from sqzfpga.rtl.cost import memories, rom_style, rom_width
 from sqzfpga.rtl.plan import Budget, budget, plan
 from sqzfpga.rtl.unit import Unit
@@ -70,7 +70,7 @@ class ConvSpec:
         pi, po, nci = u.pi, u.po, u.cin // u.pi
         wb = max(s["wq"].bits for s in self.segs)
         d = f - self.oq.frac
-        accw = max(accum_type(xq, s["w"], s["wq"], s["b"], s["bq"], frac=f)[1] for s in self.segs)
+        accw = max(accum_width(xq, s["w"], s["wq"], s["b"], s["bq"], frac=f) for s in self.segs)
         accw = max(accw, wb + xq.bits + 2 + (pi - 1).bit_length(), d + 2)
         words, biases = [], []
         ew = u.pack * wb + u.pack - 1  # bits per ROM entry: a weight, or a packed pair (see sqz_mac)
@@ -277,7 +277,7 @@ def first_input(hm) -> tuple[int, QType, int]:
 
 
 def layout_of(hm) -> Layout:
-    """The DMA byte layout (firmware/layout.py) of the graph's input and output streams."""
+    """The DMA byte layout (driver/layout.py) of the graph's input and output streams."""
     layers = [l for l in hm.get_layers() if l.class_name != "Input"]
     h, w, c, _, _, _ = _geo(layers[0])
     _, _, _, oh, ow, oc = _geo(layers[-1])

@@ -1,5 +1,5 @@
 """A `pynq` module for the RTL simulation: the part of PYNQ 3.0's API the driver uses, over the AXI DMA
-model (axidma.py) connected to the simulated accelerator, so that firmware/driver.py runs unchanged.
+model (axidma.py) connected to the simulated accelerator, so that driver/driver.py runs unchanged.
 
 Modelled from PYNQ's documentation and `pynq/lib/dma.py` (3.0.1): `Overlay(bitfile)` with the block
 design's IP as attributes; `allocate(shape, dtype)` -> a `PynqBuffer` (ndarray) with `physical_address`,

@@ -160,7 +160,7 @@ def run_network(rtl: Path, work: Path, images: np.ndarray, reset_mid_frame: bool
     unpacking of the output buffer; plus cycle stamps. With `stall`, each stream stalls on that
     fraction of cycles (valid low on the input, ready low on the output). A wrong framing (TLAST,
     beat count), a stall, or a time limit (`limits`) raises UserError with the testbench's verdict."""
-    from sqzfpga.firmware.layout import Layout, unpack
+    from sqzfpga.driver.layout import Layout, unpack
 
     manifest = json.loads((rtl / "rtl.json").read_text())
     layout = Layout.from_dict(manifest["layout"])

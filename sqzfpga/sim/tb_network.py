@@ -1,9 +1,9 @@
 """cocotb test of the whole generated network (top `sqznet_top`) as the DMA sees it: the input
-stream is the driver's packed input buffer (firmware/layout.py), byte by byte, sent as the MM2S
+stream is the driver's packed input buffer (driver/layout.py), byte by byte, sent as the MM2S
 channel sends its transfers (s_axis_tlast high on each transfer's final byte; the images go as one
 transfer, or as the batches of cfg "batches", back to back), and the output beats are stored as the
 S2MM channel would store them (little-endian 32-bit words), for the driver's `unpack` (the caller
-compares with the C simulation). Framing is checked as the batch protocol of firmware/layout.py
+compares with the C simulation). Framing is checked as the batch protocol of driver/layout.py
 says: exactly the expected words, no beat after them, m_axis_tlast high exactly on the final word of
 each transfer. Optionally a reset in the middle of a frame first, and random stalls on both streams.
 
@@ -23,7 +23,7 @@ import numpy as np
 from cocotb.clock import Clock
 from cocotb.triggers import ClockCycles, RisingEdge, select
 
-from sqzfpga.firmware.layout import Layout, pack, words
+from sqzfpga.driver.layout import Layout, pack, words
 from sqzfpga.sim.streams import Progress, extra_beats, receive, send, watchdog
 
 PERIOD_NS = 10

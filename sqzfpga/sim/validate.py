@@ -12,8 +12,8 @@ from pathlib import Path
 import numpy as np
 
 from sqzfpga.errors import UserError
-from sqzfpga.firmware.driver import TIMEOUT_ENV
-from sqzfpga.firmware.layout import Layout
+from sqzfpga.driver.driver import TIMEOUT_ENV
+from sqzfpga.driver.layout import Layout
 from sqzfpga.sim import rtlsim
 from sqzfpga.sim.pynq_rtl import dma_instance
 

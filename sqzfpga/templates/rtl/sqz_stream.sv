@@ -48,7 +48,7 @@ module sqz_add #(
 endmodule
 
 // AXI-Stream bytes -> pixels of C channels (the low IB bits of each byte), and the batch framing of
-// firmware/layout.py: bytes are counted in frames of FRAME; the TLAST that comes with a frame's last
+// driver/layout.py: bytes are counted in frames of FRAME; the TLAST that comes with a frame's last
 // byte marks it the batch's last (TLAST on any other byte is ignored). That flag, one per frame, goes
 // through a FIFO of FLAGS entries (plus its output register) to the output adapter (f_*). When the FIFO
 // is full, a frame's last byte waits, so the depth only affects throughput, never correctness.
@@ -99,7 +99,7 @@ endmodule
 
 // One vector of C scores per pixel -> C beats of 32-bit words (sign- or zero-extended). A frame's
 // final word (of NPIX pixels) waits for that frame's flag from the input adapter (f_*), takes it, and
-// carries it as m_last: TLAST only at the end of the batch (firmware/layout.py).
+// carries it as m_last: TLAST only at the end of the batch (driver/layout.py).
 module sqz_scores_to_words #(parameter int C = 10, OB = 16, parameter bit OSIGNED = 0, parameter int NPIX = 1) (
     input  logic            clk, rst,
     input  logic            s_valid, output logic s_ready, input logic [C*OB-1:0] s_data,

@@ -24,6 +24,7 @@ import onnx
 from onnx import helper, numpy_helper
 
 from sqzfpga.errors import UserError
+from sqzfpga.ir.types import QType
 from sqzfpga.model import reference
 from sqzfpga.model.geometry import pool_out
 
@@ -31,32 +32,6 @@ DOMAIN = "sqzfpga"
 NHWC, NCHW = (0, 2, 3, 1), (0, 3, 1, 2)
 
 MAX_BITS = {"constant": 32, "activation": 16}  # widest types we generate (32-bit biases; <= 16-bit streams)
-
-
-@dataclass(frozen=True)
-class QType:
-    """A power-of-two fixed-point type: value = integer * 2**-frac, `bits` wide."""
-    bits: int
-    frac: int
-    signed: bool
-
-    @property
-    def lo(self) -> int:
-        return -(1 << (self.bits - 1)) if self.signed else 0
-
-    @property
-    def hi(self) -> int:
-        return (1 << (self.bits - 1)) - 1 if self.signed else (1 << self.bits) - 1
-
-    def triple(self) -> list[int]:
-        return [self.bits, self.frac, int(self.signed)]
-
-    @staticmethod
-    def of(t) -> "QType":
-        return QType(int(t[0]), int(t[1]), bool(t[2]))
-
-    def __str__(self):
-        return f"{'int' if self.signed else 'uint'}{self.bits}*2^{-self.frac}"
 
 
 @dataclass

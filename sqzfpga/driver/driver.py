@@ -23,7 +23,7 @@ TIMEOUT_ENV = "SQZFPGA_DMA_FRAME_TIMEOUT_S"  # overrides the per-frame deadline 
 
 
 class DmaError(RuntimeError):
-    """A DMA transfer that did not complete as the batch protocol (firmware/layout.py) says it must."""
+    """A DMA transfer that did not complete as the batch protocol (driver/layout.py) says it must."""
 
 
 class PynqDma:
@@ -84,7 +84,7 @@ class PynqDma:
         if recv.transferred != out_bytes:
             self.reset()
             raise DmaError(f"DMA received {recv.transferred} of {out_bytes} bytes for {frames} frame(s) (TLAST "
-                           "came early: the accelerator does not frame batches as firmware/layout.py says); the "
+                           "came early: the accelerator does not frame batches as driver/layout.py says); the "
                            "DMA was reset")
         self._out.invalidate()
         return np.array(self._out[:out_bytes])

@@ -20,7 +20,7 @@ sys.path.insert(0, str(HERE))
 try:
     from sqzfpga_driver.driver import Accelerator  # inside the deployment package
 except ImportError:  # run from the sqzfpga sources
-    from sqzfpga.firmware.driver import Accelerator
+    from sqzfpga.driver.driver import Accelerator
 
 
 def main(argv=None) -> int:

@@ -201,7 +201,7 @@ def gather(build_dir: Path) -> dict:
 
 def figures(data: dict) -> dict[str, tuple[str, bytes]]:
     """name -> (caption, PNG bytes)."""
-    from sqzfpga.sim import plots
+    from sqzfpga.report import plots
 
     measured = data["rtlsim"]["cycles_per_frame"] if data["rtlsim"] else None
     return {
