@@ -70,6 +70,20 @@ def gap(x: np.ndarray, shift: int, bits: int, signed: bool) -> np.ndarray:
                     dtype=np.int64)
 
 
+def avgpool(x: np.ndarray, k: int, s: int, shift: int, bits: int, signed: bool, rnd=round) -> np.ndarray:
+    """Average pool k x k / s, floor mode, no padding, of raw integers x (H, W, C): for each window
+    rnd(window sum * 2^shift / k^2), saturated; `rnd` is Python's round (ties to even) unless a test
+    swaps in a wrong rounding to show its inputs would catch it."""
+    h, w, c = x.shape
+    oh, ow = (h - k) // s + 1, (w - k) // s + 1
+    lo, hi = (-(1 << (bits - 1)), (1 << (bits - 1)) - 1) if signed else (0, (1 << bits) - 1)
+    out = np.empty((oh, ow, c), dtype=np.int64)
+    for (oy, ox, ch), _ in np.ndenumerate(out):
+        total = sum(int(v) for v in x[oy * s:oy * s + k, ox * s:ox * s + k, ch].reshape(-1))
+        out[oy, ox, ch] = min(max(rnd(Fraction(total) * Fraction(2) ** shift / (k * k)), lo), hi)
+    return out
+
+
 def pack(values, bits: int) -> int:
     """A vector of integers as one stream beat (element 0 in the low bits)."""
     word = 0
