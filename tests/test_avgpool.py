@@ -47,25 +47,80 @@ def frames_for(h, c, iq, n=3, seed=5):
     return [rng.integers(iq.lo, iq.hi + 1, (h, h, c)) for _ in range(n)]
 
 
+def expected(frames, k, s, iq, oq):
+    """The scoreboard's outputs, and those of a half-up rounding where they differ (None where they
+    cannot: a tie needs an even divisor k^2 * 2^-shift, and then the inputs must hold one that matters)."""
+    shift = oq.frac - iq.frac
+    outs = [sb.avgpool(x, k, s, shift, oq.bits, oq.signed) for x in frames]
+    wrong = [sb.avgpool(x, k, s, shift, oq.bits, oq.signed, rnd=half_up) for x in frames]
+    flips = sum(int(np.sum(a != b)) for a, b in zip(outs, wrong))
+    if k % 2 == 0 or shift < 0:
+        assert flips > 0, "no tie where rounding half up and half to even differ: the inputs would not catch it"
+    return outs, wrong if flips else None
+
+
 @pytest.mark.parametrize("case", list(RTL_CASES))
 def test_rtl_module_exact(case, tmp_path):
     """About 10 s per case (Verilator build and simulation)."""
     h, c, k, s, nch, iq, oq = RTL_CASES[case]
     params = {key: str(v) for key, v in rtl_params(h, c, k, s, nch, iq, oq).items()}
     frames = frames_for(h, c, iq)
-    shift = oq.frac - iq.frac
-    outs = [sb.avgpool(x, k, s, shift, oq.bits, oq.signed) for x in frames]
-    wrong = [sb.avgpool(x, k, s, shift, oq.bits, oq.signed, rnd=half_up) for x in frames]
-    flips = sum(int(np.sum(a != b)) for a, b in zip(outs, wrong))
-    if k == 2 or shift < 0:  # a tie needs an even divisor k^2 * 2^-shift: then the inputs must hold some
-        assert flips > 0, "no tie where rounding half up and half to even differ: the inputs would not catch it"
+    outs, wrong = expected(frames, k, s, iq, oq)
     if case.endswith("saturating"):
         assert any(np.any(o == oq.hi) for o in outs) and any(np.any(o == oq.lo) for o in outs)
     beats_in = [sb.pack(px, iq.bits) for f in frames for px in f.reshape(-1, c)]
     beats_out = [sb.pack(px, oq.bits) for o in outs for px in o.reshape(-1, c)]
     ok, log = run_module("sqz_avgpool", params, tmp_path, tmp_path / "sim", beats_in, beats_out, STALL)
     assert ok, log[-2000:]
-    if flips:  # the bench itself rejects the wrongly rounded expectation (same compiled module)
+    if wrong is not None:  # the bench itself rejects the wrongly rounded expectation (same compiled module)
         beats_wrong = [sb.pack(px, oq.bits) for o in wrong for px in o.reshape(-1, c)]
         ok, log = run_module("sqz_avgpool", params, tmp_path, tmp_path / "sim", beats_in, beats_wrong, STALL)
         assert not ok and "differ from the numpy model" in log, log[-2000:]
+
+
+# ---- HLS kernel: sqz::avgpool compiled with g++ against hls4ml's ap_types --------------------------
+HLS_CASES = {**RTL_CASES, "3x3s3-signed-to-unsigned": (9, 3, 3, 3, 1, QType(8, 4, True), QType(8, 4, False))}
+
+
+def hls_kernel_outputs(folder, h, c, k, s, iq, oq, frames) -> list[np.ndarray]:
+    """Render the layer config from avgpool_config.h.jinja, compile tests/avgpool_harness.cpp, run it."""
+    import os
+    import subprocess
+    from pathlib import Path
+
+    import hls4ml
+
+    from sqzfpga.hls.types import cpp_type
+    from sqzfpga.jinja import TEMPLATES, render
+
+    shift, sumw, numw = gap_widths(iq, oq, k * k)
+    o = (h - k) // s + 1
+    cfg = render("avgpool_config.h.jinja", name="config", in_height=h, in_width=h, n_chan=c, out_height=o,
+                 out_width=o, kernel=k, stride=s, in_signed="true" if iq.signed else "false", shift=shift,
+                 sum_width=sumw, num_width=numw, out_min=oq.lo, out_max=oq.hi)
+    (folder / "config.h").write_text(
+        f'#include "ap_fixed.h"\ntypedef {cpp_type(iq)} in_t;\ntypedef {cpp_type(oq)} out_t;\n'
+        f"static const bool OUT_SIGNED = {'true' if oq.signed else 'false'};\nstatic const unsigned C = {c};\n"
+        f"static const unsigned FRAME_IN = {h * h}, FRAME_OUT = {o * o};\n{cfg}\n")
+    vivado = Path(os.path.dirname(hls4ml.__file__)) / "templates" / "vivado"
+    harness = Path(__file__).resolve().parent / "avgpool_harness.cpp"
+    r = subprocess.run(["g++", "-std=c++14", "-O1", "-w", f"-I{folder}", f"-I{TEMPLATES}", f"-I{vivado / 'ap_types'}",
+                        f"-I{vivado / 'nnet_utils'}", str(harness), "-o", str(folder / "avgpool")],
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-3000:]
+    stdin = "\n".join(str(int(v)) for x in frames for v in x.reshape(-1)) + "\n"
+    r = subprocess.run([str(folder / "avgpool")], input=stdin, capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stdout[-500:]
+    got = np.array([int(v) for v in r.stdout.split()], dtype=np.int64)
+    return list(got.reshape(len(frames), o, o, c))
+
+
+@pytest.mark.parametrize("case", list(HLS_CASES))
+def test_hls_kernel_exact(case, tmp_path):
+    """About 8 s per case (g++)."""
+    h, c, k, s, _, iq, oq = HLS_CASES[case]
+    frames = frames_for(h, c, iq, n=4)
+    got = hls_kernel_outputs(tmp_path, h, c, k, s, iq, oq, frames)
+    want, _ = expected(frames, k, s, iq, oq)
+    for g, w in zip(got, want):
+        np.testing.assert_array_equal(g, w)
