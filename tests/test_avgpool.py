@@ -124,3 +124,69 @@ def test_hls_kernel_exact(case, tmp_path):
     want, _ = expected(frames, k, s, iq, oq)
     for g, w in zip(got, want):
         np.testing.assert_array_equal(g, w)
+
+
+# ---- QONNX reference executor: ONNX AveragePool ------------------------------------------------
+@pytest.mark.parametrize("k,s,pads,ceil,include", [(2, 2, (0, 0, 0, 0), 0, 1), (3, 2, (1, 1, 1, 1), 1, 0),
+                                                   (3, 2, (1, 1, 1, 1), 1, 1), (3, 1, (1, 0, 1, 0), 0, 0)])
+def test_reference_averagepool_equals_torch(k, s, pads, ceil, include):
+    """Padding, ceil mode and count_include_pad as PyTorch computes them (float64); < 0.1 s."""
+    import torch.nn.functional as F
+    import torch
+
+    from sqzfpga.model import reference
+
+    x = np.random.default_rng(0).integers(-8, 8, (2, 3, 9, 8)).astype(np.float64) / 4
+    want = F.avg_pool2d(torch.from_numpy(x), k, s, padding=(pads[0], pads[1]), ceil_mode=bool(ceil),
+                        count_include_pad=bool(include)).numpy()
+    got = reference.avgpool(x, [k, k], [s, s], list(pads), ceil, include)
+    np.testing.assert_allclose(got, want, rtol=1e-15)
+    got_cl = reference.avgpool(x.transpose(0, 2, 3, 1), [k, k], [s, s], list(pads), ceil, include, _channels_last=True)
+    np.testing.assert_allclose(got_cl.transpose(0, 3, 1, 2), want, rtol=1e-15)
+
+
+# ---- the test model: Brevitas == QONNX reference executor --------------------------------------
+MODEL_CASES = {  # the pool quantizer's bits set its scale: SHIFT < 0 (coarser), 0, > 0 (finer)
+    "2x2s2-unsigned-shift-": dict(k=2, s=2, pool_bits=4),
+    "3x3s2-signed-shift+": dict(k=3, s=2, signed=True, pool_bits=8),
+    "2x2s1-signed-shift0": dict(k=2, s=1, signed=True),
+}
+
+
+@pytest.mark.parametrize("case", list(MODEL_CASES))
+def test_model_reference_equals_brevitas(case, fmnist_dir, tmp_path):
+    """About 3 s per case. Real Fashion-MNIST images; the export is Transpose -> AveragePool (NCHW,
+    standard domain, count_include_pad 1, no padding) -> Transpose -> Quant: no Trunc, no Mul."""
+    import onnx
+
+    import avgpool_model
+    from sqzfpga.model import data, export, reference
+    from sqzfpga.model.evaluate import predict
+    from sqzfpga.model.quant import is_power_of_two, quant_scales
+
+    images = data.load(fmnist_dir, "test").images[:232]
+    kw = MODEL_CASES[case]
+    net = avgpool_model.build(images[:200], **kw)
+    scales = quant_scales(net)
+    assert all(is_power_of_two(v) for v in scales.values()), scales
+    shift = round(np.log2(scales["act1"] / scales["pool_quant"]))
+    assert {"-": shift < 0, "0": shift == 0, "+": shift > 0}[case[-1]], scales
+    model = reference.load(export.export(net, tmp_path / "m.onnx"))
+    ops = [n.op_type for n in model.graph.node]
+    i = ops.index("AveragePool")
+    assert ops[i - 1:i + 3] == ["Transpose", "AveragePool", "Transpose", "Quant"] and "Trunc" not in ops, ops
+    pool = model.graph.node[i]
+    attrs = {a.name: onnx.helper.get_attribute_value(a) for a in pool.attribute}
+    assert attrs == {"kernel_shape": [kw["k"]] * 2, "strides": [kw["s"]] * 2, "pads": [0] * 4, "ceil_mode": 0,
+                     "count_include_pad": 1}, attrs
+
+    x = images[200:232]
+    want = predict(net, x)
+    full = reference.run(model, x, full=True)
+    np.testing.assert_array_equal(full[model.graph.output[0].name], want)
+    assert np.unique(want).size > 8, "outputs are degenerate; the comparison would prove little"
+    # the averages the pool's Quant rounds hold ties (k^2 * 2^-shift even), so Brevitas's rounding of
+    # ties (to even) is what the reference was compared on
+    t = full[pool.output[0]] / scales["pool_quant"]
+    if kw["k"] % 2 == 0 or shift < 0:
+        assert np.sum(t - np.floor(t) == 0.5) > 10

@@ -125,6 +125,32 @@ def maxpool(x, kernel_shape, strides=(1, 1), pads=(0, 0, 0, 0), ceil_mode=0, dil
     return y if _channels_last else y.transpose(0, 3, 1, 2)
 
 
+def avgpool(x, kernel_shape, strides=(1, 1), pads=(0, 0, 0, 0), ceil_mode=0, count_include_pad=0,
+            dilations=(1, 1), auto_pad=b"NOTSET", _channels_last=False):
+    """Window sums divided by the window's element count (padding counted only with count_include_pad;
+    ceil mode's partial windows never count what lies beyond the padding), as PyTorch and ONNX do. The
+    one division rounds once; the Quant that follows rounds to a grid far coarser than that error,
+    and an exact tie (a dyadic quotient) is computed exactly, so the result stays exact."""
+    if tuple(dilations) != (1, 1) or auto_pad not in (b"NOTSET", "NOTSET"):
+        raise UserError("reference executor: AveragePool with dilation or auto_pad is not supported")
+    xh = x if _channels_last else x.transpose(0, 2, 3, 1)
+    _, h, w, _ = xh.shape
+    oh = pool_out(h, kernel_shape[0], strides[0], pads[0], pads[2], ceil_mode)
+    ow = pool_out(w, kernel_shape[1], strides[1], pads[1], pads[3], ceil_mode)
+    need_h = (oh - 1) * strides[0] + kernel_shape[0]
+    need_w = (ow - 1) * strides[1] + kernel_shape[1]
+    grow = ((0, 0), (pads[0], max(0, need_h - h - pads[0])), (pads[1], max(0, need_w - w - pads[1])), (0, 0))
+    counted = np.pad(np.ones((1, h, w, 1)), grow)  # 1 where an element counts in the divisor
+    if count_include_pad:
+        counted[:, :pads[0] + h + pads[2], :pads[1] + w + pads[3]] = 1.0
+    windows = []
+    for t in (np.pad(xh, grow), counted):
+        win = np.lib.stride_tricks.sliding_window_view(t, tuple(kernel_shape), axis=(1, 2))
+        windows.append(win[:, ::strides[0], ::strides[1]][:, :oh, :ow].sum(axis=(4, 5)))
+    y = windows[0] / windows[1]
+    return y if _channels_last else y.transpose(0, 3, 1, 2)
+
+
 def _flatten(x, axis=1, _channels_last=False):
     return x.reshape(int(np.prod(x.shape[:axis])), -1)
 
@@ -146,6 +172,7 @@ OPS = {
     ("qonnx.custom_op.general", "Quant"): quant,
     ("*", "Conv"): conv,
     ("*", "MaxPool"): maxpool,
+    ("*", "AveragePool"): avgpool,
     ("", "Relu"): lambda x, _channels_last=False: np.maximum(x, 0.0),
     ("", "Transpose"): lambda x, perm=None, _channels_last=False: x.transpose(perm),
     ("", "Concat"): lambda *xs, axis, _channels_last=False: np.concatenate(xs, axis=axis),
