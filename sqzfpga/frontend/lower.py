@@ -4,7 +4,7 @@ The exported QONNX graph spells one quantized layer as several nodes (weight and
 `Conv`, `Relu`, activation `Quant`) wrapped in layout `Transpose`s. hls4ml 1.3.0 trips over
 several of these shapes (see TOOLCHAIN-NOTES). This pass rewrites the graph, before hls4ml sees
 it, into one node per hardware layer, all channels-last, with integer weights and power-of-two
-fixed-point types as node attributes. The layer types (SqzConv, SqzFire, SqzMaxPool, ...) are
+fixed-point types as node attributes. The layer types (conv, Fire, max pool, ...) are
 registered in sqzfpga.ir.registry by their modules in sqzfpga/layers/; this module holds the
 layer-independent part: the walk, the handlers of the ops every layer shares (Quant, Relu,
 Transpose, Concat, Add, ...), and the passes that iterate the registry.
@@ -93,18 +93,18 @@ class Walk:
         self.raw = self.vals[inp.name] = Act(inp.name, (h, w, c), None, NCHW)
 
     def act(self, node, i=0) -> Act:
-        a = self.vals.get(node.input[i])
-        if a is None:
+        tensor = self.vals.get(node.input[i])
+        if tensor is None:
             raise UserError(f"{node_where(node)}: input {i} is not an activation tensor; expected a streaming "
                             "image tensor here")
-        return a
+        return tensor
 
     def quantized(self, node, i=0) -> Act:
-        a = self.act(node, i)
-        if a.q is None:
+        tensor = self.act(node, i)
+        if tensor.q is None:
             raise UserError(f"{node_where(node)}: its input is not quantized; every layer input must come from a "
                             "power-of-two Quant node")
-        return a
+        return tensor
 
     def const(self, node, i) -> Const | None:
         if i >= len(node.input) or not node.input[i]:
@@ -115,14 +115,14 @@ class Walk:
                             "be Quant nodes on initializers with power-of-two scales")
         return cst
 
-    def add(self, node, o: dict, shape, q=None, layout=None) -> Act:
-        """Record op `o` producing the node's output; quantized ops are complete, others wait for a Quant."""
-        a = Act(node.output[0], tuple(shape), q, layout or o["in"].layout, o)
-        self.low.ops.append(o)
+    def add(self, node, op: dict, shape, q=None, layout=None) -> Act:
+        """Record `op` producing the node's output; quantized ops are complete, others wait for a Quant."""
+        tensor = Act(node.output[0], tuple(shape), q, layout or op["in"].layout, op)
+        self.low.ops.append(op)
         if q is not None:
-            o["out"] = a
-        self.vals[node.output[0]] = a
-        return a
+            op["out"] = tensor
+        self.vals[node.output[0]] = tensor
+        return tensor
 
 
 OP_HANDLERS: dict = {}  # ONNX op type -> handler(walk, node, attrs), registered with @handles
@@ -137,15 +137,15 @@ def handles(*ops):
 
 
 @handles("Quant")
-def _quant(w: Walk, node, attrs):
+def _quant(walk: Walk, node, attrs):
     x, out = node.input[0], node.output[0]
-    scale, zp, bits = (w.inits.get(node.input[i]) for i in (1, 2, 3))
+    scale, zp, bits = (walk.inits.get(node.input[i]) for i in (1, 2, 3))
     if scale is None or zp is None or bits is None:
         raise UserError(f"{node_where(node)}: scale, zero point and bit width must be constants")
     if np.any(zp != 0):
         raise UserError(f"{node_where(node)}: zero point {np.unique(zp).tolist()[:4]} is not 0; sqzfpga needs "
                         "symmetric (zero-point 0) quantizers")
-    kind = "constant" if x in w.inits else "activation"
+    kind = "constant" if x in walk.inits else "activation"
     if bits.size != 1 or not float(bits.item()).is_integer() or not 2 <= bits.item() <= MAX_BITS[kind]:
         raise UserError(f"{node_where(node)}: {kind} bit width {np.ravel(bits).tolist()[:4]}; expected an integer from "
                         f"2 to {MAX_BITS[kind]} (re-export with 2- to 8-bit weights and activations)")
@@ -154,81 +154,81 @@ def _quant(w: Walk, node, attrs):
         raise UserError(f"{node_where(node)}: rounding mode {attrs['rounding_mode']!r}; expected ROUND "
                         "(round half to even)")
     q = QType(int(bits.item()), f, bool(attrs.get("signed", 1)))
-    if x in w.inits:  # a weight or bias: keep its integers
-        y = reference.quant(w.inits[x], scale, zp, bits, **attrs)
-        w.consts[out] = Const(np.rint(y * 2.0 ** f).astype(np.int64), q)
+    if x in walk.inits:  # a weight or bias: keep its integers
+        y = reference.quant(walk.inits[x], scale, zp, bits, **attrs)
+        walk.consts[out] = Const(np.rint(y * 2.0 ** f).astype(np.int64), q)
         return
     if attrs.get("narrow", 0):
         raise UserError(f"{node_where(node)}: narrow-range activation quantizers are not supported; "
                         "use full-range activation quantizers (Brevitas *ActPerTensorFixedPoint)")
-    a = w.act(node)
-    if a.root is w.raw:  # the input quantizer: the hardware input stream carries this type
-        new = w.low.input = Act(out, a.shape, q, a.layout)
-    elif a.q is None and a.op is not None and "q" not in a.op:  # finalise a pending layer
-        a.op["q"] = q
-        a.op["out"] = new = Act(out, a.shape, q, a.layout, a.op)
+    tensor = walk.act(node)
+    if tensor.root is walk.raw:  # the input quantizer: the hardware input stream carries this type
+        new = walk.low.input = Act(out, tensor.shape, q, tensor.layout)
+    elif tensor.q is None and tensor.op is not None and "q" not in tensor.op:  # finalise a pending layer
+        tensor.op["q"] = q
+        tensor.op["out"] = new = Act(out, tensor.shape, q, tensor.layout, tensor.op)
     else:  # a requantisation of an already quantized tensor
-        new = w.add(node, {"kind": "requant", "in": w.quantized(node), "relu": False, "q": q}, a.shape, q)
-    w.vals[out] = new
+        new = walk.add(node, {"kind": "requant", "in": walk.quantized(node), "relu": False, "q": q}, tensor.shape, q)
+    walk.vals[out] = new
 
 
 @handles("Relu")
-def _relu(w: Walk, node, attrs):
-    a = w.act(node)
-    if a.q is None and a.op is not None:  # fused into the pending layer
-        a.op["relu"] = True
-        w.vals[node.output[0]] = Act(node.output[0], a.shape, None, a.layout, a.op)
+def _relu(walk: Walk, node, attrs):
+    tensor = walk.act(node)
+    if tensor.q is None and tensor.op is not None:  # fused into the pending layer
+        tensor.op["relu"] = True
+        walk.vals[node.output[0]] = Act(node.output[0], tensor.shape, None, tensor.layout, tensor.op)
     else:  # relu on a quantized tensor: must be followed by a Quant (a requant with relu)
-        w.add(node, {"kind": "requant", "in": w.quantized(node), "relu": True}, a.shape)
+        walk.add(node, {"kind": "requant", "in": walk.quantized(node), "relu": True}, tensor.shape)
 
 
 @handles("Transpose")
-def _transpose(w: Walk, node, attrs):
-    a = w.act(node)
+def _transpose(walk: Walk, node, attrs):
+    tensor = walk.act(node)
     perm = tuple(attrs.get("perm", ()))
-    if not (perm == NHWC and a.layout == NCHW or perm == NCHW and a.layout == NHWC):
-        raise UserError(f"{node_where(node)}: transpose {list(perm)} of a {'NCHW' if a.layout == NCHW else 'NHWC'}"
+    if not (perm == NHWC and tensor.layout == NCHW or perm == NCHW and tensor.layout == NHWC):
+        raise UserError(f"{node_where(node)}: transpose {list(perm)} of a {'NCHW' if tensor.layout == NCHW else 'NHWC'}"
                         " tensor; only NCHW <-> NHWC layout changes are supported")
-    w.vals[node.output[0]] = Act(node.output[0], a.shape, a.q, perm, a.op, a.root)
+    walk.vals[node.output[0]] = Act(node.output[0], tensor.shape, tensor.q, perm, tensor.op, tensor.root)
 
 
 @handles("Identity", "Dropout")
-def _identity(w: Walk, node, attrs):
-    w.vals[node.output[0]] = w.act(node)
+def _identity(walk: Walk, node, attrs):
+    walk.vals[node.output[0]] = walk.act(node)
 
 
-def check_layout(node, a: Act) -> None:
-    if (node.domain == reference.CHANNELS_LAST) != (a.layout == NHWC):
+def check_layout(node, tensor: Act) -> None:
+    if (node.domain == reference.CHANNELS_LAST) != (tensor.layout == NHWC):
         raise UserError(f"{node_where(node)}: data layout does not match the node's domain")
 
 
 @handles("Concat")
-def _concat(w: Walk, node, attrs):
-    ins = [w.quantized(node, i) for i in range(len(node.input))]
+def _concat(walk: Walk, node, attrs):
+    ins = [walk.quantized(node, i) for i in range(len(node.input))]
     if attrs["axis"] % 4 != (1 if ins[0].layout == NCHW else 3):
         raise UserError(f"{node_where(node)}: concatenation along axis {attrs['axis']} is not over channels")
     if len({i.q for i in ins}) != 1 or len({i.shape[:2] for i in ins}) != 1 or len(ins) != 2:
         raise UserError(f"{node_where(node)}: concat inputs must be two tensors of one type and size "
                         "(give both expand branches one activation quantizer)")
-    w.add(node, {"kind": "concat", "ins": ins, "q": ins[0].q},
+    walk.add(node, {"kind": "concat", "ins": ins, "q": ins[0].q},
           ins[0].shape[:2] + (sum(i.shape[2] for i in ins),), ins[0].q, ins[0].layout)
 
 
 @handles("Add")
-def _add(w: Walk, node, attrs):
-    ins = [w.quantized(node, i) for i in range(2)]
+def _add(walk: Walk, node, attrs):
+    ins = [walk.quantized(node, i) for i in range(2)]
     if ins[0].shape != ins[1].shape:
         raise UserError(f"{node_where(node)}: adds tensors of shapes {ins[0].shape} and {ins[1].shape}")
-    w.add(node, {"kind": "add", "ins": ins, "relu": False}, ins[0].shape, layout=ins[0].layout)
+    walk.add(node, {"kind": "add", "ins": ins, "relu": False}, ins[0].shape, layout=ins[0].layout)
 
 
 @handles("Flatten", "Reshape")
-def _flatten(w: Walk, node, attrs):
-    a = w.act(node)
-    if a.shape[:2] != (1, 1):
-        raise UserError(f"{node_where(node)}: flattens a {a.shape[0]}x{a.shape[1]} map; only the final 1x1 "
+def _flatten(walk: Walk, node, attrs):
+    tensor = walk.act(node)
+    if tensor.shape[:2] != (1, 1):
+        raise UserError(f"{node_where(node)}: flattens a {tensor.shape[0]}x{tensor.shape[1]} map; only the final 1x1 "
                         "class scores may be flattened")
-    w.vals[node.output[0]] = Act(node.output[0], a.shape, a.q, a.layout, a.op, a.root)
+    walk.vals[node.output[0]] = Act(node.output[0], tensor.shape, tensor.q, tensor.layout, tensor.op, tensor.root)
 
 
 def handler_of(op_type: str):
@@ -244,19 +244,19 @@ def supported() -> tuple[str, ...]:
 
 def parse(model: onnx.ModelProto) -> Lowered:
     """Walk the QONNX graph once; each op's handler turns node groups into layer ops (dicts) on `Act`s."""
-    w = Walk(model)
+    walk = Walk(model)
     for node in model.graph.node:
         handler = handler_of(node.op_type)
         if handler is None:
             raise UserError(f"{node_where(node)}: op {node.domain + '.' if node.domain else ''}{node.op_type} is not "
                             f"supported; supported ops: {', '.join(supported())}")
-        handler(w, node, {a.name: helper.get_attribute_value(a) for a in node.attribute})
-    low = w.low
+        handler(walk, node, {a.name: helper.get_attribute_value(a) for a in node.attribute})
+    low = walk.low
     for o in low.ops:
         if "q" not in o:
             raise UserError(f"{o['kind']} layer {o.get('node', '')!r}: its output is not quantized; follow every "
                             "layer with a power-of-two activation Quant")
-    out = w.vals.get(model.graph.output[0].name)
+    out = walk.vals.get(model.graph.output[0].name)
     if out is None or out.q is None:
         raise UserError(f"graph output {model.graph.output[0].name!r}: is not a quantized tensor")
     if low.input is None:
