@@ -115,7 +115,7 @@ def main() -> None:
     from sqzfpga.hls import fit
     from sqzfpga.hls.convert import convert_folded
     from sqzfpga.hls.csim import to_stream
-    from sqzfpga.frontend.lower import lower
+    from sqzfpga.layers import lower
     from sqzfpga.model import checkpoint, export, reference
 
     model, _ = checkpoint.load_model(checkpoint.DEFAULT_CHECKPOINT)

@@ -27,7 +27,7 @@ def main() -> None:
     from sqzfpga.hls import fit
     from sqzfpga.hls.convert import convert_folded
     from sqzfpga.hls.csim import simulate
-    from sqzfpga.frontend.lower import lower
+    from sqzfpga.layers import lower
     from sqzfpga.model import export, reference
     from sqzfpga.model.config import preset
     from sqzfpga.model.quant import calibrate, quantize_float

@@ -190,7 +190,7 @@ def run_config(key: str, show=print) -> dict:
         show(f"[{key}] simulated {s['cycles_per_frame']} cycles/frame, outputs {'exact' if s['exact'] else 'DIFFER'} "
              f"({s['sim_frames']} frames; Verilator build {s['compile_s']} s, run {s['sim_s']} s)")
     elif cfg["sim"] == "layer":
-        from sqzfpga.frontend.lower import lower
+        from sqzfpga.layers import lower
         from sqzfpga.model import reference
 
         onnx_model = reference.load(model_path)

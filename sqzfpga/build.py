@@ -70,7 +70,7 @@ def step_lower(ctx: dict) -> None:
     """QONNX -> canonical streaming graph (Fire modules fused; unsupported ops refused here)."""
     import onnx
 
-    from sqzfpga.frontend.lower import lower
+    from sqzfpga.layers import lower
     from sqzfpga.model import reference
 
     ctx["onnx"] = reference.load(ctx["dir"] / "model.onnx")

@@ -3,7 +3,7 @@
 Every family-dependent choice (the DSP's wide port, Yosys's synth_xilinx family, the processing system
 of the block design) reads a Family here, so a new family is one entry and a part of an unknown family
 cannot be listed. BRAM18 aspect ratios are the same in both families (RAMB18E1 and RAMB18E2: 16K x 1
-to 512 x 36), so hls/fit.py keeps them as one constant.
+to 512 x 36): one constant here, read by the HLS fit estimate and the RTL cost model.
 """
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from sqzfpga.errors import UserError
 
+BRAM18_ASPECTS = ((1, 16384), (2, 8192), (4, 4096), (9, 2048), (18, 1024), (36, 512))  # (width, depth)
 PS_KINDS = ("ps7", "zynqmp")  # the processing systems block_design.tcl.jinja has a branch for
 
 

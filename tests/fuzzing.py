@@ -73,7 +73,7 @@ def check(example: dict, folder: Path, rtl: bool = False, n_images: int = 12) ->
 
     from sqzfpga.hls.convert import convert
     from sqzfpga.hls.csim import simulate
-    from sqzfpga.frontend.lower import lower
+    from sqzfpga.layers import lower
     from sqzfpga.model import export, reference
     from sqzfpga.model.evaluate import predict
     from sqzfpga.model.quant import calibrate, quantize_float

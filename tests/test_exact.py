@@ -18,7 +18,7 @@ import torch
 from sqzfpga.driver.layout import to_raw
 from sqzfpga.hls.convert import convert
 from sqzfpga.hls.csim import simulate
-from sqzfpga.frontend.lower import lower
+from sqzfpga.layers import lower
 from sqzfpga.model import data, export, reference
 from sqzfpga.model.config import preset
 from sqzfpga.model.evaluate import predict

@@ -56,7 +56,7 @@ def test_kept_fuzz_models_csim_exact(path, tmp_path):
     read beyond its MSB (ap_types aborted the C simulation; the RTL would have selected past it)."""
     from sqzfpga.hls.convert import convert
     from sqzfpga.hls.csim import simulate
-    from sqzfpga.frontend.lower import lower
+    from sqzfpga.layers import lower
     from sqzfpga.model import reference
 
     model = reference.load(path)

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from sqzfpga.ir.types import QType
-from sqzfpga.rtl.generate import EMITTERS, _literal
+from sqzfpga.layers import REGISTRY
+from sqzfpga.rtl.generate import _literal
 from sqzfpga.sim import scoreboard as sb
 from sqzfpga.sim.rtlsim import run_module
 
@@ -16,17 +17,14 @@ STALL = 0.3
 
 
 class Layer:
-    """A graph layer as the RTL emitters read it (hls4ml's get_attr interface over a dict)."""
+    """A graph layer as the layer types' RTL reads it (hls4ml's attributes dict)."""
 
     def __init__(self, cls, **attrs):
-        self.class_name, self.attrs = cls, attrs
-
-    def get_attr(self, key):
-        return self.attrs.get(key)
+        self.class_name, self.attributes = cls, attrs
 
 
 def _emit(layer, folder, folds):
-    units, render = EMITTERS[layer.class_name](layer, "dut")
+    units, render = REGISTRY[layer.class_name].rtl(layer, "dut")
     for u, fold in zip(units, folds):
         u.pi, u.po, u.pack, u.lutmul = list(fold) + [1, 0][len(fold) - 2:]  # (PI, PO[, PACK[, LUTMUL]])
     module, params = render(folder)

@@ -10,37 +10,28 @@ from __future__ import annotations
 import math
 
 from sqzfpga.errors import UserError
-from sqzfpga.parts import Part
+from sqzfpga.ir.registry import ConvPart
+from sqzfpga.layers import REGISTRY
+from sqzfpga.parts import BRAM18_ASPECTS, Part
 
 BRAM18_BITS = 18 * 1024
 URAM_BITS = 288 * 1024
 LUTRAM_MAX_BITS = 1024  # smaller memories are left in LUTs
 SRL_MAX_DEPTH = 64  # shallow memories (FIFOs, partitioned line buffers) become SRL/LUTRAM
-PREFIX = {"conv": "", "squeeze": "squeeze_", "expand1x1": "e1_", "expand3x3": "e3_", "bypass": "bypass_"}
-ASPECTS = ((1, 16384), (2, 8192), (4, 4096), (9, 2048), (18, 1024), (36, 512))
 
 
 def bram18(width: int, depth: int) -> int:
     """BRAM18 blocks for a width x depth memory (0 when LUTRAM is the better home)."""
     if width * depth <= LUTRAM_MAX_BITS or depth <= SRL_MAX_DEPTH:
         return 0
-    return min(math.ceil(width / w) * math.ceil(depth / d) for w, d in ASPECTS)
+    return min(math.ceil(width / w) * math.ceil(depth / d) for w, d in BRAM18_ASPECTS)
 
 
-def conv_parts(layer) -> list[tuple[str, dict, list]]:
-    """(role, config values, (in H, W, C), out pixels) of each convolution in a layer."""
-    a = layer.attributes
-    if layer.class_name not in ("SqzConv", "SqzFire"):
+def conv_parts(layer) -> list[ConvPart]:
+    """Each convolution of an hls4ml layer, from its layer type (one that has none says so: [])."""
+    if layer.class_name == "Input":  # hls4ml's own input layer: no weights
         return []
-    h, w, c = a["in_shape"]
-    oh, ow, _ = a["out_shape"]
-    if layer.class_name == "SqzConv":
-        return [("conv", a["conv"], c, oh * ow)]
-    if layer.class_name == "SqzFire":
-        sq = a["parts"]["squeeze"]["n_filt"]
-        ins = {"squeeze": c, "expand1x1": sq, "expand3x3": sq, "bypass": c}
-        return [(role, p, ins[role], h * w) for role, p in a["parts"].items()]
-    return []
+    return REGISTRY[layer.class_name].conv_parts(layer)
 
 
 def plan_reuse(layers) -> dict[str, int]:
@@ -51,14 +42,14 @@ def plan_reuse(layers) -> dict[str, int]:
     dot products runs fully parallel (R=1); every other layer gets the largest R (a divisor of
     K*K*C) that keeps it no slower, which saves multipliers where the map is small.
     """
-    work = {l.name: max(px * p["n_filt"] for _, p, _, px in conv_parts(l)) for l in layers if conv_parts(l)}
+    work = {l.name: max(p.out_pixels * p.config["n_filt"] for p in conv_parts(l)) for l in layers if conv_parts(l)}
     target = max(work.values(), default=1)
     plan = {}
     for l in layers:
         parts = conv_parts(l)
         if not parts:
             continue
-        terms = min(p["kernel"] ** 2 * c for _, p, c, _ in parts)
+        terms = min(p.config["kernel"] ** 2 * p.in_channels for p in parts)
         plan[l.name] = max(r for r in range(1, terms + 1) if terms % r == 0 and work[l.name] * r <= target)
     return plan
 
@@ -76,10 +67,11 @@ def fifo_depths(layers) -> dict[str, int]:
         if l.get_attr("in_shape") is None:
             continue
         (h, w, _), (oh, ow, _) = a["in_shape"], a["out_shape"]
-        if l.class_name == "SqzGlobalAvgPool":
+        window = REGISTRY[l.class_name].window(a)
+        if window is None:  # one output per frame
             depths[l.name] = 2
             continue
-        k, s, pads = a["k"], a["s"], a["pads"]
+        k, s, pads = window.k, window.s, window.pads
         burst, oy, ox = 0, 0, 0
         for r in range(h):
             for c in range(w):
@@ -102,42 +94,32 @@ def estimate(model) -> list[dict]:
     """Per-layer memory bits, BRAM18 blocks and DSPs of a converted ModelGraph (after folding)."""
     rows = []
     for l in model.get_layers():
-        a = l.attributes
         if l.get_attr("in_shape") is None:
             continue
-        h, w, c = a["in_shape"]
         rf = l.get_attr("reuse_factor", 1)
-        in_bits = a["in_q"][0]
         wbits = wblocks = 0
         arrays = []
-        for role, p, cin, _ in conv_parts(l):
+        for part in conv_parts(l):
             # a ROM read K*K*C/reuse weights per cycle: that many side by side, filters x reuse deep
-            for kind, terms in (("weight", p["kernel"] ** 2 * cin), ("bias", 1)):
-                v = l.get_weights(f"{PREFIX[role]}{kind}")
+            for kind, terms in (("weight", part.config["kernel"] ** 2 * part.in_channels), ("bias", 1)):
+                v = l.get_weights(f"{part.prefix}{kind}")
                 width = v.type.precision.width
                 lanes = math.ceil(terms / rf) if kind == "weight" else 1
                 depth = math.ceil(v.data_length / lanes)
                 wbits += width * v.data_length
                 arrays.append((width * v.data_length, bram18(width * lanes, depth)))
                 wblocks += arrays[-1][1]
-        line = []  # (width, depth) of line buffers
-        if l.class_name in ("SqzConv", "SqzMaxPool"):
-            line.append((c * in_bits, a.get("k", 1) * w))
-        if l.class_name == "SqzFire":
-            line.append((a["parts"]["squeeze"]["n_filt"] * a["squeeze_q"][0], 3 * w))
-            if a["bypass"] != "none":
-                line.append((c * in_bits, 2 * w))
+        line = REGISTRY[l.class_name].line_buffers(l)  # (width, depth) of line buffers
         lbits = sum(wd * d for wd, d in line)
         lblocks = sum(bram18(wd, d) for wd, d in line)
         out = l.get_output_variable()
         depth = out.pragma[1] if isinstance(getattr(out, "pragma", None), tuple) else 2
         fwidth = out.shape[-1] * out.type.precision.width
         dsp = 0
-        for role, p, cin, _ in conv_parts(l):
-            wq = l.get_weights(f"{PREFIX[role]}weight")
-            xbits = a["squeeze_q"][0] if role.startswith("expand") else in_bits
-            if wq.type.precision.width > 4 and xbits > 4:
-                dsp += math.ceil(p["kernel"] ** 2 * cin / rf)
+        for part in conv_parts(l):
+            wq = l.get_weights(f"{part.prefix}weight")
+            if wq.type.precision.width > 4 and part.in_bits > 4:
+                dsp += math.ceil(part.config["kernel"] ** 2 * part.in_channels / rf)
         rows.append({"layer": l.name, "type": l.class_name.replace("Sqz", ""), "reuse": rf,
                      "weight_bits": wbits, "weight_bram18": wblocks, "weight_arrays": arrays,
                      "buffer_bits": lbits, "buffer_bram18": lblocks,

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from sqzfpga.hls.fit import ASPECTS
+from sqzfpga.parts import BRAM18_ASPECTS
 from sqzfpga.rtl.unit import Unit
 
 COEFFS = Path(__file__).with_name("cost.json")
@@ -58,7 +58,7 @@ def memories(u: Unit) -> list[tuple[int, int, str]]:
 def memory_cost(width: int, depth: int, kind: str) -> tuple[float, float]:
     """(BRAM36, LUTs) of one memory."""
     if kind == "block":
-        return min(math.ceil(width / w) * math.ceil(depth / d) for w, d in ASPECTS) / 2, 0.0
+        return min(math.ceil(width / w) * math.ceil(depth / d) for w, d in BRAM18_ASPECTS) / 2, 0.0
     return 0.0, width * math.ceil(depth / 64) * 4 / 3  # RAM64M: 4 LUTs per 64 x 3 bits
 
 

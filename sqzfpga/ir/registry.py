@@ -1,0 +1,120 @@
+"""The layer registry: one description per hardware layer type, read by every stage.
+
+A hardware layer type (conv, fire, max pool, global average pool, ...) is one module in
+`sqzfpga/layers/` holding a `LayerType` subclass: how QONNX nodes become it (`parse`), its typed
+attributes (`Schema`, checked on load), how it is written into the canonical graph (`attributes`),
+its HLS implementation (weights, config and call templates), its memories and multipliers for the
+HLS fit estimate, and its RTL units with their SystemVerilog parameters (the planner and the cost
+model price those units). The lowering, the hls4ml registration, the fit check, the RTL generator,
+the planner and the cost model only iterate this registry, so a new layer is one module plus its
+templates, and a layer type that leaves out a method fails when its module is imported (the
+`register` decorator instantiates it), never by being silently undercounted.
+
+The registry lives here, below every stage that reads it; the layer modules (higher, since they use
+both backends' helpers) add themselves when `sqzfpga.layers` is imported.
+"""
+from __future__ import annotations
+
+import abc
+import dataclasses
+from typing import Any, ClassVar, Mapping
+
+from sqzfpga.errors import UserError
+
+REGISTRY: dict[str, "LayerType"] = {}  # canonical op type (e.g. "SqzConv") -> its layer type
+
+
+@dataclasses.dataclass(frozen=True)
+class ConvPart:
+    """One convolution of a layer, as the HLS fit estimate sees it (a conv, or a Fire's squeeze...)."""
+    role: str          # "conv", "squeeze", "expand1x1", "expand3x3", "bypass"
+    prefix: str        # its attribute-name prefix in the canonical graph (weights "<prefix>w", ...)
+    config: dict       # hls4ml config values of the conv (n_filt, kernel, accum_t, ...)
+    in_channels: int
+    in_bits: int       # its input activation width (a DSP48 is used when weights and inputs exceed 4 bits)
+    out_pixels: int
+
+
+class LayerType(abc.ABC):
+    """A hardware layer type; subclasses are registered with `@register` and never instantiated elsewhere."""
+    op: ClassVar[str]                   # canonical ONNX op type, domain sqzfpga ("SqzConv")
+    kind: ClassVar[str]                 # the lowered op's kind in the frontend ("conv")
+    short: ClassVar[str]                # canonical layer names are <short><n> ("conv1", "pool2")
+    onnx_ops: ClassVar[tuple[str, ...]] = ()  # QONNX op types whose nodes `parse` turns into this layer
+    hls_function: ClassVar[str]         # Jinja template of the HLS call (templates/)
+    headers: ClassVar[tuple[str, ...]] = ("sqz_layers.h",)  # C++ library headers (templates/) the call needs
+    last_only: ClassVar[bool] = False   # only allowed as the network's last layer
+
+    # ---- frontend ---------------------------------------------------------------------------------
+    def parse(self, walk, node, attrs: dict) -> None:
+        """Turn one QONNX node (of `onnx_ops`) into a lowered op on `walk` (frontend.lower.Walk)."""
+        raise NotImplementedError(f"{self.op} has no QONNX op of its own")
+
+    def fuse(self, low):
+        """A pattern pass over the lowered graph (frontend.lower.Lowered) that makes ops of this layer out
+        of others (the Fire module is made of convs and a concat); the default finds nothing."""
+        return low
+
+    @abc.abstractmethod
+    def attributes(self, op: dict) -> list[tuple[str, Any]]:
+        """(name, value) of the canonical node's layer-specific attributes, from the lowered op, in order."""
+
+    @abc.abstractmethod
+    def load(self, attrs: Mapping[str, Any]) -> Any:
+        """The typed attributes (a dataclass) of one canonical layer; raises UserError naming what is wrong."""
+
+    # ---- HLS (hls4ml) -----------------------------------------------------------------------------
+    @abc.abstractmethod
+    def hls_weights(self, layer) -> None:
+        """Add the layer's weight variables to the hls4ml layer and set the config values it needs."""
+
+    @abc.abstractmethod
+    def hls_config(self, node, geometry: dict) -> str:
+        """The layer's C++ config struct(s), rendered from its config template."""
+
+    @abc.abstractmethod
+    def conv_parts(self, layer) -> list[ConvPart]:
+        """Its convolutions (weights, multipliers) for the HLS fit estimate; [] when it has none."""
+
+    @abc.abstractmethod
+    def line_buffers(self, layer) -> list[tuple[int, int]]:
+        """(width bits, depth) of each line buffer of the HLS kernel, for the fit estimate."""
+
+    @abc.abstractmethod
+    def window(self, attrs) -> tuple[int, int, list[int]] | None:
+        """(kernel, stride, pads) of the output schedule, for FIFO depths; None: one output per frame."""
+
+    # ---- RTL --------------------------------------------------------------------------------------
+    @abc.abstractmethod
+    def rtl(self, layer, name: str):
+        """(units, render) of the RTL: the planner's units, and render(folder) -> (SV module, parameters)
+        once they are folded (it writes the layer's ROM files into folder)."""
+
+
+def register(cls: type[LayerType]) -> type[LayerType]:
+    """Class decorator: instantiate (an abstract method left out fails here, at import) and record it."""
+    for attr in ("op", "kind", "short", "hls_function"):
+        if not isinstance(getattr(cls, attr, None), str):
+            raise TypeError(f"layer type {cls.__name__}: class attribute {attr!r} (a string) is missing")
+    if cls.op in REGISTRY:
+        raise TypeError(f"layer type {cls.__name__}: op {cls.op} is already registered")
+    REGISTRY[cls.op] = cls()
+    return cls
+
+
+def get(op: str) -> LayerType:
+    if op not in REGISTRY:
+        raise UserError(f"layer type {op}: not a registered sqzfpga layer (known: {', '.join(sorted(REGISTRY))})")
+    return REGISTRY[op]
+
+
+def by_kind(kind: str) -> LayerType:
+    return next(t for t in REGISTRY.values() if t.kind == kind)
+
+
+def require(attrs: Mapping[str, Any], names: tuple[str, ...], where: str) -> None:
+    """Every name present: a canonical graph written by another version, or edited, fails here by name."""
+    missing = [n for n in names if attrs.get(n) is None]
+    if missing:
+        raise UserError(f"{where}: attribute(s) {', '.join(missing)} missing; expected a canonical graph written "
+                        "by this sqzfpga version: rebuild from the model file")

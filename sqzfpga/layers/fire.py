@@ -1,0 +1,218 @@
+"""The Fire module: squeeze 1x1 -> (expand 1x1 || expand 3x3) -> concat [+ bypass add], one streaming layer.
+
+No QONNX op of its own: `fuse` finds the pattern among the lowered convs (the ONNX pattern pass) and
+replaces its members with one op -> `SqzFire`; HLS `sqz::fire` (templates/sqz_layers.h), RTL
+`sqz_fire` (three conv-like units: squeeze, the fused expands, the optional bypass conv).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqzfpga.errors import UserError
+from sqzfpga.frontend.lower import Lowered, consumers
+from sqzfpga.hls.types import cpp_type, fixed
+from sqzfpga.ir.registry import ConvPart, LayerType, register, require
+from sqzfpga.ir.types import QType
+from sqzfpga.jinja import render
+from sqzfpga.ir.schema import ConvWeights, Geometry, Window
+from sqzfpga.layers.conv import hls_add_conv, weight_types
+from sqzfpga.rtl.rom import ConvSpec, line_rows, line_style
+from sqzfpga.rtl.unit import Unit
+
+BYPASSES = ("none", "identity", "conv")
+PREFIX = {"squeeze": "squeeze_", "expand1x1": "e1_", "expand3x3": "e3_", "bypass": "bypass_"}  # attribute prefixes
+WINDOW = Window(3, 1, (1, 1, 1, 1))  # the 3x3 expand's window: the layer's output schedule (FIFO depths)
+
+
+@dataclass(frozen=True)
+class FireAttrs:
+    geo: Geometry
+    squeeze: ConvWeights
+    expand1x1: ConvWeights
+    expand3x3: ConvWeights
+    squeeze_q: QType          # the squeeze's output type
+    expand_q: QType           # the expands' output type (the concat's; before the bypass add)
+    bypass: str               # one of BYPASSES
+    bypass_conv: ConvWeights | None
+    add_relu: bool
+
+    def convs(self) -> dict[str, ConvWeights]:
+        out = {"squeeze": self.squeeze, "expand1x1": self.expand1x1, "expand3x3": self.expand3x3}
+        if self.bypass == "conv":
+            out["bypass"] = self.bypass_conv
+        return out
+
+
+def fuse(low: Lowered) -> Lowered:
+    """The ONNX pattern pass: squeeze conv -> {expand1x1, expand3x3} -> concat [-> bypass add] -> one Fire."""
+    fused = []
+    for sq in [o for o in low.ops if o["kind"] == "conv"]:
+        if sq["k"] != 1 or sq["s"] != 1 or any(sq["pads"]):
+            continue
+        users = consumers(low, sq["out"])
+        e1 = [u for u in users if u["kind"] == "conv" and u["k"] == 1 and u["s"] == 1 and not any(u["pads"])]
+        e3 = [u for u in users if u["kind"] == "conv" and u["k"] == 3 and u["s"] == 1 and tuple(u["pads"]) == (1,) * 4]
+        if len(users) != 2 or len(e1) != 1 or len(e3) != 1:
+            continue
+        e1, e3 = e1[0], e3[0]
+        cat = consumers(low, e1["out"])
+        if len(cat) != 1 or cat[0]["kind"] != "concat" or [i.root for i in cat[0]["ins"]] != [e1["out"], e3["out"]] \
+                or e1["q"] != e3["q"] or not e1["relu"] or not e3["relu"]:
+            continue
+        cat = cat[0]
+        fire = {"kind": "fire", "in": sq["in"], "squeeze": sq, "expand1x1": e1, "expand3x3": e3,
+                "bypass": "none", "q": cat["q"], "members": [sq, e1, e3, cat]}
+        out = cat["out"]
+        add = consumers(low, out)
+        if len(add) == 1 and add[0]["kind"] == "add":
+            add = add[0]
+            other = add["ins"][1] if add["ins"][0].root is out else add["ins"][0]
+            prod = other.root.op
+            if prod and prod["kind"] == "requant" and prod["in"].root is sq["in"].root and prod["q"] == e1["q"] \
+                    and prod["relu"] and len(consumers(low, other)) == 1:
+                fire["bypass"] = "identity"
+            elif prod and prod["kind"] == "conv" and prod["in"].root is sq["in"].root and prod["k"] == 1 and prod["s"] == 1 \
+                    and not any(prod["pads"]) and prod["q"] == e1["q"] and prod["relu"] \
+                    and len(consumers(low, other)) == 1:
+                fire["bypass"] = "conv"
+                fire["bypass_conv"] = prod
+            if fire["bypass"] != "none":
+                fire["members"] += [prod, add]
+                fire["add"] = add
+                fire["q"] = add["q"]
+                fire["add_relu"] = add["relu"]
+                out = add["out"]
+        fire["out"] = out
+        out.op = fire
+        fused.append(fire)
+    if not fused:
+        return low
+    gone = {id(m) for f in fused for m in f["members"]}
+    ops = []
+    for o in low.ops:
+        if id(o) in gone:
+            f = next(f for f in fused if f["squeeze"] is o) if o["kind"] == "conv" and any(
+                f["squeeze"] is o for f in fused) else None
+            if f is not None:
+                ops.append(f)
+            continue
+        ops.append(o)
+    low.ops = ops
+    return low
+
+
+@register
+class Fire(LayerType):
+    op, kind, short = "SqzFire", "fire", "fire"
+    hls_function = "fire_function.cpp.jinja"
+
+    def fuse(self, low):
+        return fuse(low)
+
+    def attributes(self, op):
+        out = WINDOW.attributes()
+        out += (ConvWeights.of_op(op["squeeze"]).attributes(PREFIX["squeeze"])
+                + ConvWeights.of_op(op["expand1x1"]).attributes(PREFIX["expand1x1"])
+                + ConvWeights.of_op(op["expand3x3"]).attributes(PREFIX["expand3x3"])
+                + [("squeeze_q", op["squeeze"]["q"].triple()), ("expand_q", op["expand1x1"]["q"].triple()),
+                   ("bypass", op["bypass"])])
+        if op["bypass"] == "conv":
+            out += ConvWeights.of_op(op["bypass_conv"]).attributes(PREFIX["bypass"])
+        if op["bypass"] != "none":
+            out += [("add_relu", int(op["add_relu"]))]
+        return out
+
+    def load(self, attrs):
+        where = "SqzFire layer"
+        require(attrs, ("squeeze_q", "expand_q", "bypass"), where)
+        bypass = attrs["bypass"]
+        if bypass not in BYPASSES:
+            raise UserError(f"{where}: bypass {bypass!r}; expected one of {', '.join(BYPASSES)}")
+        if bypass != "none":
+            require(attrs, ("add_relu",), where)
+        return FireAttrs(Geometry.load(attrs, where), *(ConvWeights.load(attrs, PREFIX[r], where)
+                                                         for r in ("squeeze", "expand1x1", "expand3x3")),
+                         QType.of(attrs["squeeze_q"]), QType.of(attrs["expand_q"]), bypass,
+                         ConvWeights.load(attrs, PREFIX["bypass"], where) if bypass == "conv" else None,
+                         bool(attrs.get("add_relu")))
+
+    # ---- HLS ----
+    def hls_weights(self, layer):
+        a = self.load(layer.attributes)
+        ins = {"squeeze": a.geo.in_q, "expand1x1": a.squeeze_q, "expand3x3": a.squeeze_q, "bypass": a.geo.in_q}
+        layer.set_attr("parts", {role: hls_add_conv(layer, PREFIX[role], ins[role], conv)
+                                 for role, conv in a.convs().items()})
+
+    def hls_config(self, node, geometry):
+        a, parts = self.load(node.attributes), node.get_attr("parts")
+        cpp_parts = []
+        for role, conv in parts.items():
+            name = f"{geometry['name']}_{role}"
+            geo = {**geometry, "name": name, "out_height": 1, "out_width": 1,
+                   "pad_top": 1 if role == "expand3x3" else 0, "pad_left": 1 if role == "expand3x3" else 0,
+                   "stride": 1}
+            cpp_parts.append({"name": name, "role": role,
+                              "cpp": render("conv_config.h.jinja", **{**geo, **conv, **weight_types(node, PREFIX[role])})})
+        eq = a.expand_q
+        return render("fire_config.h.jinja", **geometry, parts=cpp_parts, n_squeeze=parts["squeeze"]["n_filt"],
+                      n_expand1x1=parts["expand1x1"]["n_filt"], n_expand3x3=parts["expand3x3"]["n_filt"],
+                      bypass=BYPASSES.index(a.bypass), add_relu="true" if a.add_relu else "false",
+                      squeeze_t=cpp_type(a.squeeze_q), expand_t=cpp_type(eq), add_t=fixed(eq.bits + 2, eq.frac, True))
+
+    def conv_parts(self, layer):
+        a = self.load(layer.attributes)
+        h, w, c = a.geo.in_shape
+        sq = a.squeeze.filters
+        ins = {"squeeze": (c, a.geo.in_q.bits), "expand1x1": (sq, a.squeeze_q.bits),
+               "expand3x3": (sq, a.squeeze_q.bits), "bypass": (c, a.geo.in_q.bits)}
+        return [ConvPart(role, PREFIX[role], p, *ins[role], h * w) for role, p in layer.get_attr("parts").items()]
+
+    def line_buffers(self, layer):
+        a = self.load(layer.attributes)
+        _, w, c = a.geo.in_shape
+        out = [(a.squeeze.filters * a.squeeze_q.bits, 3 * w)]
+        if a.bypass != "none":
+            out.append((c * a.geo.in_q.bits, 2 * w))
+        return out
+
+    def window(self, attrs):
+        return Window.load(attrs, "SqzFire layer")
+
+    # ---- RTL ----
+    def rtl(self, layer, name):
+        a = self.load(layer.attributes)
+        (h, w, c), (_, _, oc) = a.geo.in_shape, a.geo.out_shape
+        xq, sq, eq, oq = a.geo.in_q, a.squeeze_q, a.expand_q, a.geo.out_q
+        nsq, ne1 = a.squeeze.filters, a.expand1x1.filters
+        px = h * w
+        squeeze = ConvSpec(Unit(f"{name}.squeeze", "conv", px, px, cin=c, segments=[(nsq, 1)]), xq, sq,
+                           [a.squeeze.segment()])
+        expand = ConvSpec(Unit(f"{name}.expand", "conv", px, px, cin=nsq,
+                               segments=[(ne1, 1), (a.expand3x3.filters, 3)], row_px=w, rows=line_rows(3)),
+                          sq, eq if a.bypass != "none" else oq, [a.expand1x1.segment(1), a.expand3x3.segment(3)])
+        specs = [squeeze, expand]
+        if a.bypass == "conv":
+            specs.append(ConvSpec(Unit(f"{name}.bypass", "conv", px, px, cin=c, segments=[(oc, 1)]), xq, eq,
+                                  [a.bypass_conv.segment()]))
+
+        def render_sv(folder):
+            p = {"H": h, "W": w, "CI": c, "IB": xq.bits, "ISIGNED": int(xq.signed), "SQ": nsq, "SB": sq.bits,
+                 "E1": ne1, "E3": a.expand3x3.filters, "EB": expand.oq.bits, "ESIGNED": int(expand.oq.signed),
+                 "OB": oq.bits, "OSIGNED": int(oq.signed),
+                 "S_LBSTYLE": line_style(squeeze.unit),
+                 "E_LBSTYLE": line_style(expand.unit)}
+            if a.bypass == "conv":
+                p["B_LBSTYLE"] = line_style(specs[2].unit)
+            if sq.signed:
+                raise UserError(f"layer {name} (SqzFire): signed squeeze outputs are not supported by the RTL "
+                                "backend yet; use a ReLU after the squeeze conv")
+            for prefix, spec in zip(("S_", "E_", "B_"), specs):
+                q = spec.params(folder, f"{name}_{prefix[0].lower()}")
+                if prefix != "E_":  # one segment: PSH0/RELU0 are spelled PSH/RELU
+                    q["PSH"], q["RELU"] = q.pop("PSH0"), q.pop("RELU0")
+                p.update({prefix + k: v for k, v in q.items()})
+            if a.bypass != "none":
+                p.update(BYPASS=1 if a.bypass == "identity" else 2, BYD=w + 4, A_D=eq.frac - oq.frac,
+                         A_RELU=int(a.add_relu), ID_D=xq.frac - eq.frac)
+            return "sqz_fire", p
+        return [s.unit for s in specs], render_sv

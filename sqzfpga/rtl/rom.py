@@ -1,0 +1,94 @@
+"""Helpers every layer's RTL uses: the line buffer's rows and memory, and one conv-like unit's SV
+parameters with its weight and bias ROM files (the packing sqz_conv.sv / sqz_mac.sv read)."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from sqzfpga.ir.arith import accum_frac, accum_width
+from sqzfpga.ir.types import QType
+from sqzfpga.rtl.cost import memories, rom_style, rom_width
+from sqzfpga.rtl.unit import Unit
+
+
+def line_rows(k: int) -> int:
+    """Line-buffer rows: a power of two above K, so the next row loads while this one is used."""
+    r = 2
+    while r < k + 1:
+        r *= 2
+    return r
+
+
+def line_style(u: Unit) -> str:
+    """"block" or "distributed": the line buffer's memory, as the cost model counts it (one rule)."""
+    return memories(u)[0][2]
+
+
+@dataclass
+class ConvSpec:
+    """One conv-like unit: input type, segments (weights, types, ReLU, kernel), output type."""
+    unit: Unit
+    xq: QType
+    oq: QType
+    segs: list = field(default_factory=list)  # dicts: w (F,K,K,C ints), wq, b, bq, relu, ks
+
+    def __post_init__(self):
+        u = self.unit
+        u.wbits, u.ibits, u.obits = max(s["wq"].bits for s in self.segs), self.xq.bits, self.oq.bits
+
+    def frac(self) -> int:
+        return max(accum_frac(self.xq, s["wq"], s["bq"]) for s in self.segs)
+
+    def params(self, folder: Path, stem: str) -> dict:
+        """SV parameters of this unit after planning; writes its weight and bias ROM files."""
+        u, xq, f = self.unit, self.xq, self.frac()
+        pi, po, nci = u.pi, u.po, u.cin // u.pi
+        wb = max(s["wq"].bits for s in self.segs)
+        d = f - self.oq.frac
+        accw = max(accum_width(xq, s["w"], s["wq"], s["b"], s["bq"], frac=f) for s in self.segs)
+        accw = max(accw, wb + xq.bits + 2 + (pi - 1).bit_length(), d + 2)
+        words, biases = [], []
+        ew = u.pack * wb + u.pack - 1  # bits per ROM entry: a weight, or a packed pair (see sqz_mac)
+        for s in self.segs:
+            w, ks = s["w"], s["ks"]
+            k = w.shape[1]
+            off = (k - ks) // 2 if ks < k else 0
+            b = s["b"] if s["b"] is not None else np.zeros(w.shape[0], dtype=np.int64)
+            bsh = f - s["bq"].frac if s["b"] is not None else 0
+            for co in range(w.shape[0] // po):
+                biases.append(_pack([int(b[co * po + j]) << bsh for j in range(po)], accw))
+                for ky in range(ks):
+                    for kx in range(ks):
+                        for ci in range(nci):
+                            tap = [[int(w[co * po + j, ky + off, kx + off, ci * pi + i]) for i in range(pi)]
+                                   for j in range(po)]
+                            if u.pack == 2:
+                                entries = [((hi - (lo < 0)) << wb) | (lo & ((1 << wb) - 1))
+                                           for lows, highs in zip(tap[0::2], tap[1::2]) for lo, hi in zip(lows, highs)]
+                            else:
+                                entries = [v for row in tap for v in row]
+                            words.append(_pack(entries, ew))
+        assert len(words) == u.nstep
+        wfile, bfile = f"{stem}_w.mem", f"{stem}_b.mem"
+        _write_mem(folder / wfile, words, rom_width(u))
+        _write_mem(folder / bfile, biases, po * accw)
+        p = {"PI": pi, "PO": po, "WB": wb, "PACK": u.pack, "PS": u.pack_shift, "LUTMUL": u.lutmul, "NSTEP": u.nstep, "ACCW": accw, "D": d,
+             "PSH0": f - (self.segs[0]["wq"].frac + xq.frac), "RELU0": int(self.segs[0]["relu"]),
+             "WFILE": wfile, "BFILE": bfile, "WSTYLE": rom_style(u)}
+        if len(self.segs) > 1:
+            p.update(PSH1=f - (self.segs[1]["wq"].frac + xq.frac), RELU1=int(self.segs[1]["relu"]))
+        return p
+
+
+def _pack(values: list[int], width: int) -> int:
+    word, mask = 0, (1 << width) - 1
+    for i, v in enumerate(values):
+        word |= (v & mask) << (i * width)
+    return word
+
+
+def _write_mem(path: Path, words: list[int], width: int) -> None:
+    digits = max(1, (width + 3) // 4)
+    path.write_text("".join(f"{w:0{digits}x}\n" for w in words))
