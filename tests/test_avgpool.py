@@ -12,7 +12,8 @@ import pytest
 
 from sqzfpga.ir.arith import gap_widths
 from sqzfpga.ir.types import QType
-from sqzfpga.rtl.generate import line_rows
+from sqzfpga.layers import REGISTRY
+from sqzfpga.rtl.generate import _literal
 from sqzfpga.sim import scoreboard as sb
 from sqzfpga.sim.rtlsim import run_module
 
@@ -34,12 +35,23 @@ RTL_CASES = {
 }
 
 
-def rtl_params(h: int, c: int, k: int, s: int, nch: int, iq: QType, oq: QType) -> dict:
-    shift, sumw, numw = gap_widths(iq, oq, k * k)
+class Layer:
+    """A canonical layer as the layer type's RTL reads it (hls4ml's attributes dict)."""
+
+    def __init__(self, **attrs):
+        self.attributes = attrs
+
+
+def rtl_module(folder, h, c, k, s, nch, iq, oq) -> dict:
+    """The SV parameters the registered layer type gives a pool folded into NCH chunks."""
     o = (h - k) // s + 1
-    return {"H": h, "W": h, "C": c, "IB": iq.bits, "ISIGNED": int(iq.signed), "K": k, "S": s, "OH": o, "OW": o,
-            "R": line_rows(k), "NCH": nch, "LBSTYLE": '"distributed"', "SUMW": sumw, "NUMW": numw, "SHIFT": shift,
-            "OB": oq.bits, "OSIGNED": int(oq.signed), "OMIN": oq.lo, "OMAX": oq.hi}
+    layer = Layer(in_shape=[h, h, c], out_shape=[o, o, c], in_q=iq.triple(), out_q=oq.triple(), k=k, s=s,
+                  pads=[0, 0, 0, 0])
+    (unit,), render = REGISTRY["SqzAvgPool"].rtl(layer, "dut")
+    unit.pi = c // nch
+    module, params = render(folder)
+    assert module == "sqz_avgpool" and params["NCH"] == nch
+    return {key: _literal(v) for key, v in params.items()}
 
 
 def frames_for(h, c, iq, n=3, seed=5):
@@ -63,7 +75,7 @@ def expected(frames, k, s, iq, oq):
 def test_rtl_module_exact(case, tmp_path):
     """About 10 s per case (Verilator build and simulation)."""
     h, c, k, s, nch, iq, oq = RTL_CASES[case]
-    params = {key: str(v) for key, v in rtl_params(h, c, k, s, nch, iq, oq).items()}
+    params = rtl_module(tmp_path, h, c, k, s, nch, iq, oq)
     frames = frames_for(h, c, iq)
     outs, wrong = expected(frames, k, s, iq, oq)
     if case.endswith("saturating"):
@@ -190,3 +202,51 @@ def test_model_reference_equals_brevitas(case, fmnist_dir, tmp_path):
     t = full[pool.output[0]] / scales["pool_quant"]
     if kw["k"] % 2 == 0 or shift < 0:
         assert np.sum(t - np.floor(t) == 0.5) > 10
+
+
+# ---- end to end: the registered layer in a network, through both backends ----------------------
+E2E_CASES = {"2x2s2-unsigned-shift-": MODEL_CASES["2x2s2-unsigned-shift-"],
+             "3x3s2-signed-shift+": MODEL_CASES["3x3s2-signed-shift+"]}
+
+
+@pytest.mark.parametrize("case", list(E2E_CASES))
+def test_network_csim_equals_reference_and_rtl_equals_csim(case, fmnist_dir, tmp_path):
+    """The test model lowered (AveragePool + Quant -> SqzAvgPool), its HLS C simulation equal to the
+    reference executor in every layer, and the generated RTL (Verilator) equal to the C simulation
+    at the planner's cycles per frame. About 60 s per case (g++, Verilator)."""
+    import avgpool_model
+    from sqzfpga.hls.convert import convert
+    from sqzfpga.hls.csim import simulate
+    from sqzfpga.layers import lower
+    from sqzfpga.model import data, export, reference
+    from sqzfpga.model.evaluate import predict
+    from test_exact import check_rtl
+
+    images = data.load(fmnist_dir, "test").images[:232]
+    net = avgpool_model.build(images[:200], **E2E_CASES[case])
+    model = reference.load(export.export(net, tmp_path / "m.onnx"))
+    canon, golden, low = lower(model)
+    kinds = [n.op_type for n in canon.graph.node]
+    assert kinds == ["SqzConv", "SqzAvgPool", "SqzConv", "SqzGlobalAvgPool"], kinds
+    x = images[200:216]
+    expected = predict(net, x)
+    hm = convert(canon, low.input.q, tmp_path / "hls", "xc7z020clg400-1")
+    res, y = simulate(hm, model, golden, x, layer_images=8, log=lambda m: None)
+    assert res["layer_mismatches"] == {name: 0 for name in golden}, res["layer_mismatches"]
+    np.testing.assert_array_equal(y, expected.reshape(len(x), -1))
+    check_rtl(hm, tmp_path / "rtl", x[:4], y[:4])
+
+
+def test_unsupported_average_pool_is_one_error_line(fmnist_dir, tmp_path):
+    """`plan` of a model whose AveragePool pads: one error line naming the node and the fix; < 10 s."""
+    import avgpool_model
+    import torch.nn as nn
+    from conftest import assert_clean_error, run_cli
+    from sqzfpga.model import data, export
+
+    net = avgpool_model.build(data.load(fmnist_dir, "test").images[:50], k=3, s=2)
+    net.pool = nn.AvgPool2d(3, 2, padding=1)
+    export.export(net, tmp_path / "padded.onnx")
+    line = assert_clean_error(run_cli("plan", "--model", tmp_path / "padded.onnx"), "AveragePool", "pads [1, 1, 1, 1]",
+                              "only square, unpadded, floor-mode average pooling")
+    assert "padding=0" in line

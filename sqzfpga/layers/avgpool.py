@@ -1,0 +1,103 @@
+"""Average pooling k x k / s with exact rounding: out = round_half_even(window sum * 2^shift / k^2), saturated.
+
+QONNX `AveragePool` (square, unpadded, floor mode) + activation `Quant` -> `SqzAvgPool`; HLS
+`sqz::avgpool` (templates/sqz_avgpool.h), RTL `sqz_avgpool` (templates/rtl/sqz_avgpool.sv); both
+take their widths from `ir.arith.gap_widths`, as the global average pool does.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqzfpga.errors import UserError
+from sqzfpga.frontend.lower import check_layout, node_where
+from sqzfpga.ir.arith import gap_widths
+from sqzfpga.ir.registry import LayerType, register
+from sqzfpga.ir.schema import Geometry, Window
+from sqzfpga.jinja import render
+from sqzfpga.model.geometry import pool_out
+from sqzfpga.rtl.rom import line_rows, line_style
+from sqzfpga.rtl.unit import Unit
+
+
+@dataclass(frozen=True)
+class AvgPoolAttrs:
+    geo: Geometry
+    window: Window
+
+    def widths(self) -> tuple[int, int, int]:
+        """(shift, sum width, numerator width) of the exact division by k^2."""
+        return gap_widths(self.geo.in_q, self.geo.out_q, self.window.k ** 2)
+
+
+@register
+class AvgPool(LayerType):
+    op, kind, short, onnx_ops = "SqzAvgPool", "avgpool", "avgpool", ("AveragePool",)
+    hls_function = "avgpool_function.cpp.jinja"
+    headers = ("sqz_layers.h", "sqz_avgpool.h")
+
+    def parse(self, walk, node, attrs):
+        a = walk.quantized(node)
+        check_layout(node, a)
+        k = tuple(attrs["kernel_shape"])
+        s = tuple(attrs.get("strides", (1, 1)))
+        p = tuple(attrs.get("pads", (0, 0, 0, 0)))
+        ceil = int(attrs.get("ceil_mode", 0))
+        if (k[0] != k[1] or s[0] != s[1] or any(p) or ceil or tuple(attrs.get("dilations", (1, 1))) != (1, 1)
+                or attrs.get("auto_pad", b"NOTSET") not in (b"NOTSET", "NOTSET")):
+            raise UserError(f"{node_where(node)}: kernel {list(k)} stride {list(s)} pads {list(p)} ceil_mode {ceil}; "
+                            "only square, unpadded, floor-mode average pooling is supported (torch.nn.AvgPool2d(k, s) "
+                            "with padding=0, ceil_mode=False)")
+        oh = pool_out(a.shape[0], k[0], s[0])
+        ow = pool_out(a.shape[1], k[1], s[1])
+        walk.add(node, {"kind": "avgpool", "in": a, "k": k[0], "s": s[0], "pads": p, "relu": False},
+                 (oh, ow, a.shape[2]))
+
+    def attributes(self, op):
+        if op["relu"]:
+            raise UserError(f"AveragePool producing tensor {op['out'].name!r}: followed by a Relu, which the pooling "
+                            "layer does not apply; pool a ReLU's output instead (the average of non-negative "
+                            "values needs none)")
+        return Window(op["k"], op["s"], tuple(op["pads"])).attributes()
+
+    def load(self, attrs):
+        return AvgPoolAttrs(Geometry.load(attrs, "SqzAvgPool layer"), Window.load(attrs, "SqzAvgPool layer"))
+
+    # ---- HLS ----
+    def hls_weights(self, layer):
+        self.load(layer.attributes)
+
+    def hls_config(self, node, geometry):
+        a = self.load(node.attributes)
+        shift, sum_width, num_width = a.widths()
+        iq, oq = a.geo.in_q, a.geo.out_q
+        return render("avgpool_config.h.jinja", **geometry, in_signed="true" if iq.signed else "false", shift=shift,
+                      sum_width=sum_width, num_width=num_width, out_min=oq.lo, out_max=oq.hi)
+
+    def conv_parts(self, layer):
+        return []
+
+    def line_buffers(self, layer):
+        a = self.load(layer.attributes)
+        _, w, c = a.geo.in_shape
+        return [(c * a.geo.in_q.bits, a.window.k * w)]
+
+    def window(self, attrs):
+        return self.load(attrs).window
+
+    # ---- RTL ----
+    def rtl(self, layer, name):
+        a = self.load(layer.attributes)
+        (h, w, c), (oh, ow, _) = a.geo.in_shape, a.geo.out_shape
+        k, s = a.window.k, a.window.s
+        iq, oq = a.geo.in_q, a.geo.out_q
+        shift, sumw, numw = a.widths()
+        # priced as a max pool (same schedule and line buffer); its dividers are not in the cost model yet
+        unit = Unit(name, "pool", h * w, oh * ow, cin=c, taps=k * k, row_px=w, rows=line_rows(k), ibits=iq.bits,
+                    obits=oq.bits)
+
+        def render_sv(folder):
+            return "sqz_avgpool", {"H": h, "W": w, "C": c, "IB": iq.bits, "ISIGNED": int(iq.signed), "K": k, "S": s,
+                                   "OH": oh, "OW": ow, "R": line_rows(k), "NCH": unit.chunks,
+                                   "LBSTYLE": line_style(unit), "SUMW": sumw, "NUMW": numw, "SHIFT": shift,
+                                   "OB": oq.bits, "OSIGNED": int(oq.signed), "OMIN": oq.lo, "OMAX": oq.hi}
+        return [unit], render_sv
