@@ -59,6 +59,9 @@ def frames_for(h, c, iq, n=3, seed=5):
     return [rng.integers(iq.lo, iq.hi + 1, (h, h, c)) for _ in range(n)]
 
 
+BENCH_REJECTS = "2x2s2-unsigned-shift0"
+
+
 def expected(frames, k, s, iq, oq):
     """The scoreboard's outputs, and those of a half-up rounding where they differ (None where they
     cannot: a tie needs an even divisor k^2 * 2^-shift, and then the inputs must hold one that matters)."""
@@ -84,7 +87,7 @@ def test_rtl_module_exact(case, tmp_path):
     beats_out = [sb.pack(px, oq.bits) for o in outs for px in o.reshape(-1, c)]
     ok, log = run_module("sqz_avgpool", params, tmp_path, tmp_path / "sim", beats_in, beats_out, STALL)
     assert ok, log[-2000:]
-    if wrong is not None:  # the bench itself rejects the wrongly rounded expectation (same compiled module)
+    if wrong is not None and case == BENCH_REJECTS:  # the bench rejects the wrongly rounded beats (same build)
         beats_wrong = [sb.pack(px, oq.bits) for o in wrong for px in o.reshape(-1, c)]
         ok, log = run_module("sqz_avgpool", params, tmp_path, tmp_path / "sim", beats_in, beats_wrong, STALL)
         assert not ok and "differ from the numpy model" in log, log[-2000:]
@@ -207,13 +210,15 @@ def test_model_reference_equals_brevitas(case, fmnist_dir, tmp_path):
 # ---- end to end: the registered layer in a network, through both backends ----------------------
 E2E_CASES = {"2x2s2-unsigned-shift-": MODEL_CASES["2x2s2-unsigned-shift-"],
              "3x3s2-signed-shift+": MODEL_CASES["3x3s2-signed-shift+"]}
+RTL_E2E = "3x3s2-signed-shift+"  # also through the RTL (signed conv -> signed pool -> signed-input conv)
 
 
 @pytest.mark.parametrize("case", list(E2E_CASES))
 def test_network_csim_equals_reference_and_rtl_equals_csim(case, fmnist_dir, tmp_path):
     """The test model lowered (AveragePool + Quant -> SqzAvgPool), its HLS C simulation equal to the
-    reference executor in every layer, and the generated RTL (Verilator) equal to the C simulation
-    at the planner's cycles per frame. About 60 s per case (g++, Verilator)."""
+    reference executor in every layer; in one case the generated RTL (Verilator) equal to the C
+    simulation at the planner's cycles per frame (rounding ties in the RTL: the module tests). About
+    25 s (C simulation) and 60 s (with the RTL)."""
     import avgpool_model
     from sqzfpga.hls.convert import convert
     from sqzfpga.hls.csim import simulate
@@ -234,7 +239,8 @@ def test_network_csim_equals_reference_and_rtl_equals_csim(case, fmnist_dir, tmp
     res, y = simulate(hm, model, golden, x, layer_images=8, log=lambda m: None)
     assert res["layer_mismatches"] == {name: 0 for name in golden}, res["layer_mismatches"]
     np.testing.assert_array_equal(y, expected.reshape(len(x), -1))
-    check_rtl(hm, tmp_path / "rtl", x[:4], y[:4])
+    if case == RTL_E2E:
+        check_rtl(hm, tmp_path / "rtl", x[:4], y[:4])
 
 
 def test_unsupported_average_pool_is_one_error_line(fmnist_dir, tmp_path):
