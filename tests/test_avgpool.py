@@ -256,3 +256,20 @@ def test_unsupported_average_pool_is_one_error_line(fmnist_dir, tmp_path):
     line = assert_clean_error(run_cli("plan", "--model", tmp_path / "padded.onnx"), "AveragePool", "pads [1, 1, 1, 1]",
                               "only square, unpadded, floor-mode average pooling")
     assert "padding=0" in line
+
+
+def test_yosys_synthesises_the_module(tmp_path):
+    """Yosys synth_xilinx of sqz_avgpool as `synth` runs it (parameters set by chparam): the line
+    buffer in block RAM, the dividers in LUTs and flip-flops, no DSP slice. About 30 s."""
+    from sqzfpga.parts import get_part
+    from sqzfpga.rtl.generate import library_sources
+    from sqzfpga.rtl.synth import count, run_yosys
+
+    h, c, k, s, nch, iq, oq = RTL_CASES["2x2s2-unsigned-shift0"]  # chparam cannot set negative values yet
+    params = rtl_module(tmp_path, h, c, k, s, nch, iq, oq)
+    params["LBSTYLE"] = '"block"'
+    for src in library_sources():
+        (tmp_path / src.name).write_text(src.read_text())
+    res = count(run_yosys(tmp_path, [src.name for src in library_sources()], "sqz_avgpool", get_part("xc7z020"), params))
+    assert res["dsp"] == 0 and res["ramb18"] + res["ramb36"] >= 1, res
+    assert res["lut"] > 100 and res["ff"] > 100, res
