@@ -10,7 +10,6 @@ from fractions import Fraction
 import numpy as np
 import pytest
 
-from sqzfpga.ir.arith import gap_widths
 from sqzfpga.ir.types import QType
 from sqzfpga.layers import REGISTRY
 from sqzfpga.rtl.generate import _literal
@@ -98,7 +97,7 @@ HLS_CASES = {**RTL_CASES, "3x3s3-signed-to-unsigned": (9, 3, 3, 3, 1, QType(8, 4
 
 
 def hls_kernel_outputs(folder, h, c, k, s, iq, oq, frames) -> list[np.ndarray]:
-    """Render the layer config from avgpool_config.h.jinja, compile tests/avgpool_harness.cpp, run it."""
+    """The registered layer type's config struct, compiled into tests/avgpool_harness.cpp, run on frames."""
     import os
     import subprocess
     from pathlib import Path
@@ -106,13 +105,13 @@ def hls_kernel_outputs(folder, h, c, k, s, iq, oq, frames) -> list[np.ndarray]:
     import hls4ml
 
     from sqzfpga.hls.types import cpp_type
-    from sqzfpga.jinja import TEMPLATES, render
+    from sqzfpga.jinja import TEMPLATES
 
-    shift, sumw, numw = gap_widths(iq, oq, k * k)
     o = (h - k) // s + 1
-    cfg = render("avgpool_config.h.jinja", name="config", in_height=h, in_width=h, n_chan=c, out_height=o,
-                 out_width=o, kernel=k, stride=s, in_signed="true" if iq.signed else "false", shift=shift,
-                 sum_width=sumw, num_width=numw, out_min=oq.lo, out_max=oq.hi)
+    node = Layer(in_shape=[h, h, c], out_shape=[o, o, c], in_q=iq.triple(), out_q=oq.triple(), k=k, s=s,
+                 pads=[0, 0, 0, 0])
+    cfg = REGISTRY["SqzAvgPool"].hls_config(node, {"name": "config", "in_height": h, "in_width": h, "n_chan": c,
+                                                  "out_height": o, "out_width": o, "kernel": k, "stride": s})
     (folder / "config.h").write_text(
         f'#include "ap_fixed.h"\ntypedef {cpp_type(iq)} in_t;\ntypedef {cpp_type(oq)} out_t;\n'
         f"static const bool OUT_SIGNED = {'true' if oq.signed else 'false'};\nstatic const unsigned C = {c};\n"
