@@ -10,6 +10,7 @@ from fractions import Fraction
 import numpy as np
 import pytest
 
+from sqzfpga.errors import UserError
 from sqzfpga.ir.types import QType
 from sqzfpga.layers import REGISTRY
 from sqzfpga.rtl.generate import _literal
@@ -264,11 +265,16 @@ def test_yosys_synthesises_the_module(tmp_path):
     from sqzfpga.rtl.generate import library_sources
     from sqzfpga.rtl.synth import count, run_yosys
 
-    h, c, k, s, nch, iq, oq = RTL_CASES["2x2s2-unsigned-shift0"]  # chparam cannot set negative values yet
+    # negative SHIFT and OMIN: chparam gets them as signed hex literals, all in one call (rtl/synth.py)
+    h, c, k, s, nch, iq, oq = RTL_CASES["3x3s2-signed-shift-2-saturating"]
     params = rtl_module(tmp_path, h, c, k, s, nch, iq, oq)
     params["LBSTYLE"] = '"block"'
     for src in library_sources():
         (tmp_path / src.name).write_text(src.read_text())
     res = count(run_yosys(tmp_path, [src.name for src in library_sources()], "sqz_avgpool", get_part("xc7z020"), params))
     assert res["dsp"] == 0 and res["ramb18"] + res["ramb36"] >= 1, res
+    bad = {**params, "NUMW": "4"}  # too narrow: the elaboration check stops Yosys too
+    with pytest.raises(UserError, match="NUMW"):
+        run_yosys(tmp_path, [src.name for src in library_sources()], "sqz_avgpool", get_part("xc7z020"), bad,
+                  tag="bad")
     assert res["lut"] > 100 and res["ff"] > 100, res

@@ -51,12 +51,22 @@ def _current_pass(log: Path) -> str:
         return "starting"
 
 
+def yosys_literal(value: str) -> str:
+    """An SV parameter literal as chparam reads it: a negative decimal ("-2") is not decoded, so it is
+    written as a signed 64-bit hex literal (an int parameter takes its low 32 bits, the same value)."""
+    if value.startswith("-") and value[1:].isdigit():
+        return f"64'sh{int(value) & (2 ** 64 - 1):016X}"
+    return value
+
+
 def run_yosys(folder: Path, sources: list[str], top: str, part: Part, params: dict | None = None,
               timeout: int = 7200, show_progress: bool = False, tag: str = "synth", no_pads: bool = False) -> dict:
     """synth_xilinx on `sources` in `folder` (where the ROM files are); `params` (SV literals) are set
     on `top` with chparam; `no_pads` for a block inside a design (no I/O buffers on its ports).
     Returns Yosys's cell counts; writes TAG.ys, TAG.log, TAG_stat.json."""
-    chparam = [f"chparam -set {k} {v} {top}" for k, v in (params or {}).items()]
+    # one chparam for all: Yosys re-elaborates the module after each call, so parameters set one at a
+    # time pass through inconsistent sets that the modules' elaboration checks rightly reject
+    chparam = [f"chparam {' '.join(f'-set {k} {yosys_literal(v)}' for k, v in params.items())} {top}"] if params else []
     script = "\n".join([f"read_verilog -sv {' '.join(sources)}", *chparam,
                         f"synth_xilinx -family {family(part)} -top {top} -widemux 5{' -noiopad' if no_pads else ''}",
                         f"tee -q -o {tag}_stat.json stat -json"]) + "\n"

@@ -44,10 +44,8 @@ module sqz_avgpool #(
   localparam int CHB = (NCH > 1) ? $clog2(NCH) : 1;                      // chunk-number bits
   localparam int NS = NUMW + 3;  // stages: sums done, numerator loaded, NUMW quotient bits, rounded
 
-  // ---- elaboration checks: what the schedule and the divider rely on. Verilator (lint, simulation)
-  // runs them; Yosys skips them (SYNTHESIS), because rtl/synth.py sets the parameters one chparam
-  // at a time and the module is elaborated at every intermediate, inconsistent set ----
-`ifndef SYNTHESIS
+  // ---- elaboration checks: what the schedule and the divider rely on (Verilator and Yosys both
+  // stop on them; rtl/synth.py sets every parameter in one chparam, so Yosys sees only whole sets) ----
   if (C % NCH != 0) begin : g_check_nch
     $error("sqz_avgpool: C = %0d is not a multiple of NCH = %0d", C, NCH);
   end
@@ -70,7 +68,6 @@ module sqz_avgpool #(
       OMAX != (OSIGNED ? (1 <<< (OB - 1)) - 1 : (1 <<< OB) - 1)) begin : g_check_out_range
     $error("sqz_avgpool: OMIN/OMAX = %0d/%0d are not the range of a %0d-bit output (1..31 bits)", OMIN, OMAX, OB);
   end
-`endif
 
   // ---- window schedule (as sqz_maxpool, never padded) ----
   logic w_valid, w_ready, w_pad, w_seg, w_first, w_last, w_p;
