@@ -87,7 +87,7 @@ class Walk:
         self.inits = {t.name: numpy_helper.to_array(t).astype(np.float64) for t in g.initializer}
         self.consts: dict[str, Const] = {}
         self.vals: dict[str, Act] = {}
-        self.low = Lowered()
+        self.lowered = Lowered()
         inp = g.input[0]
         _, c, h, w = (d.dim_value for d in inp.type.tensor_type.shape.dim)
         self.raw = self.vals[inp.name] = Act(inp.name, (h, w, c), None, NCHW)
@@ -118,7 +118,7 @@ class Walk:
     def add(self, node, op: dict, shape, q=None, layout=None) -> Act:
         """Record `op` producing the node's output; quantized ops are complete, others wait for a Quant."""
         tensor = Act(node.output[0], tuple(shape), q, layout or op["in"].layout, op)
-        self.low.ops.append(op)
+        self.lowered.ops.append(op)
         if q is not None:
             op["out"] = tensor
         self.vals[node.output[0]] = tensor
@@ -163,7 +163,7 @@ def _quant(walk: Walk, node, attrs):
                         "use full-range activation quantizers (Brevitas *ActPerTensorFixedPoint)")
     tensor = walk.act(node)
     if tensor.root is walk.raw:  # the input quantizer: the hardware input stream carries this type
-        new = walk.low.input = Act(out, tensor.shape, q, tensor.layout)
+        new = walk.lowered.input = Act(out, tensor.shape, q, tensor.layout)
     elif tensor.q is None and tensor.op is not None and "q" not in tensor.op:  # finalise a pending layer
         tensor.op["q"] = q
         tensor.op["out"] = new = Act(out, tensor.shape, q, tensor.layout, tensor.op)
@@ -239,7 +239,7 @@ def handler_of(op_type: str):
 
 
 def supported() -> tuple[str, ...]:
-    return tuple(OP_HANDLERS) + tuple(o for t in REGISTRY.values() for o in t.onnx_ops)
+    return tuple(OP_HANDLERS) + tuple(op for layer_type in REGISTRY.values() for op in layer_type.onnx_ops)
 
 
 def parse(model: onnx.ModelProto) -> Lowered:
@@ -251,62 +251,64 @@ def parse(model: onnx.ModelProto) -> Lowered:
             raise UserError(f"{node_where(node)}: op {node.domain + '.' if node.domain else ''}{node.op_type} is not "
                             f"supported; supported ops: {', '.join(supported())}")
         handler(walk, node, {a.name: helper.get_attribute_value(a) for a in node.attribute})
-    low = walk.low
-    for o in low.ops:
-        if "q" not in o:
-            raise UserError(f"{o['kind']} layer {o.get('node', '')!r}: its output is not quantized; follow every "
+    lowered = walk.lowered
+    for op in lowered.ops:
+        if "q" not in op:
+            raise UserError(f"{op['kind']} layer {op.get('node', '')!r}: its output is not quantized; follow every "
                             "layer with a power-of-two activation Quant")
     out = walk.vals.get(model.graph.output[0].name)
     if out is None or out.q is None:
         raise UserError(f"graph output {model.graph.output[0].name!r}: is not a quantized tensor")
-    if low.input is None:
+    if lowered.input is None:
         raise UserError("graph input: no input Quant node; expected the image to be quantized first "
                         "(Brevitas QuantIdentity at the input)")
-    low.output = out
-    return low
+    lowered.output = out
+    return lowered
 
 
-def consumers(low: Lowered, a: Act) -> list[dict]:
-    a = a.root
-    return [o for o in low.ops if (o["in"].root if "in" in o else None) is a
-            or any(i.root is a for i in o.get("ins", ()))]
+def consumers(lowered: Lowered, tensor: Act) -> list[dict]:
+    """The ops that read `tensor` (or a layout view of it)."""
+    tensor = tensor.root
+    return [op for op in lowered.ops if (op["in"].root if "in" in op else None) is tensor
+            or any(i.root is tensor for i in op.get("ins", ()))]
 
 
-def check_supported(low: Lowered) -> None:
+def check_supported(lowered: Lowered) -> None:
     """Every op left after the pattern passes is a registered layer type, in a place it allows."""
-    kinds = {t.kind: t for t in REGISTRY.values()}
-    for o in low.ops:
-        if o["kind"] not in kinds:
-            raise UserError(f"{o['kind']} producing tensor {o['out'].name!r}: only supported inside a Fire module "
+    kinds = {layer_type.kind: layer_type for layer_type in REGISTRY.values()}
+    for op in lowered.ops:
+        if op["kind"] not in kinds:
+            raise UserError(f"{op['kind']} producing tensor {op['out'].name!r}: only supported inside a Fire module "
                             "(squeeze 1x1 -> expand 1x1 and 3x3 -> concat [-> bypass add])")
-        t = kinds[o["kind"]]
-        if t.last_only and o is not low.ops[-1]:
-            raise UserError(f"{t.onnx_ops[0] if t.onnx_ops else t.op}: only supported as the last layer")
+        layer_type = kinds[op["kind"]]
+        if layer_type.last_only and op is not lowered.ops[-1]:
+            name = layer_type.onnx_ops[0] if layer_type.onnx_ops else layer_type.op
+            raise UserError(f"{name}: only supported as the last layer")
 
 
-def emit(low: Lowered) -> tuple[onnx.ModelProto, dict]:
+def emit(lowered: Lowered) -> tuple[onnx.ModelProto, dict]:
     """The canonical graph, and {canonical tensor: original tensor name and layout} for layer checks.
 
     Each op becomes one node of its layer type's canonical op, named <short><n>, with the attributes every
     layer has (types and shapes) followed by the layer type's own."""
-    kinds = {t.kind: t for t in REGISTRY.values()}
+    kinds = {layer_type.kind: layer_type for layer_type in REGISTRY.values()}
     nodes, vinfo, golden = [], [], {}
-    names: dict[int, str] = {id(low.input): "input_1"}
+    names: dict[int, str] = {id(lowered.input): "input_1"}
     counters: dict[str, int] = {}
-    h, w, c = low.input.shape
+    h, w, c = lowered.input.shape
     vinfo_in = helper.make_tensor_value_info("input_1", onnx.TensorProto.FLOAT, [1, h, w, c])
-    for o in low.ops:
-        layer_type = kinds[o["kind"]]
-        counters[o["kind"]] = counters.get(o["kind"], 0) + 1
-        name = f"{layer_type.short}{counters[o['kind']]}"
-        src, out = names[id(o["in"].root)], o["out"]
+    for op in lowered.ops:
+        layer_type = kinds[op["kind"]]
+        counters[op["kind"]] = counters.get(op["kind"], 0) + 1
+        name = f"{layer_type.short}{counters[op['kind']]}"
+        src, out = names[id(op["in"].root)], op["out"]
         names[id(out)] = name + "_out"
         node = helper.make_node(layer_type.op, [src], [names[id(out)]], name=name, domain=DOMAIN)
-        node.attribute.extend(helper.make_attribute(k, v) for k, v in Geometry.attributes(o) + layer_type.attributes(o))
+        node.attribute.extend(helper.make_attribute(k, v) for k, v in Geometry.attributes(op) + layer_type.attributes(op))
         nodes.append(node)
         vinfo.append(helper.make_tensor_value_info(names[id(out)], onnx.TensorProto.FLOAT, [1, *out.shape]))
         golden[name] = {"tensor": out.name, "nchw": out.layout == NCHW, "shape": list(out.shape),
-                        "q": o["q"].triple()}
+                        "q": op["q"].triple()}
     last = nodes[-1].output[0]
     outs = [v for v in vinfo if v.name == last]
     graph = helper.make_graph(nodes, "sqzfpga", [vinfo_in], outs, value_info=vinfo)
@@ -319,9 +321,9 @@ def lower(model: onnx.ModelProto) -> tuple[onnx.ModelProto, dict, Lowered]:
     registers the layer types and re-exports this function)."""
     if not REGISTRY:
         raise RuntimeError("no layer types are registered: import lower from sqzfpga.layers")
-    low = parse(model)
+    lowered = parse(model)
     for layer_type in REGISTRY.values():
-        low = layer_type.fuse(low)
-    check_supported(low)
-    canon, golden = emit(low)
-    return canon, golden, low
+        lowered = layer_type.fuse(lowered)
+    check_supported(lowered)
+    canon, golden = emit(lowered)
+    return canon, golden, lowered

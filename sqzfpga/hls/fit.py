@@ -42,15 +42,16 @@ def plan_reuse(layers) -> dict[str, int]:
     dot products runs fully parallel (R=1); every other layer gets the largest R (a divisor of
     K*K*C) that keeps it no slower, which saves multipliers where the map is small.
     """
-    work = {l.name: max(p.out_pixels * p.config["n_filt"] for p in conv_parts(l)) for l in layers if conv_parts(l)}
+    work = {layer.name: max(p.out_pixels * p.config["n_filt"] for p in conv_parts(layer))
+            for layer in layers if conv_parts(layer)}
     target = max(work.values(), default=1)
     plan = {}
-    for l in layers:
-        parts = conv_parts(l)
+    for layer in layers:
+        parts = conv_parts(layer)
         if not parts:
             continue
         terms = min(p.config["kernel"] ** 2 * p.in_channels for p in parts)
-        plan[l.name] = max(r for r in range(1, terms + 1) if terms % r == 0 and work[l.name] * r <= target)
+        plan[layer.name] = max(r for r in range(1, terms + 1) if terms % r == 0 and work[layer.name] * r <= target)
     return plan
 
 
@@ -62,14 +63,14 @@ def fifo_depths(layers) -> dict[str, int]:
     never a whole frame; the graph is a chain (Fire modules are fused), so no path can deadlock.
     """
     depths = {}
-    for l in layers:
-        a = l.attributes
-        if l.get_attr("in_shape") is None:
+    for layer in layers:
+        attrs = layer.attributes
+        if layer.get_attr("in_shape") is None:
             continue
-        (h, w, _), (oh, ow, _) = a["in_shape"], a["out_shape"]
-        window = REGISTRY[l.class_name].window(a)
+        (h, w, _), (oh, ow, _) = attrs["in_shape"], attrs["out_shape"]
+        window = REGISTRY[layer.class_name].window(attrs)
         if window is None:  # one output per frame
-            depths[l.name] = 2
+            depths[layer.name] = 2
             continue
         k, s, pads = window.k, window.s, window.pads
         burst, oy, ox = 0, 0, 0
@@ -86,41 +87,41 @@ def fifo_depths(layers) -> dict[str, int]:
                     if ox == ow:
                         ox, oy = 0, oy + 1
                 burst = max(burst, n)
-        depths[l.name] = burst + 1
+        depths[layer.name] = burst + 1
     return depths
 
 
 def estimate(model) -> list[dict]:
     """Per-layer memory bits, BRAM18 blocks and DSPs of a converted ModelGraph (after folding)."""
     rows = []
-    for l in model.get_layers():
-        if l.get_attr("in_shape") is None:
+    for layer in model.get_layers():
+        if layer.get_attr("in_shape") is None:
             continue
-        rf = l.get_attr("reuse_factor", 1)
+        rf = layer.get_attr("reuse_factor", 1)
         wbits = wblocks = 0
         arrays = []
-        for part in conv_parts(l):
+        for part in conv_parts(layer):
             # a ROM read K*K*C/reuse weights per cycle: that many side by side, filters x reuse deep
             for kind, terms in (("weight", part.config["kernel"] ** 2 * part.in_channels), ("bias", 1)):
-                v = l.get_weights(f"{part.prefix}{kind}")
+                v = layer.get_weights(f"{part.prefix}{kind}")
                 width = v.type.precision.width
                 lanes = math.ceil(terms / rf) if kind == "weight" else 1
                 depth = math.ceil(v.data_length / lanes)
                 wbits += width * v.data_length
                 arrays.append((width * v.data_length, bram18(width * lanes, depth)))
                 wblocks += arrays[-1][1]
-        line = REGISTRY[l.class_name].line_buffers(l)  # (width, depth) of line buffers
+        line = REGISTRY[layer.class_name].line_buffers(layer)  # (width, depth) of line buffers
         lbits = sum(wd * d for wd, d in line)
         lblocks = sum(bram18(wd, d) for wd, d in line)
-        out = l.get_output_variable()
+        out = layer.get_output_variable()
         depth = out.pragma[1] if isinstance(getattr(out, "pragma", None), tuple) else 2
         fwidth = out.shape[-1] * out.type.precision.width
         dsp = 0
-        for part in conv_parts(l):
-            wq = l.get_weights(f"{part.prefix}weight")
+        for part in conv_parts(layer):
+            wq = layer.get_weights(f"{part.prefix}weight")
             if wq.type.precision.width > 4 and part.in_bits > 4:
                 dsp += math.ceil(part.config["kernel"] ** 2 * part.in_channels / rf)
-        rows.append({"layer": l.name, "type": l.class_name.replace("Sqz", ""), "reuse": rf,
+        rows.append({"layer": layer.name, "type": layer.class_name.replace("Sqz", ""), "reuse": rf,
                      "weight_bits": wbits, "weight_bram18": wblocks, "weight_arrays": arrays,
                      "buffer_bits": lbits, "buffer_bram18": lblocks,
                      "fifo_depth": depth, "fifo_bits": fwidth * depth, "fifo_bram18": bram18(fwidth, depth),

@@ -50,10 +50,10 @@ class LayerType(abc.ABC):
         """Turn one QONNX node (of `onnx_ops`) into a lowered op on `walk` (frontend.lower.Walk)."""
         raise NotImplementedError(f"{self.op} has no QONNX op of its own")
 
-    def fuse(self, low):
+    def fuse(self, lowered):
         """A pattern pass over the lowered graph (frontend.lower.Lowered) that makes ops of this layer out
         of others (the Fire module is made of convs and a concat); the default finds nothing."""
-        return low
+        return lowered
 
     @abc.abstractmethod
     def attributes(self, op: dict) -> list[tuple[str, Any]]:

@@ -43,19 +43,19 @@ class FireAttrs:
         return out
 
 
-def fuse(low: Lowered) -> Lowered:
+def fuse(lowered: Lowered) -> Lowered:
     """The ONNX pattern pass: squeeze conv -> {expand1x1, expand3x3} -> concat [-> bypass add] -> one Fire."""
     fused = []
-    for sq in [o for o in low.ops if o["kind"] == "conv"]:
+    for sq in [o for o in lowered.ops if o["kind"] == "conv"]:
         if sq["k"] != 1 or sq["s"] != 1 or any(sq["pads"]):
             continue
-        users = consumers(low, sq["out"])
+        users = consumers(lowered, sq["out"])
         e1 = [u for u in users if u["kind"] == "conv" and u["k"] == 1 and u["s"] == 1 and not any(u["pads"])]
         e3 = [u for u in users if u["kind"] == "conv" and u["k"] == 3 and u["s"] == 1 and tuple(u["pads"]) == (1,) * 4]
         if len(users) != 2 or len(e1) != 1 or len(e3) != 1:
             continue
         e1, e3 = e1[0], e3[0]
-        cat = consumers(low, e1["out"])
+        cat = consumers(lowered, e1["out"])
         if len(cat) != 1 or cat[0]["kind"] != "concat" or [i.root for i in cat[0]["ins"]] != [e1["out"], e3["out"]] \
                 or e1["q"] != e3["q"] or not e1["relu"] or not e3["relu"]:
             continue
@@ -63,17 +63,17 @@ def fuse(low: Lowered) -> Lowered:
         fire = {"kind": "fire", "in": sq["in"], "squeeze": sq, "expand1x1": e1, "expand3x3": e3,
                 "bypass": "none", "q": cat["q"], "members": [sq, e1, e3, cat]}
         out = cat["out"]
-        add = consumers(low, out)
+        add = consumers(lowered, out)
         if len(add) == 1 and add[0]["kind"] == "add":
             add = add[0]
             other = add["ins"][1] if add["ins"][0].root is out else add["ins"][0]
             prod = other.root.op
             if prod and prod["kind"] == "requant" and prod["in"].root is sq["in"].root and prod["q"] == e1["q"] \
-                    and prod["relu"] and len(consumers(low, other)) == 1:
+                    and prod["relu"] and len(consumers(lowered, other)) == 1:
                 fire["bypass"] = "identity"
             elif prod and prod["kind"] == "conv" and prod["in"].root is sq["in"].root and prod["k"] == 1 and prod["s"] == 1 \
                     and not any(prod["pads"]) and prod["q"] == e1["q"] and prod["relu"] \
-                    and len(consumers(low, other)) == 1:
+                    and len(consumers(lowered, other)) == 1:
                 fire["bypass"] = "conv"
                 fire["bypass_conv"] = prod
             if fire["bypass"] != "none":
@@ -86,10 +86,10 @@ def fuse(low: Lowered) -> Lowered:
         out.op = fire
         fused.append(fire)
     if not fused:
-        return low
+        return lowered
     gone = {id(m) for f in fused for m in f["members"]}
     ops = []
-    for o in low.ops:
+    for o in lowered.ops:
         if id(o) in gone:
             f = next(f for f in fused if f["squeeze"] is o) if o["kind"] == "conv" and any(
                 f["squeeze"] is o for f in fused) else None
@@ -97,8 +97,8 @@ def fuse(low: Lowered) -> Lowered:
                 ops.append(f)
             continue
         ops.append(o)
-    low.ops = ops
-    return low
+    lowered.ops = ops
+    return lowered
 
 
 @register
@@ -106,8 +106,8 @@ class Fire(LayerType):
     op, kind, short = "SqzFire", "fire", "fire"
     hls_function = "fire_function.cpp.jinja"
 
-    def fuse(self, low):
-        return fuse(low)
+    def fuse(self, lowered):
+        return fuse(lowered)
 
     def attributes(self, op):
         out = WINDOW.attributes()
