@@ -109,7 +109,7 @@ class BuildState:
     """What the steps produce and read; None where no step has produced it yet (`load_*` then reads
     it from the build folder's files)."""
     request: BuildRequest
-    dir: Path  # the folder the steps write into (a temporary one, swapped in as request.out)
+    dir: Path  # where the steps write: a build's temporary folder (swapped in as request.out), a re-run's out
     part: Part
     board: Board | None
     log: Callable[[str], None] = print
