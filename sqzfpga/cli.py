@@ -265,6 +265,13 @@ def _build_parser(p):
                    "design: the generated RTL (default) or the HLS project's AXI-Stream top")
     g.add_argument("--bitstream", action="store_true", help="also run Vivado (block design, implementation, "
                    "bitstream); needs vivado (and vitis-run or vitis_hls for --accel hls) on PATH")
+    from sqzfpga.build import DEFAULT_STOP, STEP_NAMES
+
+    g = p.add_argument_group("steps (run in this order: " + ", ".join(STEP_NAMES) + ")")
+    g.add_argument("--start-step", default=STEP_NAMES[0], metavar="STEP", help="first step to run; after export, "
+                   "--out must be a build folder, whose files stand in for the earlier steps (default export)")
+    g.add_argument("--stop-step", default=DEFAULT_STOP, metavar="STEP", help=f"last step to run (default "
+                   f"{DEFAULT_STOP}; rtlsim and synth also simulate and synthesise the RTL)")
 
 
 def _rate_options(p) -> None:
@@ -276,14 +283,13 @@ def _rate_options(p) -> None:
 
 def _resolve_clock(a) -> None:
     """--clock-mhz, or the board's default clock (100 MHz without --board); a number, it goes into Tcl."""
-    import math
+    from sqzfpga.build import check_clock
 
     if a.clock_mhz is None:
         from sqzfpga.deploy.boards import DEFAULT_CLOCK_MHZ, get_board
 
         a.clock_mhz = get_board(a.board).clock_mhz if getattr(a, "board", None) else DEFAULT_CLOCK_MHZ
-    elif not (math.isfinite(a.clock_mhz) and 0 < a.clock_mhz <= 1000):
-        raise UserError(f"--clock-mhz {a.clock_mhz:g}: expected a positive clock in MHz, at most 1000 (e.g. 100)")
+    check_clock(a.clock_mhz)
 
 
 def _max_cycles(a) -> int | None:
@@ -299,14 +305,16 @@ def _max_cycles(a) -> int | None:
          "bit-exact C simulation", _build_parser)
 def cmd_build(a):
     _resolve_clock(a)
-    from sqzfpga.build import build
-
+    from sqzfpga.build import BuildRequest, build
     from sqzfpga.rtl.plan import Unreachable
 
+    request = BuildRequest(
+        model=_resolve_model(a.model), part=a.part, out=Path(a.out), images=a.images, data=a.data, backend=a.backend,
+        csim=not a.no_csim, max_cycles=_max_cycles(a), board=a.board, accel=a.accel, bitstream=a.bitstream,
+        clock_mhz=a.clock_mhz, command=a.invoked, start_step=a.start_step, stop_step=a.stop_step,
+        progress=sys.stderr.isatty())
     try:
-        return build(_resolve_model(a.model), a.part, Path(a.out), log=log, images=a.images, data=a.data,
-                     backend=a.backend, csim=not a.no_csim, max_cycles=_max_cycles(a), board=a.board,
-                     accel=a.accel, bitstream=a.bitstream, clock_mhz=a.clock_mhz, command=a.invoked)
+        return build(request, log=log)
     except Unreachable as e:
         raise _unreachable(a, e) from None
 
@@ -322,21 +330,18 @@ def _unreachable(a, e) -> UserError:
 
 def _plan_model(a, max_cycles):
     """(part, plan summary) of the model (or the build folder's graph) for a.part."""
-    from sqzfpga.build import graph_of_model
+    from sqzfpga import build
     from sqzfpga.parts import get_part
-    from sqzfpga.rtl.generate import graph_of_build, units_of
-    from sqzfpga.rtl.plan import budget, plan
 
     part = get_part(a.part)
+    asked = {"part": part.name, "clock_mhz": a.clock_mhz, "max_cycles": max_cycles}
     if getattr(a, "build", None):
-        hm = graph_of_build(_existing_build(a.build), part)
-    else:
-        path = _resolve_model(a.model)
-        if not path.exists():
-            raise UserError(f"--model {path}: no such file; expected a quantized checkpoint (.pt) or QONNX model")
-        hm = graph_of_model(path, part)
-    units, _ = units_of(hm)
-    return part, plan(units, budget(part), max_cycles)
+        request = build.request_of(_existing_build(a.build), board=None, **asked)
+        return part, build.plan_graph(build.new_state(request, request.out, log))
+    path = _resolve_model(a.model)
+    if not path.exists():
+        raise UserError(f"--model {path}: no such file; expected a quantized checkpoint (.pt) or QONNX model")
+    return part, build.plan_model(build.BuildRequest(model=path, out=Path("."), **asked), log)
 
 
 # ---- plan ------------------------------------------------------------------------------------------------
@@ -387,6 +392,14 @@ def _build_dir_arg(p) -> None:
     p.add_argument("--build", required=True, metavar="DIR", help="a folder written by `build --out DIR`")
 
 
+def _rerun(d: Path, step: str, **asked):
+    """One step of the flow over the build folder `d`, with the request it was built with; the report
+    is rendered again with the step's results."""
+    from sqzfpga.build import request_of, rerun
+
+    return rerun(request_of(d, start_step=step, stop_step=step, progress=sys.stderr.isatty(), **asked), log)
+
+
 def _existing_build(path: str) -> Path:
     d = Path(path).resolve()
     if not (d / "build.json").exists():
@@ -395,26 +408,11 @@ def _existing_build(path: str) -> Path:
     return d
 
 
-def _update_report(d: Path) -> None:
-    """Render the report again with the results just written; a build from before reports existed
-    keeps its results and gets a note instead."""
-    from sqzfpga.report.page import write_report
-
-    try:
-        write_report(d)
-    except UserError as e:
-        log(f"note: report not updated: {e}")
-
-
 @command("rtl", "regenerate the SystemVerilog dataflow of a build (from its canonical graph, via hls4ml)",
          _build_dir_arg)
 def cmd_rtl(a):
-    from sqzfpga.rtl.generate import regenerate
-
     d = _existing_build(a.build)
-    m = regenerate(d)  # rtl/ replaced, its synth.json with it
-    (d / "rtlsim.json").unlink(missing_ok=True)  # simulated the previous RTL
-    _update_report(d)
+    m = _rerun(d, "rtl").rtl  # rtl/ replaced, its synth.json with it; rtlsim.json (the previous RTL's) removed
     log(f"[rtl] wrote {d / 'rtl'}: {len(m['sources'])} sources, planned {m['plan']['cycles_per_frame']} cycles/frame "
         f"(bottleneck {m['plan']['bottleneck']}, {m['plan']['lanes']} multipliers on {m['plan']['dsp']} DSPs)")
     return {"rtl": str(d / "rtl"), "top": m["top"], **{k: m["plan"][k] for k in (
@@ -429,31 +427,14 @@ def _rtlsim_parser(p):
 @command("rtlsim", "simulate the generated RTL cycle by cycle (cocotb + Verilator): agreement with the C "
          "simulation, cycles per frame, latency", _rtlsim_parser)
 def cmd_rtlsim(a):
-    from sqzfpga.sim.rtlsim import rtlsim
-
-    d = _existing_build(a.build)
-    res = rtlsim(d, a.images, log=log)
-    (d / "rtlsim.json").write_text(json.dumps(res, indent=1) + "\n")
-    _update_report(d)
-    if not res["exact"]:
-        raise UserError(f"RTL simulation of {d}: {res['mismatching_values']} output values differ from the C "
-                        "simulation (a bug in sqzfpga; please report it with the model file)")
-    return res
+    return _rerun(_existing_build(a.build), "rtlsim", rtlsim_images=a.images).rtlsim  # inexact: an error
 
 
 @command("synth", "synthesise the generated RTL with Yosys (synth_xilinx): LUT, FF, BRAM, DSP against the part",
          _build_dir_arg)
 def cmd_synth(a):
-    from sqzfpga.parts import get_part
-    from sqzfpga.rtl.synth import synthesize
-
-    d = _existing_build(a.build)
-    part = get_part(json.loads((d / "build.json").read_text())["part"])
-    if not (d / "rtl" / "rtl.json").exists():
-        raise UserError(f"build folder {d}: has no generated RTL; run `python -m sqzfpga rtl --build {a.build}`")
-    log(f"[synth] Yosys synth_xilinx on {d / 'rtl'} for {part.name} (minutes for a whole network) ...")
-    res = synthesize(d / "rtl", part, show_progress=sys.stderr.isatty())
-    _update_report(d)  # synthesize wrote rtl/synth.json
+    s = _rerun(_existing_build(a.build), "synth")
+    res, part = s.synth, s.part
     u = res["utilisation"]
     log(f"[synth] {part.name}: LUT {res['lut']} ({u['lut']:.0%}), FF {res['ff']} ({u['ff']:.0%}), BRAM36 "
         f"{res['bram36']} ({u['bram36']:.0%}), DSP {res['dsp']} ({u['dsp']:.0%}): "

@@ -37,7 +37,7 @@ def test_build_default_model_csim_exact(default_build):
     out, proc = default_build
     summary = json.loads(proc.stdout.strip().splitlines()[-1])
     assert summary["part"] == "xc7z020" and summary["fits"] is True
-    assert 0 < summary["memory_bits"] < 280 * 18 * 1024 and 0 <= summary["dsp"] <= 220
+    assert 0 < summary["hls"]["memory_bits"] < 280 * 18 * 1024 and 0 < summary["dsp"] <= 220
     csim = summary["csim"]
     assert csim["images"] >= 200 and csim["exact"] is True and csim["argmax_agreement"] == 1.0
     assert csim["accuracy"] == csim["torch_accuracy"] and csim["accuracy"] > 0.9

@@ -3,8 +3,8 @@ from the files of a build folder by `write_report`, so that `rtl`, `rtlsim` and 
 to write their results and render again.
 
 The build stores what only its in-memory graph knows (per-layer rows, value ranges, the command it
-was run with) in report.json (`facts`); rtl/rtl.json, build.json, rtlsim.json and rtl/synth.json
-supply the rest.
+was run with) in report.json (`facts`); rtl/rtl.json, build.json (the resource estimates of both
+backends), rtlsim.json and rtl/synth.json supply the rest.
 """
 from __future__ import annotations
 
@@ -157,8 +157,9 @@ def accuracy_bars(facts: dict, csim: dict | None, rtlsim: dict | None, labelled:
     return bars
 
 
-def fit_rows(plan: dict, synth: dict | None, part: dict) -> list[dict]:
-    return [{"name": k.upper(), "estimate": plan["estimate"][k], "available": part[k], "budget": plan["budget"][k],
+def fit_rows(estimate: dict, plan: dict, synth: dict | None, part: dict) -> list[dict]:
+    """The RTL's resources: build.json's estimate (the planner's), its budget, Yosys's counts."""
+    return [{"name": k.upper(), "estimate": estimate[k], "available": part[k], "budget": plan["budget"][k],
              "synth": None if synth is None else synth[k]} for k in ("lut", "ff", "bram36", "dsp")]
 
 
@@ -177,9 +178,9 @@ def gather(build_dir: Path) -> dict:
 
     summary = json.loads((build_dir / "build.json").read_text())
     facts = _read(build_dir / FACTS)
-    if facts is None:
-        raise UserError(f"build folder {build_dir}: has no {FACTS} (written by an older sqzfpga); rebuild it with "
-                        f"`{CLI} build --out {build_dir}` for a report")
+    if facts is None or "hls" not in summary:
+        raise UserError(f"build folder {build_dir}: has no {FACTS} or build.json without resources per backend "
+                        f"(written by an older sqzfpga); rebuild it with `{CLI} build --out {build_dir}` for a report")
     manifest = json.loads((build_dir / "rtl" / "rtl.json").read_text())
     plan = manifest["plan"]
     rtlsim, synth = _read(build_dir / "rtlsim.json"), _read(build_dir / "rtl" / "synth.json")
@@ -195,7 +196,8 @@ def gather(build_dir: Path) -> dict:
             "fps": clock * 1e6 / plan["cycles_per_frame"], "clock_mhz": clock,
             "csim": summary.get("csim"), "rtlsim": rtlsim, "synth": synth,
             "accuracy": accuracy_bars(facts, summary.get("csim"), rtlsim, facts["labelled"], cmd),
-            "fit": fit_rows(plan, synth, part.capacity()), "hls_fit": facts["fit"], "part": part,
+            "fit": fit_rows(summary["rtl"]["estimate"], plan, synth, part.capacity()), "hls_fit": summary["hls"],
+            "part": part,
             "commands": cmd, "next_steps": facts["next_steps"]}
 
 

@@ -14,7 +14,6 @@ import shutil
 from pathlib import Path
 
 from sqzfpga import jinja
-from sqzfpga.atomic import swap_in
 from sqzfpga.errors import UserError
 from sqzfpga.driver.layout import Layout
 from sqzfpga.ir.schema import Geometry
@@ -136,36 +135,3 @@ def generate(hm, folder: Path, bud: Budget, max_cycles: int | None = None) -> di
     (folder / "rtl.json").write_text(json.dumps(manifest, indent=1) + "\n")
     return manifest
 
-
-def graph_of_build(build_dir: Path, part):
-    """The hls4ml ModelGraph of a build folder's canonical graph (converted in a scratch folder)."""
-    import tempfile
-
-    import onnx
-
-    from sqzfpga.hls.convert import convert
-
-    canon = onnx.load(str(build_dir / "canonical.onnx"))
-    with tempfile.TemporaryDirectory() as hdir:
-        first = next(iter(canon.graph.node))
-        in_q = QType.of(next(onnx.helper.get_attribute_value(a) for a in first.attribute if a.name == "in_q"))
-        return convert(canon, in_q, hdir, part.device)
-
-
-def regenerate(build_dir: Path) -> dict:
-    """`rtl --build DIR`: the canonical graph -> hls4ml ModelGraph -> rtl/, swapped in only when done."""
-    import tempfile
-
-    from sqzfpga.parts import get_part
-
-    summary = json.loads((build_dir / "build.json").read_text())
-    part = get_part(summary["part"])
-    hm = graph_of_build(build_dir, part)
-    tmp = Path(tempfile.mkdtemp(prefix=".rtl.partial-", dir=build_dir))
-    try:
-        manifest = write(hm, tmp, part)
-        swap_in(tmp, build_dir / "rtl")
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return manifest
