@@ -180,7 +180,7 @@ def load_canonical(s: BuildState):
 
 def load_golden(s: BuildState) -> dict:
     if s.golden is None:
-        from sqzfpga.frontend.lower import lower
+        from sqzfpga.layers import lower
 
         _, s.golden, _ = lower(load_onnx(s))
     return s.golden
