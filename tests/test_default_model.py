@@ -168,7 +168,7 @@ def test_rtl_refuses_unsupported_layer_type():
     class Graph:
         def get_layers(self):
             return [Layer()]
-    with pytest.raises(UserError, match="layer 'odd1' of type Dense: not supported by the RTL backend"):
+    with pytest.raises(UserError, match="layer 'odd1' of type Dense: not a registered sqzfpga layer type \(known: SqzAvgPool, SqzConv"):
         design(Graph())
 
 
