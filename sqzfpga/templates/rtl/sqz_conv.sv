@@ -86,6 +86,7 @@ module sqz_conv #(
     input  logic            m_ready,
     output logic [(NCO0 + (NSEG > 1 ? NCO1 : 0))*PO*OB-1:0] m_data
 );
+`ifndef SYNTHESIS  // parameter checks, in simulation only: Yosys elaborates after each chparam, with partial parameter sets
   initial begin
     if (PI < 1 || NCI < 1 || C != PI * NCI) begin
       $error("Error: C (%0d) must be PI (%0d) * NCI (%0d): the window delivers one chunk of PI input channels per step (instance %m)",
@@ -93,6 +94,7 @@ module sqz_conv #(
       $finish;
     end
   end
+`endif
 
   localparam int NCO = NCO0 + (NSEG > 1 ? NCO1 : 0);  // output-channel chunks of both segments
   localparam int STEP_WB = PO / PACK * PI * (PACK * WB + PACK - 1);  // weight bits per step (packed pairs)

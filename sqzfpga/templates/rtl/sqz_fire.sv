@@ -147,6 +147,7 @@ module sqz_fire #(
     input  logic              m_ready,
     output logic [(E1+E3)*OB-1:0] m_data
 );
+`ifndef SYNTHESIS  // parameter checks, in simulation only: Yosys elaborates after each chparam, with partial parameter sets
   initial begin
     if (S_PI < 1 || S_PO < 1 || E_PI < 1 || E_PO < 1 || CI % S_PI != 0 || SQ % S_PO != 0 || SQ % E_PI != 0 ||
         E1 % E_PO != 0 || E3 % E_PO != 0) begin
@@ -168,6 +169,7 @@ module sqz_fire #(
       $finish;
     end
   end
+`endif
 
   localparam int CO = E1 + E3;
   logic sq_in_valid, sq_in_ready, sq_out_valid, sq_out_ready, ex_valid, ex_ready;

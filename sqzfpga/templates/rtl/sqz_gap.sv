@@ -33,6 +33,7 @@ module sqz_gap #(
     input  logic            m_ready,
     output logic [C*OB-1:0] m_data
 );
+`ifndef SYNTHESIS  // parameter checks, in simulation only: Yosys elaborates after each chparam, with partial parameter sets
   initial begin
     if (N < 1 || N > 65536 || C < 1 || C > 65536 || IB < 1 || OB < 1) begin
       $error("Error: N (%0d) and C (%0d) must be in 1..65536 (16-bit counters), IB (%0d) and OB (%0d) at least 1 (instance %m)",
@@ -54,6 +55,7 @@ module sqz_gap #(
       $finish;
     end
   end
+`endif
 
   localparam logic [NUMW-1:0] DIVISOR = NUMW'(N) << ((SHIFT < 0) ? -SHIFT : 0);  // N * 2^-SHIFT
   localparam int CH_BITS = (C > 1) ? $clog2(C) : 1;

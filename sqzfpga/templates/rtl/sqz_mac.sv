@@ -46,7 +46,7 @@ module sqz_mac #(
     parameter bit RELU0 = 1,
     // segment 1: ReLU before requantisation
     parameter bit RELU1 = 1,
-    // $readmemh file of the biases: NCO words of PO accumulators of ACCW bits ("": zero)
+    // $readmemh file of the biases: NCO words of PO accumulators of ACCW bits ("": not initialised)
     parameter BFILE = ""
 ) (
     input  logic                clk,
@@ -64,6 +64,7 @@ module sqz_mac #(
     input  logic                m_ready,
     output logic [NCO*PO*OB-1:0] m_data
 );
+`ifndef SYNTHESIS  // parameter checks, in simulation only: Yosys elaborates after each chparam, with partial parameter sets
   initial begin
     if (IB < 1 || PI < 1 || PO < 1 || WB < 1 || NCO < 1 || OB < 1) begin
       $error("Error: IB, PI, PO, WB, NCO and OB must be at least 1 (instance %m)");
@@ -93,6 +94,7 @@ module sqz_mac #(
       $finish;
     end
   end
+`endif
 
   localparam int PROD_W = WB + IB + 1;           // one product (the input extended by a sign bit)
   localparam int ENTRY_W = PACK * WB + PACK - 1;  // bits per ROM entry: one weight or one packed pair

@@ -18,12 +18,14 @@ module sqz_ram #(
     input  logic [$clog2(DEPTH)-1:0] raddr,
     output logic [WIDTH-1:0]         rdata
 );
+`ifndef SYNTHESIS  // parameter checks, in simulation only: Yosys elaborates after each chparam, with partial parameter sets
   initial begin
     if (WIDTH < 1 || DEPTH < 1) begin
       $error("Error: WIDTH (%0d) and DEPTH (%0d) must be at least 1 (instance %m)", WIDTH, DEPTH);
       $finish;
     end
   end
+`endif
 
   generate
     if (STYLE == "block") begin : g_block
@@ -47,7 +49,7 @@ module sqz_rom #(
     parameter int WIDTH = 8,
     // words (>= 1), addressed 0 .. DEPTH - 1
     parameter int DEPTH = 16,
-    // $readmemh file with DEPTH hexadecimal words ("": all words zero)
+    // $readmemh file with DEPTH hexadecimal words ("": not initialised)
     parameter FILE = "",
     // memory resource: "block" (block RAM), anything else LUT logic ("distributed")
     parameter STYLE = "block"
@@ -57,12 +59,14 @@ module sqz_rom #(
     input  logic [$clog2(DEPTH)-1:0] addr,
     output logic [WIDTH-1:0]         data
 );
+`ifndef SYNTHESIS  // parameter checks, in simulation only: Yosys elaborates after each chparam, with partial parameter sets
   initial begin
     if (WIDTH < 1 || DEPTH < 1) begin
       $error("Error: WIDTH (%0d) and DEPTH (%0d) must be at least 1 (instance %m)", WIDTH, DEPTH);
       $finish;
     end
   end
+`endif
 
   generate
     if (STYLE == "block") begin : g_block

@@ -20,6 +20,7 @@ module sqz_requant #(
   localparam logic signed [WORK_W-1:0] OMAX = OSIGNED ? WORK_W'((64'sd1 <<< (OB - 1)) - 1) : WORK_W'((64'sd1 <<< OB) - 1);
   localparam logic signed [WORK_W-1:0] OMIN = OSIGNED ? -WORK_W'(64'sd1 <<< (OB - 1)) : '0;
 
+`ifndef SYNTHESIS  // parameter checks, in simulation only: Yosys elaborates after each chparam, with partial parameter sets
   initial begin
     if (AW < 1 || OB < 1) begin
       $error("Error: AW (%0d) and OB (%0d) must be at least 1 (instance %m)", AW, OB);
@@ -36,6 +37,7 @@ module sqz_requant #(
       $finish;
     end
   end
+`endif
 
   logic signed [WORK_W-1:0] rounded;
   generate

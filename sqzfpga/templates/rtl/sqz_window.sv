@@ -2,7 +2,7 @@
 // expand and max-pool layer (the RTL twin of stream_windows in sqz_layers.h).
 //
 // Input: one pixel (C channels of IB bits, channel 0 in the low bits) per beat, raster order,
-// frames back to back. The buffer keeps R rows (R a power of two > K) of pixels stored as NCH
+// frames back to back. The buffer keeps R rows (a power of two >= K) of pixels stored as NCH
 // chunks of C/NCH channels (a deep, narrow memory: block RAM holds it efficiently); an accepted
 // pixel is written one chunk per cycle. A pixel is accepted while its slot no longer holds a row
 // the current output pixel still needs, so input of the next row (or frame) overlaps the
@@ -79,6 +79,7 @@ module sqz_window #(
     output logic            m_first, // first step of a chunk
     output logic            m_last   // last step of a chunk
 );
+`ifndef SYNTHESIS  // parameter checks, in simulation only: Yosys elaborates after each chparam, with partial parameter sets
   initial begin
     if (H < 1 || W < 1 || C < 1 || IB < 1 || K < 1 || S < 1 || OH < 1 || OW < 1 || PT < 0 || PL < 0 || PW < 1) begin
       $error("Error: H, W, C, IB, K, S, OH, OW and PW must be at least 1, PT and PL at least 0 (instance %m)");
@@ -118,6 +119,7 @@ module sqz_window #(
       $finish;
     end
   end
+`endif
 
   localparam int SLOT_BITS = $clog2(R);
   localparam int CHUNK_W = C / NCH * IB;  // bits per stored chunk
