@@ -165,3 +165,77 @@ def test_yosys_maps_weights_to_bram_and_lanes_to_dsps(tmp_path, fold, dsps):
     assert res["dsp"] == dsps, res
     assert res["ramb18"] + res["ramb36"] >= 1, res
     assert res["lut"] > 0 and res["ff"] > 0
+
+
+def _check_bench(folder, instances) -> tuple[int, str, str]:
+    """A top module `tb` holding each (name, module, params) with its ports open, compiled by Verilator
+    and run at time 0, where every module's initial block checks its parameters: (exit status of a
+    plain run, output of a plain run, output of a run that reports every failed check)."""
+    import subprocess
+
+    from sqzfpga import tools
+    from sqzfpga.rtl.generate import library_sources
+
+    body = "".join(f"  {module} #({', '.join(f'.{k}({v})' for k, v in params.items())}) {name} ();\n"
+                   for name, module, params in instances)
+    (folder / "tb.sv").write_text(f"module tb;\n{body}endmodule\n")
+    env = tools.verilator_env()
+    build = subprocess.run(["verilator", "--binary", "-Wno-fatal", "-Wno-lint", "-Wno-style", "--top-module", "tb",
+                            "--Mdir", "obj", *[str(s) for s in library_sources()], "tb.sv"],
+                           cwd=folder, env=env, capture_output=True, text=True, timeout=600)
+    assert build.returncode == 0, build.stderr[-2000:]
+    plain = subprocess.run(["obj/Vtb"], cwd=folder, capture_output=True, text=True, timeout=60)
+    every = subprocess.run(["obj/Vtb", "+verilator+error+limit+100"], cwd=folder, capture_output=True, text=True,
+                           timeout=60)
+    return plain.returncode, plain.stdout + plain.stderr, every.stdout + every.stderr
+
+
+def test_parameter_checks_name_the_bad_instance(tmp_path):
+    """Every module checks the parameters it relies on when a simulation starts (alexforencich's
+    `initial ... $error ... $finish`; Verilator's lint does not run initial blocks, so the bench is
+    compiled and run, ~30 s). Generator-made instances (a packed conv, a Fire with a conv bypass, a
+    global average pool) pass; a copy of each with one parameter broken fails with its message and
+    instance name, and the first failure stops the simulation."""
+    import re
+
+    def beside(sub, params):  # ROM files are read relative to the bench's folder
+        return {k: v.replace('"dut_', f'"{sub}/dut_') for k, v in params.items()}
+
+    def emitted(sub, layer, folds):
+        (tmp_path / sub).mkdir()
+        module, params = _emit(layer, tmp_path / sub, folds)
+        return module, beside(sub, params)
+
+    (tmp_path / "conv").mkdir()
+    conv_module, conv = _conv_case(tmp_path / "conv", fold=(4, 6, 2))[:2]
+    conv = beside("conv", conv)
+    rng = np.random.default_rng(5)
+    wq, bq, q = QType(4, 2, True), QType(8, 4, True), QType(8, 3, False)
+    fire_attrs = {**_conv_attrs(rng, "squeeze_", 4, 1, 8, wq, bq, True), **_conv_attrs(rng, "e1_", 4, 1, 4, wq, bq, 1),
+                  **_conv_attrs(rng, "e3_", 4, 3, 4, wq, bq, 1), **_conv_attrs(rng, "bypass_", 8, 1, 8, wq, bq, 0)}
+    fire_module, fire = emitted("fire", Layer("SqzFire", in_shape=[5, 5, 8], out_shape=[5, 5, 8], in_q=q.triple(),
+                                              out_q=q.triple(), squeeze_q=q.triple(), expand_q=q.triple(),
+                                              bypass="conv", add_relu=1, **fire_attrs), [(2, 2), (2, 2), (2, 4)])
+    gap_module, gap = emitted("gap", Layer("SqzGlobalAvgPool", in_shape=[3, 3, 5], out_shape=[1, 1, 5],
+                                           in_q=QType(8, 2, True).triple(), out_q=QType(12, 4, True).triple()), [])
+    assert conv["PACK"] == "2" and fire["BYD"] == "9" and fire["BYPASS"] == "2"
+    bad = {"conv_bad_nstep": (conv_module, {**conv, "NSTEP": str(int(conv["NSTEP"]) - 1)}),
+           "conv_bad_pack": (conv_module, {**conv, "PS": str(int(conv["PS"]) - 1)}),
+           "fire_bad_fifo": (fire_module, {**fire, "BYD": "5"}),
+           "gap_bad_range": (gap_module, {**gap, "OMIN": gap["OMAX"]})}
+    for _, params in bad.values():  # no ROM files: one too short for a changed NSTEP would stop the run
+        params.update({k: '""' for k, v in params.items() if v.endswith('.mem"')})
+    instances = [("conv_ok", conv_module, conv), ("fire_ok", fire_module, fire), ("gap_ok", gap_module, gap)]
+    status, first, every = _check_bench(tmp_path, instances + [(n, m, p) for n, (m, p) in bad.items()])
+
+    reports = re.findall(r"Assertion failed in [\w.]+: Error: (.*) \(instance tb\.(\w+)[.)]", every)
+    failed = {instance: message for message, instance in reports}
+    assert set(failed) == set(bad), every[-3000:]
+    assert failed["conv_bad_nstep"].startswith(f"NSTEP ({int(conv['NSTEP']) - 1}) must be NCI * (NCO0 * KS0^2"), failed
+    assert failed["conv_bad_pack"].startswith(f"packing needs WB >= 2 and PS ({int(conv['PS']) - 1}) at least "
+                                              f"WB + IB + $clog2(PI) = {conv['PS']}"), failed
+    assert failed["fire_bad_fifo"].startswith("BYD (5) must be at least W + 1 (6)"), failed
+    assert failed["gap_bad_range"].startswith(f"OMIN ({gap['OMAX']}) must be below OMAX ({gap['OMAX']})"), failed
+    assert "(instance tb.conv_bad_nstep.win)" in every and "(instance tb.conv_bad_pack.mac)" in every
+    # without a raised error limit the first failed check ends the simulation with a non-zero status
+    assert status != 0 and len(re.findall(r"%Error: .*Error: ", first)) == 1, first[-2000:]

@@ -3,11 +3,26 @@
 // integers as the QONNX Quant after GlobalAveragePool. One restoring divider serves all channels
 // (NUMW cycles each) after the last pixel; input waits meanwhile.
 module sqz_gap #(
-    parameter int N = 9, C = 4, IB = 8,
+    // pixels per frame, averaged over (1..65536: 16-bit pixel counter)
+    parameter int N = 9,
+    // channels (>= 1)
+    parameter int C = 4,
+    // bits per input channel (>= 1)
+    parameter int IB = 8,
+    // input is signed
     parameter bit ISIGNED = 0,
-    parameter int SUMW = 16, NUMW = 20, SHIFT = 0,
+    // bits of a channel's sum, signed (>= IB + 1 + $clog2(N): N inputs summed without overflow)
+    parameter int SUMW = 16,
+    // bits of the divider's numerator and denominator (>= SUMW + max(SHIFT, 0), and >= OB - 2)
+    parameter int NUMW = 20,
+    // output fraction bits minus input fraction bits: the sum is scaled by 2^SHIFT before dividing by N
+    parameter int SHIFT = 0,
+    // bits per output channel (>= 1)
     parameter int OB = 16,
-    parameter longint OMIN = 0, OMAX = 65535
+    // smallest output value, the output type's minimum (OMIN < OMAX)
+    parameter longint OMIN = 0,
+    // largest output value, the output type's maximum (OMAX - OMIN < 2^OB)
+    parameter longint OMAX = 65535
 ) (
     input  logic            clk,
     input  logic            rst,
@@ -18,65 +33,90 @@ module sqz_gap #(
     input  logic            m_ready,
     output logic [C*OB-1:0] m_data
 );
-  localparam logic [NUMW-1:0] DEN = NUMW'(N) << ((SHIFT < 0) ? -SHIFT : 0);
-  localparam int CB = (C > 1) ? $clog2(C) : 1;
-  localparam int NB = $clog2(NUMW);
-  logic signed [SUMW-1:0] sum [C];
-  logic [15:0] cnt, ch, bitn;
+`ifndef SYNTHESIS  // parameter checks, in simulation only: Yosys elaborates after each chparam, with partial parameter sets
+  initial begin
+    if (N < 1 || N > 65536 || C < 1 || C > 65536 || IB < 1 || OB < 1) begin
+      $error("Error: N (%0d) and C (%0d) must be in 1..65536 (16-bit counters), IB (%0d) and OB (%0d) at least 1 (instance %m)",
+             N, C, IB, OB);
+      $finish;
+    end
+    if (SUMW < IB + 1 + $clog2(N)) begin
+      $error("Error: SUMW (%0d) must be at least IB + 1 + $clog2(N) = %0d to hold the sum of N inputs (instance %m)",
+             SUMW, IB + 1 + $clog2(N));
+      $finish;
+    end
+    if (NUMW < SUMW + ((SHIFT > 0) ? SHIFT : 0) || NUMW < $clog2(N + 1) + ((SHIFT < 0) ? -SHIFT : 0) || OB > NUMW + 2) begin
+      $error("Error: NUMW (%0d) must hold the scaled sum (SUMW + SHIFT), the divisor N * 2^-SHIFT and OB - 2 bits (instance %m)",
+             NUMW);
+      $finish;
+    end
+    if (OMIN >= OMAX || OMAX - OMIN >= (64'sd1 <<< OB)) begin
+      $error("Error: OMIN (%0d) must be below OMAX (%0d), both in one OB-bit (%0d) type (instance %m)", OMIN, OMAX, OB);
+      $finish;
+    end
+  end
+`endif
+
+  localparam logic [NUMW-1:0] DIVISOR = NUMW'(N) << ((SHIFT < 0) ? -SHIFT : 0);  // N * 2^-SHIFT
+  localparam int CH_BITS = (C > 1) ? $clog2(C) : 1;
+  localparam int BIT_BITS = $clog2(NUMW);  // index of a numerator bit
+  logic signed [SUMW-1:0] sum [C];        // per channel, the frame's sum so far
+  logic [15:0] px_count;                  // pixels of the frame taken
+  logic [15:0] div_ch, div_bit;           // channel being divided; its next quotient bit (NUMW: load, all ones: store)
   logic dividing;
-  logic neg;
-  logic [NUMW-1:0] num, quo;
-  logic [NUMW:0] rem;
+  logic div_neg;                          // the channel's scaled sum is negative (divided as its magnitude)
+  logic [NUMW-1:0] dividend, quotient;
+  logic [NUMW:0] remainder;
   assign s_ready = !dividing && !m_valid;
 
-  function automatic logic signed [SUMW-1:0] px(input logic [C*IB-1:0] d, input int c);
-    px = ISIGNED ? SUMW'($signed(d[c * IB +: IB])) : SUMW'($signed({1'b0, d[c * IB +: IB]}));
+  function automatic logic signed [SUMW-1:0] ext_px(input logic [C*IB-1:0] d, input int c);
+    ext_px = ISIGNED ? SUMW'($signed(d[c * IB +: IB])) : SUMW'($signed({1'b0, d[c * IB +: IB]}));
   endfunction
 
   // rounding and saturation of one finished quotient
-  logic [NUMW:0] rem2;
-  logic signed [NUMW+1:0] q, qs;
-  logic [OB-1:0] qo;
+  logic [NUMW:0] remainder_x2;
+  logic signed [NUMW+1:0] rounded, signed_q;
+  logic [OB-1:0] saturated;
   always_comb begin
-    rem2 = rem << 1;
-    q = $signed({2'b00, quo}) + (((rem2 > (NUMW+1)'(DEN)) || (rem2 == (NUMW+1)'(DEN) && quo[0])) ? 1 : 0);
-    qs = neg ? -q : q;
-    if (64'(qs) > OMAX) qo = OB'(OMAX);
-    else if (64'(qs) < OMIN) qo = OB'(OMIN);
-    else qo = qs[OB-1:0];
+    remainder_x2 = remainder << 1;
+    rounded = $signed({2'b00, quotient}) + (((remainder_x2 > (NUMW+1)'(DIVISOR)) || (remainder_x2 == (NUMW+1)'(DIVISOR) && quotient[0])) ? 1 : 0);
+    signed_q = div_neg ? -rounded : rounded;
+    if (64'(signed_q) > OMAX) saturated = OB'(OMAX);
+    else if (64'(signed_q) < OMIN) saturated = OB'(OMIN);
+    else saturated = signed_q[OB-1:0];
   end
 
   always_ff @(posedge clk) begin
     if (rst) begin
-      cnt <= '0; dividing <= 1'b0; m_valid <= 1'b0;
+      px_count <= '0; dividing <= 1'b0; m_valid <= 1'b0;
       for (int c = 0; c < C; c++) sum[c] <= '0;
     end else begin
       if (m_valid && m_ready) m_valid <= 1'b0;
       if (s_valid && s_ready) begin
-        for (int c = 0; c < C; c++) sum[c] <= sum[c] + px(s_data, c);
-        if (cnt == 16'(N - 1)) begin
-          cnt <= '0; dividing <= 1'b1; ch <= '0; bitn <= 16'(NUMW);
-        end else cnt <= cnt + 1'b1;
+        for (int c = 0; c < C; c++) sum[c] <= sum[c] + ext_px(s_data, c);
+        if (px_count == 16'(N - 1)) begin
+          px_count <= '0; dividing <= 1'b1; div_ch <= '0; div_bit <= 16'(NUMW);
+        end else px_count <= px_count + 1'b1;
       end
       if (dividing) begin
-        if (bitn == 16'(NUMW)) begin  // load channel ch
-          logic signed [NUMW-1:0] v;
-          v = NUMW'(sum[CB'(ch)]) <<< ((SHIFT > 0) ? SHIFT : 0);
-          neg <= v < 0;
-          num <= (v < 0) ? NUMW'(-v) : NUMW'(v);
-          rem <= '0; quo <= '0; bitn <= bitn - 1'b1;
-        end else if (bitn != 16'hFFFF) begin  // one quotient bit per cycle
-          logic [NUMW:0] t;
-          t = {rem[NUMW-1:0], num[NB'(bitn)]};
-          if (t >= (NUMW+1)'(DEN)) begin rem <= t - (NUMW+1)'(DEN); quo[NB'(bitn)] <= 1'b1; end
-          else rem <= t;
-          bitn <= bitn - 1'b1;
+        if (div_bit == 16'(NUMW)) begin  // load channel div_ch
+          logic signed [NUMW-1:0] scaled;
+          scaled = NUMW'(sum[CH_BITS'(div_ch)]) <<< ((SHIFT > 0) ? SHIFT : 0);
+          div_neg <= scaled < 0;
+          dividend <= (scaled < 0) ? NUMW'(-scaled) : NUMW'(scaled);
+          remainder <= '0; quotient <= '0; div_bit <= div_bit - 1'b1;
+        end else if (div_bit != 16'hFFFF) begin  // one quotient bit per cycle
+          logic [NUMW:0] trial;
+          trial = {remainder[NUMW-1:0], dividend[BIT_BITS'(div_bit)]};
+          if (trial >= (NUMW+1)'(DIVISOR)) begin remainder <= trial - (NUMW+1)'(DIVISOR); quotient[BIT_BITS'(div_bit)] <= 1'b1; end
+          else remainder <= trial;
+          div_bit <= div_bit - 1'b1;
         end else begin  // store, next channel
           for (int k = 0; k < C; k++)
-            if (ch == 16'(k)) m_data[k * OB +: OB] <= qo;
-          sum[CB'(ch)] <= '0;
-          if (ch == 16'(C - 1)) begin dividing <= 1'b0; m_valid <= 1'b1; end
-          else begin ch <= ch + 1'b1; bitn <= 16'(NUMW); end
+            if (div_ch == 16'(k)) m_data[k * OB +: OB] <= saturated;
+          sum[CH_BITS'(div_ch)] <= '0;
+          if (div_ch == 16'(C - 1)) begin dividing <= 1'b0; m_valid <= 1'b1; end
+          else begin div_ch <= div_ch + 1'b1; div_bit <= 16'(NUMW); end
         end
       end
     end

@@ -12,18 +12,41 @@
 // LUT multipliers (LUTMUL = 1, unpacked only): each product is a sum of the input shifted by the
 // weight's bits (the sign bit subtracts), written so that synthesis builds adders, not DSPs.
 module sqz_mac #(
+    // bits per input channel (>= 1)
     parameter int IB = 8,
+    // input is signed (else unsigned)
     parameter bit ISIGNED = 0,
-    parameter int PI = 1, PO = 1, WB = 8,
-    parameter int PACK = 1, PS = 16,
+    // input channels per step (>= 1): the chunk the window delivers
+    parameter int PI = 1,
+    // output channels per step (a multiple of PACK): PO * PI products per step
+    parameter int PO = 1,
+    // bits per weight, signed (>= 1; >= 2 when packed)
+    parameter int WB = 8,
+    // output channels per multiplier: 1, or 2 (DSP packing, see above)
+    parameter int PACK = 1,
+    // PACK 2: bit offset of the high channel in a packed coefficient (>= WB + IB + $clog2(PI))
+    parameter int PS = 16,
+    // multipliers built from LUTs (shift-and-add) instead of DSP slices (needs PACK 1)
     parameter bit LUTMUL = 0,
+    // output-channel chunks per pixel (>= 1): the pixel has NCO * PO channels
     parameter int NCO = 1,
+    // accumulator bits, signed (>= WB + IB + 1: one full product; exact for the weights, sized by the generator)
     parameter int ACCW = 24,
-    parameter int PSH0 = 0, PSH1 = 0,
+    // segment 0: left shift of the products to the accumulator's binary point (>= 0)
+    parameter int PSH0 = 0,
+    // segment 1: left shift of the products to the accumulator's binary point (>= 0)
+    parameter int PSH1 = 0,
+    // requantisation shift: accumulator fraction bits minus output fraction bits (see sqz_requant)
     parameter int D = 8,
+    // bits per output channel (>= 1)
     parameter int OB = 8,
+    // output is signed
     parameter bit OSIGNED = 0,
-    parameter bit RELU0 = 1, RELU1 = 1,
+    // segment 0: ReLU before requantisation
+    parameter bit RELU0 = 1,
+    // segment 1: ReLU before requantisation
+    parameter bit RELU1 = 1,
+    // $readmemh file of the biases: NCO words of PO accumulators of ACCW bits ("": not initialised)
     parameter BFILE = ""
 ) (
     input  logic                clk,
@@ -41,18 +64,50 @@ module sqz_mac #(
     input  logic                m_ready,
     output logic [NCO*PO*OB-1:0] m_data
 );
-  localparam int PW = WB + IB + 1;
-  localparam int EW = PACK * WB + PACK - 1;     // bits per ROM entry: one weight or one packed pair
-  localparam int CWID = PS + WB + 1;            // a packed coefficient
-  localparam int TW = CWID + IB + 1 + $clog2(PI + 1);
+`ifndef SYNTHESIS  // parameter checks, in simulation only: Yosys elaborates after each chparam, with partial parameter sets
+  initial begin
+    if (IB < 1 || PI < 1 || PO < 1 || WB < 1 || NCO < 1 || OB < 1) begin
+      $error("Error: IB, PI, PO, WB, NCO and OB must be at least 1 (instance %m)");
+      $finish;
+    end
+    if ((PACK != 1 && PACK != 2) || PO % PACK != 0) begin
+      $error("Error: PACK (%0d) must be 1 or 2 and divide PO (%0d) (instance %m)", PACK, PO);
+      $finish;
+    end
+    if (PACK == 2 && (WB < 2 || PS < WB + IB + $clog2(PI))) begin
+      $error("Error: packing needs WB >= 2 and PS (%0d) at least WB + IB + $clog2(PI) = %0d: the low channel's sum of PI products must not reach the high channel (instance %m)",
+             PS, WB + IB + $clog2(PI));
+      $finish;
+    end
+    if (LUTMUL && PACK != 1) begin
+      $error("Error: LUTMUL needs PACK 1: packed pairs are multiplied in DSP slices (instance %m)");
+      $finish;
+    end
+    if (ACCW < WB + IB + 1) begin
+      $error("Error: ACCW (%0d) must be at least WB + IB + 1 = %0d: the accumulator holds at least one product (instance %m)",
+             ACCW, WB + IB + 1);
+      $finish;
+    end
+    if (PSH0 < 0 || PSH1 < 0) begin
+      $error("Error: PSH0 (%0d) and PSH1 (%0d) must not be negative: products shift left to the accumulator's binary point (instance %m)",
+             PSH0, PSH1);
+      $finish;
+    end
+  end
+`endif
 
-  function automatic signed [PW-1:0] lutmul(input signed [WB-1:0] w, input signed [IB:0] x);
+  localparam int PROD_W = WB + IB + 1;           // one product (the input extended by a sign bit)
+  localparam int ENTRY_W = PACK * WB + PACK - 1;  // bits per ROM entry: one weight or one packed pair
+  localparam int COEF_W = PS + WB + 1;           // a packed coefficient
+  localparam int PSUM_W = COEF_W + IB + 1 + $clog2(PI + 1);  // sum of PI packed products
+
+  function automatic signed [PROD_W-1:0] lutmul(input signed [WB-1:0] w, input signed [IB:0] x);
     lutmul = '0;
     for (int b = 0; b < WB - 1; b++)
-      if (w[b]) lutmul = lutmul + (PW'(x) <<< b);
-    if (w[WB-1]) lutmul = lutmul - (PW'(x) <<< (WB - 1));
+      if (w[b]) lutmul = lutmul + (PROD_W'(x) <<< b);
+    if (w[WB-1]) lutmul = lutmul - (PROD_W'(x) <<< (WB - 1));
   endfunction
-  localparam int COB = (NCO > 1) ? $clog2(NCO) : 1;
+  localparam int CO_BITS = (NCO > 1) ? $clog2(NCO) : 1;
   (* rom_style = "logic" *) logic [PO*ACCW-1:0] bias [NCO];
   generate
     if (BFILE != "") begin : g_init
@@ -61,58 +116,58 @@ module sqz_mac #(
   endgenerate
 
   logic signed [ACCW-1:0] acc [PO];
-  logic done, dseg;
-  logic [15:0] dco;
+  logic chunk_done, done_seg;
+  logic [15:0] done_co;
   logic stall;
   logic signed [ACCW-1:0] sum [PO];
-  logic [PO*ACCW-1:0] bword;
-  logic [PO*OB-1:0] rq0, rq1;
-  logic [NCO*PO*OB-1:0] collect;
+  logic [PO*ACCW-1:0] bias_word;
+  logic [PO*OB-1:0] rq_seg0, rq_seg1;
+  logic [NCO*PO*OB-1:0] held_out;
 
-  assign m_valid = done && dco == 16'(NCO - 1);
+  assign m_valid = chunk_done && done_co == 16'(NCO - 1);
   assign stall = m_valid && !m_ready;
   assign s_ready = !stall;
-  assign bword = bias[COB'(s_co)];
+  assign bias_word = bias[CO_BITS'(s_co)];
 
   generate
     if (PACK == 1) begin : g_plain
       always_comb begin
         for (int po = 0; po < PO; po++) begin
-          logic signed [ACCW-1:0] t;
-          t = '0;
+          logic signed [ACCW-1:0] psum;
+          psum = '0;
           for (int pi = 0; pi < PI; pi++) begin
             logic signed [WB-1:0] w;
             logic signed [IB:0] x;
-            logic signed [PW-1:0] p;
-            w = s_w[(po * PI + pi) * EW +: WB];
+            logic signed [PROD_W-1:0] p;
+            w = s_w[(po * PI + pi) * ENTRY_W +: WB];
             x = ISIGNED ? {s_data[pi * IB + IB - 1], s_data[pi * IB +: IB]} : {1'b0, s_data[pi * IB +: IB]};
             p = LUTMUL ? lutmul(w, x) : w * x;
-            t = t + ACCW'(p);
+            psum = psum + ACCW'(p);
           end
-          sum[po] = (s_seg ? (t <<< PSH1) : (t <<< PSH0));
+          sum[po] = (s_seg ? (psum <<< PSH1) : (psum <<< PSH0));
         end
       end
     end else begin : g_packed
       always_comb begin
         for (int j = 0; j < PO / 2; j++) begin
-          logic signed [TW-1:0] t, th;
+          logic signed [PSUM_W-1:0] psum, hi_sum;
           logic signed [ACCW-1:0] lo, hi;
-          t = '0;
+          psum = '0;
           for (int pi = 0; pi < PI; pi++) begin
-            logic [EW-1:0] e;
-            logic signed [CWID-1:0] c;
+            logic [ENTRY_W-1:0] e;
+            logic signed [COEF_W-1:0] c;
             logic signed [IB:0] x;
-            logic signed [CWID+IB:0] p;
-            e = s_w[(j * PI + pi) * EW +: EW];
-            c = {e[EW-1:WB], {(PS - WB + 1){e[WB-1]}}, e[WB-2:0]};
+            logic signed [COEF_W+IB:0] p;
+            e = s_w[(j * PI + pi) * ENTRY_W +: ENTRY_W];
+            c = {e[ENTRY_W-1:WB], {(PS - WB + 1){e[WB-1]}}, e[WB-2:0]};
             x = ISIGNED ? {s_data[pi * IB + IB - 1], s_data[pi * IB +: IB]} : {1'b0, s_data[pi * IB +: IB]};
             p = c * x;
-            t = t + TW'(p);
+            psum = psum + PSUM_W'(p);
           end
-          lo = ACCW'($signed(t[PS-1:0]));
-          th = t >>> PS;            // signed operands only: an unsigned one would make >>> logical
-          if (t[PS-1]) th = th + TW'(1);
-          hi = ACCW'(th);
+          lo = ACCW'($signed(psum[PS-1:0]));
+          hi_sum = psum >>> PS;            // signed operands only: an unsigned one would make >>> logical
+          if (psum[PS-1]) hi_sum = hi_sum + PSUM_W'(1);
+          hi = ACCW'(hi_sum);
           sum[2 * j] = (s_seg ? (lo <<< PSH1) : (lo <<< PSH0));
           sum[2 * j + 1] = (s_seg ? (hi <<< PSH1) : (hi <<< PSH0));
         end
@@ -124,30 +179,30 @@ module sqz_mac #(
   generate
     for (g = 0; g < PO; g++) begin : g_rq
       sqz_requant #(.AW(ACCW), .D(D), .OB(OB), .OSIGNED(OSIGNED), .RELU(RELU0)) rqa (
-          .a(acc[g]), .q(rq0[g * OB +: OB]));
+          .a(acc[g]), .q(rq_seg0[g * OB +: OB]));
       sqz_requant #(.AW(ACCW), .D(D), .OB(OB), .OSIGNED(OSIGNED), .RELU(RELU1)) rqb (
-          .a(acc[g]), .q(rq1[g * OB +: OB]));
+          .a(acc[g]), .q(rq_seg1[g * OB +: OB]));
     end
   endgenerate
 
   always_comb begin
-    m_data = collect;
-    m_data[(NCO - 1) * PO * OB +: PO * OB] = dseg ? rq1 : rq0;
+    m_data = held_out;
+    m_data[(NCO - 1) * PO * OB +: PO * OB] = done_seg ? rq_seg1 : rq_seg0;
   end
 
   always_ff @(posedge clk) begin
     if (rst) begin
-      done <= 1'b0;
+      chunk_done <= 1'b0;
     end else if (!stall) begin
-      done <= s_valid && s_last;
-      dco <= s_co;
-      dseg <= s_seg;
-      if (done)
+      chunk_done <= s_valid && s_last;
+      done_co <= s_co;
+      done_seg <= s_seg;
+      if (chunk_done)
         for (int k = 0; k < NCO; k++)
-          if (dco == 16'(k)) collect[k * PO * OB +: PO * OB] <= dseg ? rq1 : rq0;
+          if (done_co == 16'(k)) held_out[k * PO * OB +: PO * OB] <= done_seg ? rq_seg1 : rq_seg0;
       if (s_valid)
         for (int po = 0; po < PO; po++)
-          acc[po] <= (s_first ? $signed(bword[po * ACCW +: ACCW]) : acc[po]) + (s_pad ? ACCW'(0) : sum[po]);
+          acc[po] <= (s_first ? $signed(bias_word[po * ACCW +: ACCW]) : acc[po]) + (s_pad ? ACCW'(0) : sum[po]);
     end
   end
 endmodule

@@ -2,9 +2,33 @@
 // -inf): for each chunk of C/NCH channels the sliding window issues the K*K taps of the output
 // pixel; the chunk's maxima go into the output pixel. K*K*NCH cycles per output pixel.
 module sqz_maxpool #(
-    parameter int H = 8, W = 8, C = 4, IB = 8,
+    // input image height in pixels (H + R + K < 32768)
+    parameter int H = 8,
+    // input image width in pixels (W + K < 32768)
+    parameter int W = 8,
+    // channels (a multiple of NCH)
+    parameter int C = 4,
+    // bits per channel (>= 1)
+    parameter int IB = 8,
+    // channels are signed
     parameter bit ISIGNED = 0,
-    parameter int K = 3, S = 2, PT = 0, PL = 0, OH = 4, OW = 4, R = 4, NCH = 1,
+    // pooling window height and width in pixels (>= 1)
+    parameter int K = 3,
+    // stride in pixels (>= 1)
+    parameter int S = 2,
+    // padding rows above the image (>= 0; padded taps are skipped)
+    parameter int PT = 0,
+    // padding columns left of the image (>= 0)
+    parameter int PL = 0,
+    // output rows (>= 1; ceil mode may add a last window that overhangs the image)
+    parameter int OH = 4,
+    // output columns (>= 1)
+    parameter int OW = 4,
+    // line-buffer rows: a power of two, at least 2 and at least K
+    parameter int R = 4,
+    // chunks per pixel (divides C): C / NCH channels are compared per cycle
+    parameter int NCH = 1,
+    // line-buffer resource: "block" (block RAM), else LUT RAM
     parameter LBSTYLE = "block"
 ) (
     input  logic            clk,
@@ -16,44 +40,54 @@ module sqz_maxpool #(
     input  logic            m_ready,
     output logic [C*IB-1:0] m_data
 );
-  localparam int CC = C / NCH;  // channels per chunk
-  logic w_valid, w_ready, w_pad, w_seg, w_first, w_last, w_p;
-  logic [CC*IB-1:0] w_data, mx;
-  logic [15:0] w_co, dco;
-  logic have, done;
-  logic [C*IB-1:0] collect;
+`ifndef SYNTHESIS  // parameter checks, in simulation only: Yosys elaborates after each chparam, with partial parameter sets
+  initial begin
+    if (PT >= K || PL >= K || (OH - 1) * S - PT > H - 1 || (OW - 1) * S - PL > W - 1) begin
+      $error("Error: every window must hold an image pixel: PT (%0d) and PL (%0d) below K (%0d), the last window starting inside the %0d x %0d image (instance %m)",
+             PT, PL, K, H, W);
+      $finish;
+    end
+  end
+`endif
+
+  localparam int CH_PER_CHUNK = C / NCH;  // channels per chunk
+  logic win_valid, win_ready, win_pad, win_seg, win_first, win_last, win_payload;
+  logic [CH_PER_CHUNK*IB-1:0] win_data, chunk_max;
+  logic [15:0] win_co, done_chunk;
+  logic have_tap, chunk_done;
+  logic [C*IB-1:0] held_out;
   sqz_window #(.H(H), .W(W), .C(C), .IB(IB), .K(K), .S(S), .PT(PT), .PL(PL), .OH(OH), .OW(OW), .R(R),
                .NCH(NCH), .CHUNK_BY_CO(1), .NCI(1), .NSEG(1), .NCO0(NCH), .KS0(K), .NSTEP(K * K * NCH), .PW(1),
                .PFILE(""), .LBSTYLE(LBSTYLE)) win (
-      .clk, .rst, .s_valid, .s_ready, .s_data, .m_valid(w_valid), .m_ready(w_ready), .m_data(w_data),
-      .m_payload(w_p), .m_pad(w_pad), .m_co(w_co), .m_seg(w_seg), .m_first(w_first),
-      .m_last(w_last));
-  assign m_valid = done && dco == 16'(NCH - 1);
-  assign w_ready = !(m_valid && !m_ready);
+      .clk, .rst, .s_valid, .s_ready, .s_data, .m_valid(win_valid), .m_ready(win_ready), .m_data(win_data),
+      .m_payload(win_payload), .m_pad(win_pad), .m_co(win_co), .m_seg(win_seg), .m_first(win_first),
+      .m_last(win_last));
+  assign m_valid = chunk_done && done_chunk == 16'(NCH - 1);
+  assign win_ready = !(m_valid && !m_ready);
   always_comb begin
-    m_data = collect;
-    m_data[(NCH - 1) * CC * IB +: CC * IB] = mx;
+    m_data = held_out;
+    m_data[(NCH - 1) * CH_PER_CHUNK * IB +: CH_PER_CHUNK * IB] = chunk_max;
   end
   always_ff @(posedge clk) begin
     if (rst) begin
-      done <= 1'b0;
-      have <= 1'b0;
-    end else if (w_ready) begin
-      done <= w_valid && w_last;
-      if (done)
+      chunk_done <= 1'b0;
+      have_tap <= 1'b0;
+    end else if (win_ready) begin
+      chunk_done <= win_valid && win_last;
+      if (chunk_done)
         for (int k = 0; k < NCH; k++)
-          if (dco == 16'(k)) collect[k * CC * IB +: CC * IB] <= mx;
-      if (w_valid) begin
-        dco <= w_co;
-        if (!w_pad) begin
-          for (int c = 0; c < CC; c++) begin
+          if (done_chunk == 16'(k)) held_out[k * CH_PER_CHUNK * IB +: CH_PER_CHUNK * IB] <= chunk_max;
+      if (win_valid) begin
+        done_chunk <= win_co;
+        if (!win_pad) begin
+          for (int c = 0; c < CH_PER_CHUNK; c++) begin
             logic gt;
-            gt = ISIGNED ? ($signed(w_data[c * IB +: IB]) > $signed(mx[c * IB +: IB]))
-                         : (w_data[c * IB +: IB] > mx[c * IB +: IB]);
-            if (w_first || !have || gt) mx[c * IB +: IB] <= w_data[c * IB +: IB];
+            gt = ISIGNED ? ($signed(win_data[c * IB +: IB]) > $signed(chunk_max[c * IB +: IB]))
+                         : (win_data[c * IB +: IB] > chunk_max[c * IB +: IB]);
+            if (win_first || !have_tap || gt) chunk_max[c * IB +: IB] <= win_data[c * IB +: IB];
           end
         end
-        have <= w_last ? 1'b0 : (have || !w_pad);
+        have_tap <= win_last ? 1'b0 : (have_tap || !win_pad);
       end
     end
   end

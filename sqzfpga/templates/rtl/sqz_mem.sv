@@ -3,8 +3,11 @@
 // them to block RAM; otherwise RAMs go to LUT RAM and small ROMs to LUT logic (ram_style /
 // rom_style attributes, read by Yosys and Vivado).
 module sqz_ram #(
+    // bits per word (>= 1)
     parameter int WIDTH = 8,
+    // words (>= 1), addressed 0 .. DEPTH - 1
     parameter int DEPTH = 16,
+    // memory resource: "block" (block RAM), anything else LUT RAM ("distributed")
     parameter STYLE = "block"
 ) (
     input  logic                     clk,
@@ -15,6 +18,15 @@ module sqz_ram #(
     input  logic [$clog2(DEPTH)-1:0] raddr,
     output logic [WIDTH-1:0]         rdata
 );
+`ifndef SYNTHESIS  // parameter checks, in simulation only: Yosys elaborates after each chparam, with partial parameter sets
+  initial begin
+    if (WIDTH < 1 || DEPTH < 1) begin
+      $error("Error: WIDTH (%0d) and DEPTH (%0d) must be at least 1 (instance %m)", WIDTH, DEPTH);
+      $finish;
+    end
+  end
+`endif
+
   generate
     if (STYLE == "block") begin : g_block
       (* ram_style = "block" *) logic [WIDTH-1:0] mem [DEPTH];
@@ -33,9 +45,13 @@ module sqz_ram #(
 endmodule
 
 module sqz_rom #(
+    // bits per word (>= 1)
     parameter int WIDTH = 8,
+    // words (>= 1), addressed 0 .. DEPTH - 1
     parameter int DEPTH = 16,
+    // $readmemh file with DEPTH hexadecimal words ("": not initialised)
     parameter FILE = "",
+    // memory resource: "block" (block RAM), anything else LUT logic ("distributed")
     parameter STYLE = "block"
 ) (
     input  logic                     clk,
@@ -43,6 +59,15 @@ module sqz_rom #(
     input  logic [$clog2(DEPTH)-1:0] addr,
     output logic [WIDTH-1:0]         data
 );
+`ifndef SYNTHESIS  // parameter checks, in simulation only: Yosys elaborates after each chparam, with partial parameter sets
+  initial begin
+    if (WIDTH < 1 || DEPTH < 1) begin
+      $error("Error: WIDTH (%0d) and DEPTH (%0d) must be at least 1 (instance %m)", WIDTH, DEPTH);
+      $finish;
+    end
+  end
+`endif
+
   generate
     if (STYLE == "block") begin : g_block
       (* rom_style = "block" *) logic [WIDTH-1:0] mem [DEPTH];

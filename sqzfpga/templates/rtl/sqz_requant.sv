@@ -2,40 +2,65 @@
 // shift right by D with round half to even (AP_RND_CONV, what QONNX Quant computes), saturation
 // to [OMIN, OMAX] (AP_SAT). D <= 0 shifts left (exact). Purely combinational.
 module sqz_requant #(
+    // accumulator bits, signed (>= 1)
     parameter int AW = 16,
+    // binary-point shift: accumulator fraction bits minus output fraction bits (D <= AW; D <= 0 shifts left)
     parameter int D = 4,
+    // output bits (>= 1; below the working width AW + max(-D, 0) + 2, so that the bounds fit)
     parameter int OB = 8,
+    // output is signed (two's complement) rather than unsigned
     parameter bit OSIGNED = 0,
+    // a negative accumulator gives 0 (ReLU before rounding)
     parameter bit RELU = 1
 ) (
     input  logic signed [AW-1:0] a,
     output logic        [OB-1:0] q
 );
-  localparam int XW = AW + ((D < 0) ? -D : 0) + 2;
-  localparam logic signed [XW-1:0] OMAX = OSIGNED ? XW'((64'sd1 <<< (OB - 1)) - 1) : XW'((64'sd1 <<< OB) - 1);
-  localparam logic signed [XW-1:0] OMIN = OSIGNED ? -XW'(64'sd1 <<< (OB - 1)) : '0;
-  logic signed [XW-1:0] r;
+  localparam int WORK_W = AW + ((D < 0) ? -D : 0) + 2;  // the shifted value, with room above it
+  localparam logic signed [WORK_W-1:0] OMAX = OSIGNED ? WORK_W'((64'sd1 <<< (OB - 1)) - 1) : WORK_W'((64'sd1 <<< OB) - 1);
+  localparam logic signed [WORK_W-1:0] OMIN = OSIGNED ? -WORK_W'(64'sd1 <<< (OB - 1)) : '0;
+
+`ifndef SYNTHESIS  // parameter checks, in simulation only: Yosys elaborates after each chparam, with partial parameter sets
+  initial begin
+    if (AW < 1 || OB < 1) begin
+      $error("Error: AW (%0d) and OB (%0d) must be at least 1 (instance %m)", AW, OB);
+      $finish;
+    end
+    if (D > AW) begin
+      $error("Error: D (%0d) must not exceed AW (%0d): the rounding reads the D low bits of the accumulator (instance %m)",
+             D, AW);
+      $finish;
+    end
+    if (OB + (OSIGNED ? 0 : 1) > WORK_W) begin
+      $error("Error: OB (%0d) too wide for the working width %0d = AW + max(-D, 0) + 2: the output bounds would not fit (instance %m)",
+             OB, WORK_W);
+      $finish;
+    end
+  end
+`endif
+
+  logic signed [WORK_W-1:0] rounded;
   generate
     if (D > 0) begin : g_right
-      logic signed [AW-1:0] fl;
-      logic [D-1:0] rem;
-      logic up;
-      assign fl = a >>> D;
-      assign rem = a[D-1:0];
+      logic signed [AW-1:0] floor_q;  // a / 2^D rounded down
+      logic [D-1:0] dropped;          // the bits shifted out
+      logic round_up;
+      assign floor_q = a >>> D;
+      assign dropped = a[D-1:0];
 `ifdef SQZ_MUTANT_HALF_UP
-      assign up = rem >= (D)'(1 << (D - 1));  // deliberately wrong: ties away from -inf, not to even
+      assign round_up = dropped >= (D)'(1 << (D - 1));  // deliberately wrong: ties away from -inf, not to even
 `else
-      assign up = (rem > (D)'(1 << (D - 1))) || (rem == (D)'(1 << (D - 1)) && fl[0]);
+      assign round_up = (dropped > (D)'(1 << (D - 1))) || (dropped == (D)'(1 << (D - 1)) && floor_q[0]);
 `endif
-      assign r = XW'(fl) + XW'(up);
+      assign rounded = WORK_W'(floor_q) + WORK_W'(round_up);
     end else begin : g_left
-      assign r = XW'(a) <<< (-D);
+      assign rounded = WORK_W'(a) <<< (-D);
     end
   endgenerate
   always_comb begin
     if (RELU && a < 0) q = '0;
-    else if (r > OMAX) q = OMAX[OB-1:0];
-    else if (r < OMIN) q = OMIN[OB-1:0];
-    else q = r[OB-1:0];
+    else if (rounded > OMAX) q = OMAX[OB-1:0];
+    else if (rounded < OMIN) q = OMIN[OB-1:0];
+    else q = rounded[OB-1:0];
   end
 endmodule

@@ -2,7 +2,7 @@
 // expand and max-pool layer (the RTL twin of stream_windows in sqz_layers.h).
 //
 // Input: one pixel (C channels of IB bits, channel 0 in the low bits) per beat, raster order,
-// frames back to back. The buffer keeps R rows (R a power of two > K) of pixels stored as NCH
+// frames back to back. The buffer keeps R rows (a power of two >= K) of pixels stored as NCH
 // chunks of C/NCH channels (a deep, narrow memory: block RAM holds it efficiently); an accepted
 // pixel is written one chunk per cycle. A pixel is accepted while its slot no longer holds a row
 // the current output pixel still needs, so input of the next row (or frame) overlaps the
@@ -15,19 +15,53 @@
 // chunks per tap: for a conv NSEG = 1, KS0 = K; a Fire expand has the 1x1 expand (KS 1) and the
 // 3x3 expand (KS 3) as two segments of one scheduler. Steps issue one per cycle.
 module sqz_window #(
-    parameter int H = 8, W = 8, C = 4, IB = 8,
-    parameter int K = 3, S = 1, PT = 1, PL = 1, OH = 8, OW = 8,
+    // input image height in pixels (H + R + K < 32768: coordinates are 16-bit signed)
+    parameter int H = 8,
+    // input image width in pixels (W + K < 32768)
+    parameter int W = 8,
+    // channels per input pixel (a multiple of NCH)
+    parameter int C = 4,
+    // bits per channel (>= 1)
+    parameter int IB = 8,
+    // window (kernel) height and width in pixels (>= 1)
+    parameter int K = 3,
+    // stride in pixels, both directions (>= 1)
+    parameter int S = 1,
+    // padding rows above the image (>= 0): the first window starts at row -PT
+    parameter int PT = 1,
+    // padding columns left of the image (>= 0): the first window starts at column -PL
+    parameter int PL = 1,
+    // output rows: windows per column (>= 1)
+    parameter int OH = 8,
+    // output columns: windows per row (>= 1)
+    parameter int OW = 8,
+    // line-buffer rows: a power of two, at least 2 and at least K (above K, the next row loads while this one is used)
     parameter int R = 4,
+    // chunks per stored pixel: the buffer holds C / NCH channels per word (divides C)
     parameter int NCH = 1,
+    // 1: the output-chunk counter picks the chunk read (pooling: NSEG 1, NCO0 = NCH); 0: the input-chunk counter does (NCI = NCH)
     parameter bit CHUNK_BY_CO = 0,
+    // input chunks read per tap (steps per tap)
     parameter int NCI = 1,
+    // segments of the step sequence (1, or 2 for a Fire's expand1x1 + expand3x3)
     parameter int NSEG = 1,
-    parameter int NCO0 = 1, KS0 = 3,
-    parameter int NCO1 = 1, KS1 = 1,
+    // segment 0: output-channel chunks (>= 1)
+    parameter int NCO0 = 1,
+    // segment 0: taps per side, the centred KS0 x KS0 of the K x K window (1..K, K - KS0 even)
+    parameter int KS0 = 3,
+    // segment 1 (NSEG = 2): output-channel chunks (>= 1)
+    parameter int NCO1 = 1,
+    // segment 1 (NSEG = 2): taps per side (1..K, K - KS1 even)
+    parameter int KS1 = 1,
+    // steps per output pixel, the payload ROM's depth: NCI * (NCO0 * KS0^2 + NCO1 * KS1^2 if NSEG = 2)
     parameter int NSTEP = 9,
+    // payload bits per step (>= 1; the weights of one step)
     parameter int PW = 1,
+    // $readmemh file of the payload ROM, NSTEP words of PW bits ("": no ROM, payload zero)
     parameter PFILE = "",
+    // payload ROM resource: "block" (block RAM), else LUT logic
     parameter PSTYLE = "block",
+    // line-buffer resource: "block" (block RAM), else LUT RAM
     parameter LBSTYLE = "block"
 ) (
     input  logic            clk,
@@ -45,87 +79,132 @@ module sqz_window #(
     output logic            m_first, // first step of a chunk
     output logic            m_last   // last step of a chunk
 );
-  localparam int RB = $clog2(R);
-  localparam int CW = C / NCH * IB;  // bits per stored chunk
-  localparam int CB = (W > 1) ? $clog2(W) : 1;
-  localparam int LBD = R * W * NCH;
-  localparam int CHB = (NCH > 1) ? $clog2(NCH) : 1;
-  localparam int LBA = $clog2(LBD);
-  localparam int SA = (NSTEP > 1) ? $clog2(NSTEP) : 1;
+`ifndef SYNTHESIS  // parameter checks, in simulation only: Yosys elaborates after each chparam, with partial parameter sets
+  initial begin
+    if (H < 1 || W < 1 || C < 1 || IB < 1 || K < 1 || S < 1 || OH < 1 || OW < 1 || PT < 0 || PL < 0 || PW < 1) begin
+      $error("Error: H, W, C, IB, K, S, OH, OW and PW must be at least 1, PT and PL at least 0 (instance %m)");
+      $finish;
+    end
+    if (H + R + K > 32767 || W + K > 32767) begin
+      $error("Error: image %0d x %0d too large: H + R + K and W + K must stay below 32768 (16-bit signed coordinates) (instance %m)",
+             H, W);
+      $finish;
+    end
+    if (R < 2 || (R & (R - 1)) != 0 || R < K) begin
+      $error("Error: R (%0d) must be a power of two, at least 2 and at least K (%0d): the buffer holds the window's rows (instance %m)",
+             R, K);
+      $finish;
+    end
+    if (NCH < 1 || C % NCH != 0) begin
+      $error("Error: NCH (%0d) must divide C (%0d): a stored pixel is NCH equal chunks (instance %m)", NCH, C);
+      $finish;
+    end
+    if (CHUNK_BY_CO ? (NCO0 != NCH || NSEG != 1) : (NCI != NCH)) begin
+      $error("Error: chunks read per output pixel must be the NCH (%0d) stored ones: NCI (%0d) = NCH, or with CHUNK_BY_CO NCO0 (%0d) = NCH and NSEG 1 (instance %m)",
+             NCH, NCI, NCO0);
+      $finish;
+    end
+    if (NSEG < 1 || NSEG > 2 || NCO0 < 1 || (NSEG > 1 && NCO1 < 1)) begin
+      $error("Error: NSEG (%0d) must be 1 or 2 and each segment's NCO at least 1 (instance %m)", NSEG);
+      $finish;
+    end
+    if (KS0 < 1 || KS0 > K || (K - KS0) % 2 != 0 || (NSEG > 1 && (KS1 < 1 || KS1 > K || (K - KS1) % 2 != 0))) begin
+      $error("Error: KS0 (%0d) and KS1 (%0d) must be in 1..K (%0d) with K - KS even: the centred taps of the window (instance %m)",
+             KS0, KS1, K);
+      $finish;
+    end
+    if (NSTEP != NCI * (NCO0 * KS0 * KS0 + ((NSEG > 1) ? NCO1 * KS1 * KS1 : 0))) begin
+      $error("Error: NSTEP (%0d) must be NCI * (NCO0 * KS0^2 + NCO1 * KS1^2) = %0d, the steps of one output pixel (instance %m)",
+             NSTEP, NCI * (NCO0 * KS0 * KS0 + ((NSEG > 1) ? NCO1 * KS1 * KS1 : 0)));
+      $finish;
+    end
+  end
+`endif
+
+  localparam int SLOT_BITS = $clog2(R);
+  localparam int CHUNK_W = C / NCH * IB;  // bits per stored chunk
+  localparam int COL_BITS = (W > 1) ? $clog2(W) : 1;
+  localparam int LB_DEPTH = R * W * NCH;
+  localparam int CHUNK_BITS = (NCH > 1) ? $clog2(NCH) : 1;
+  localparam int LB_ADDR_BITS = $clog2(LB_DEPTH);
+  localparam int STEP_BITS = (NSTEP > 1) ? $clog2(NSTEP) : 1;
 
   // ---- state ----
-  logic signed [15:0] by, bx;   // top-left input coordinate of the current output window
-  logic [15:0] oy, ox;
-  logic [RB-1:0] base;          // buffer slot of row 0 of the current output frame
-  logic signed [15:0] in_r;     // row of the next input pixel, relative to the current output frame
-  logic signed [15:0] in_c;
-  logic [15:0] ci, kx, ky, co;
-  logic seg;
-  logic [SA-1:0] step;
+  logic signed [15:0] win_y, win_x;  // top-left input coordinate of the current output window
+  logic [15:0] out_y, out_x;         // the current output pixel
+  logic [SLOT_BITS-1:0] base_slot;   // buffer slot of row 0 of the current output frame
+  logic signed [15:0] in_row;        // row of the next input pixel, relative to the current output frame
+  logic signed [15:0] in_col;        // its column
+  logic [15:0] ci, kx, ky, co;       // step counters: input chunk, tap column, tap row, output chunk
+  logic seg;                         // segment of the current step
+  logic [STEP_BITS-1:0] step;        // step within the output pixel (payload ROM address)
 
   // ---- issue stage ----
-  logic signed [15:0] last_r, last_c, first_r, iy, ix, ks, off;
-  logic win_ok, stall, fire, wr, pad, frame_done, pix_done;
-  logic busy, wr_chunk, px_in;       // chunked write of the accepted pixel
-  logic [15:0] wch;
-  logic [C*IB-1:0] px;               // the accepted pixel, held (load enable only) while written
-  logic [CW-1:0] pxa [NCH];           // ... viewed as chunks: the write data is one array read
-  logic [LBA-1:0] wptr;
+  logic signed [15:0] first_row, last_row, last_col;  // rows (and last column) of the image the window needs
+  logic signed [15:0] tap_y, tap_x;  // input coordinate of the current tap
+  logic signed [15:0] seg_k, seg_off;  // taps per side in this segment, and their offset in the K x K window
+  logic win_arrived;                 // every input pixel of the window is in the buffer
+  logic stall, issue, accept, pad, frame_done, pix_done;
+  logic writing, chunk_we, px_stored;  // chunked write of the accepted pixel: busy, a chunk now, its last chunk
+  logic [15:0] wr_chunk;             // chunk being written
+  logic [C*IB-1:0] held_px;          // the accepted pixel, held (load enable only) while written
+  logic [CHUNK_W-1:0] held_chunk [NCH];  // ... viewed as chunks: the write data is one array read
+  logic [LB_ADDR_BITS-1:0] wr_addr;
   always_comb begin
-    last_r = by + 16'(K - 1);
-    if (last_r > 16'(H - 1)) last_r = 16'(H - 1);
-    last_c = bx + 16'(K - 1);
-    if (last_c > 16'(W - 1)) last_c = 16'(W - 1);
-    first_r = (by < 0) ? 16'sd0 : by;
-    win_ok = (in_r > last_r) || (in_r == last_r && in_c > last_c);
-    ks = (NSEG > 1 && seg) ? 16'(KS1) : 16'(KS0);
-    off = (16'(K) - ks) >>> 1;
-    iy = by + $signed(ky) + off;
-    ix = bx + $signed(kx) + off;
-    pad = iy < 0 || iy >= 16'(H) || ix < 0 || ix >= 16'(W);
+    last_row = win_y + 16'(K - 1);
+    if (last_row > 16'(H - 1)) last_row = 16'(H - 1);
+    last_col = win_x + 16'(K - 1);
+    if (last_col > 16'(W - 1)) last_col = 16'(W - 1);
+    first_row = (win_y < 0) ? 16'sd0 : win_y;
+    win_arrived = (in_row > last_row) || (in_row == last_row && in_col > last_col);
+    seg_k = (NSEG > 1 && seg) ? 16'(KS1) : 16'(KS0);
+    seg_off = (16'(K) - seg_k) >>> 1;
+    tap_y = win_y + $signed(ky) + seg_off;
+    tap_x = win_x + $signed(kx) + seg_off;
+    pad = tap_y < 0 || tap_y >= 16'(H) || tap_x < 0 || tap_x >= 16'(W);
   end
   assign stall = m_valid && !m_ready;
-  assign fire = win_ok && !stall;
-  assign s_ready = !rst && !busy && (in_r < first_r + 16'(R));
-  assign wr = s_valid && s_ready;
+  assign issue = win_arrived && !stall;
+  assign s_ready = !rst && !writing && (in_row < first_row + 16'(R));
+  assign accept = s_valid && s_ready;
   // a pixel has arrived (counts for the window) once its last chunk is written
-  assign wr_chunk = (NCH == 1) ? wr : busy;
-  assign px_in = (NCH == 1) ? wr : (busy && wch == 16'(NCH - 1));
-  assign pix_done = (ci == 16'(NCI - 1)) && (kx == ks - 1) && (ky == ks - 1) &&
+  assign chunk_we = (NCH == 1) ? accept : writing;
+  assign px_stored = (NCH == 1) ? accept : (writing && wr_chunk == 16'(NCH - 1));
+  assign pix_done = (ci == 16'(NCI - 1)) && (kx == seg_k - 1) && (ky == seg_k - 1) &&
                     (co == ((NSEG > 1 && seg) ? 16'(NCO1 - 1) : 16'(NCO0 - 1))) && (NSEG == 1 || seg);
-  assign frame_done = fire && pix_done && ox == 16'(OW - 1) && oy == 16'(OH - 1);
+  assign frame_done = issue && pix_done && out_x == 16'(OW - 1) && out_y == 16'(OH - 1);
 
   // ---- line buffer (chunked) and payload ROM, read synchronously on issue ----
   // addresses: (slot * W + column) * NCH + chunk; the write side is a pointer (pixels arrive in
   // ring order), the read side adds constant tables (no multipliers)
   always_comb
-    for (int i = 0; i < NCH; i++) pxa[i] = px[i * CW +: CW];
-  logic [RB-1:0] rslot;
-  logic [LBA-1:0] slot_base [R];
-  logic [LBA-1:0] col_base [W];
+    for (int i = 0; i < NCH; i++) held_chunk[i] = held_px[i * CHUNK_W +: CHUNK_W];
+  logic [SLOT_BITS-1:0] rd_slot;
+  logic [LB_ADDR_BITS-1:0] slot_base [R];
+  logic [LB_ADDR_BITS-1:0] col_base [W];
   genvar gi;
   generate
     for (gi = 0; gi < R; gi++) begin : g_slot
-      assign slot_base[gi] = LBA'(gi * W * NCH);
+      assign slot_base[gi] = LB_ADDR_BITS'(gi * W * NCH);
     end
     for (gi = 0; gi < W; gi++) begin : g_col
-      assign col_base[gi] = LBA'(gi * NCH);
+      assign col_base[gi] = LB_ADDR_BITS'(gi * NCH);
     end
   endgenerate
-  logic [15:0] rch;
-  logic signed [15:0] ixc;
-  assign rch = CHUNK_BY_CO ? co : ci;
-  assign ixc = (ix < 0 || ix >= 16'(W)) ? 16'sd0 : ix;  // padded taps read anything
-  assign rslot = base + RB'(iy);
-  sqz_ram #(.WIDTH(CW), .DEPTH(LBD), .STYLE(LBSTYLE)) lb (
-      .clk, .we(wr_chunk), .waddr(wptr),
-      .wdata((NCH == 1) ? s_data[CW-1:0] : pxa[CHB'(wch)]),
-      .re(fire), .raddr(slot_base[rslot] + col_base[CB'(ixc)] + LBA'(rch)),
+  logic [15:0] rd_chunk;
+  logic signed [15:0] rd_col;
+  assign rd_chunk = CHUNK_BY_CO ? co : ci;
+  assign rd_col = (tap_x < 0 || tap_x >= 16'(W)) ? 16'sd0 : tap_x;  // padded taps read anything
+  assign rd_slot = base_slot + SLOT_BITS'(tap_y);
+  sqz_ram #(.WIDTH(CHUNK_W), .DEPTH(LB_DEPTH), .STYLE(LBSTYLE)) lb (
+      .clk, .we(chunk_we), .waddr(wr_addr),
+      .wdata((NCH == 1) ? s_data[CHUNK_W-1:0] : held_chunk[CHUNK_BITS'(wr_chunk)]),
+      .re(issue), .raddr(slot_base[rd_slot] + col_base[COL_BITS'(rd_col)] + LB_ADDR_BITS'(rd_chunk)),
       .rdata(m_data));
   generate
     if (PFILE != "") begin : g_rom
       sqz_rom #(.WIDTH(PW), .DEPTH(NSTEP), .FILE(PFILE), .STYLE(PSTYLE)) rom (
-          .clk, .re(fire), .addr(step), .data(m_payload));
+          .clk, .re(issue), .addr(step), .data(m_payload));
     end else begin : g_norom
       assign m_payload = '0;
     end
@@ -133,43 +212,43 @@ module sqz_window #(
 
   always_ff @(posedge clk) begin
     if (rst) begin
-      by <= -16'(PT); bx <= -16'(PL); oy <= '0; ox <= '0; base <= '0; in_r <= '0; in_c <= '0;
-      wptr <= '0; busy <= 1'b0; wch <= '0;
+      win_y <= -16'(PT); win_x <= -16'(PL); out_y <= '0; out_x <= '0; base_slot <= '0; in_row <= '0; in_col <= '0;
+      wr_addr <= '0; writing <= 1'b0; wr_chunk <= '0;
       ci <= '0; kx <= '0; ky <= '0; co <= '0; seg <= 1'b0; step <= '0; m_valid <= 1'b0;
     end else begin
       // input side
-      if (wr_chunk) wptr <= (wptr == LBA'(LBD - 1)) ? '0 : wptr + 1'b1;
-      if (wr) px <= s_data;  // (unused, and removed by synthesis, when NCH == 1)
+      if (chunk_we) wr_addr <= (wr_addr == LB_ADDR_BITS'(LB_DEPTH - 1)) ? '0 : wr_addr + 1'b1;
+      if (accept) held_px <= s_data;  // (unused, and removed by synthesis, when NCH == 1)
       if (NCH > 1) begin
-        if (wr) begin
-          busy <= 1'b1;
-          wch <= '0;
-        end else if (busy) begin
-          wch <= wch + 1'b1;
-          if (wch == 16'(NCH - 1)) busy <= 1'b0;
+        if (accept) begin
+          writing <= 1'b1;
+          wr_chunk <= '0;
+        end else if (writing) begin
+          wr_chunk <= wr_chunk + 1'b1;
+          if (wr_chunk == 16'(NCH - 1)) writing <= 1'b0;
         end
       end
-      if (px_in) in_c <= (in_c == 16'(W - 1)) ? 16'sd0 : in_c + 16'sd1;
-      in_r <= in_r + ((px_in && in_c == 16'(W - 1)) ? 16'sd1 : 16'sd0) - (frame_done ? 16'(H) : 16'sd0);
-      if (frame_done) base <= base + RB'(H);
+      if (px_stored) in_col <= (in_col == 16'(W - 1)) ? 16'sd0 : in_col + 16'sd1;
+      in_row <= in_row + ((px_stored && in_col == 16'(W - 1)) ? 16'sd1 : 16'sd0) - (frame_done ? 16'(H) : 16'sd0);
+      if (frame_done) base_slot <= base_slot + SLOT_BITS'(H);
       // output side
       if (!stall) begin
-        m_valid <= fire;
+        m_valid <= issue;
         m_pad <= pad;
         m_co <= (NSEG > 1 && seg) ? co + 16'(NCO0) : co;
         m_seg <= seg;
         m_first <= ci == 0 && kx == 0 && ky == 0;
-        m_last <= ci == 16'(NCI - 1) && kx == ks - 1 && ky == ks - 1;
+        m_last <= ci == 16'(NCI - 1) && kx == seg_k - 1 && ky == seg_k - 1;
       end
-      if (fire) begin
+      if (issue) begin
         step <= pix_done ? '0 : step + 1'b1;
         if (ci != 16'(NCI - 1)) ci <= ci + 1'b1;
         else begin
           ci <= '0;
-          if (kx != ks - 1) kx <= kx + 1'b1;
+          if (kx != seg_k - 1) kx <= kx + 1'b1;
           else begin
             kx <= '0;
-            if (ky != ks - 1) ky <= ky + 1'b1;
+            if (ky != seg_k - 1) ky <= ky + 1'b1;
             else begin
               ky <= '0;
               if (co != ((NSEG > 1 && seg) ? 16'(NCO1 - 1) : 16'(NCO0 - 1))) co <= co + 1'b1;
@@ -181,14 +260,14 @@ module sqz_window #(
           end
         end
         if (pix_done) begin
-          if (ox != 16'(OW - 1)) begin
-            ox <= ox + 1'b1; bx <= bx + 16'(S);
+          if (out_x != 16'(OW - 1)) begin
+            out_x <= out_x + 1'b1; win_x <= win_x + 16'(S);
           end else begin
-            ox <= '0; bx <= -16'(PL);
-            if (oy != 16'(OH - 1)) begin
-              oy <= oy + 1'b1; by <= by + 16'(S);
+            out_x <= '0; win_x <= -16'(PL);
+            if (out_y != 16'(OH - 1)) begin
+              out_y <= out_y + 1'b1; win_y <= win_y + 16'(S);
             end else begin
-              oy <= '0; by <= -16'(PT);
+              out_y <= '0; win_y <= -16'(PT);
             end
           end
         end
