@@ -52,10 +52,12 @@ def yosys_command() -> list[str]:
     return [exe]
 
 
+LINT_FLAGS = ("--lint-only", "-Wall", "-Wno-DECLFILENAME", "-Wno-UNUSEDSIGNAL", "-Wno-UNUSEDPARAM")
+
+
 def lint(folder: Path, top: str, sources: list[str]) -> None:
     """`verilator --lint-only -Wall` (naming and unused-signal style warnings aside) on a design."""
-    cmd = ["verilator", "--lint-only", "-Wall", "-Wno-DECLFILENAME", "-Wno-UNUSEDSIGNAL", "-Wno-UNUSEDPARAM",
-           "--top-module", top, *sources]
+    cmd = ["verilator", *LINT_FLAGS, "--top-module", top, *sources]
     r = subprocess.run(cmd, cwd=folder, env=verilator_env(), capture_output=True, text=True, timeout=600)
     if r.returncode != 0:
         first = next((l for l in r.stderr.splitlines() if l.startswith("%")), r.stderr.strip()[:300])

@@ -86,15 +86,11 @@ module sqz_conv #(
     input  logic            m_ready,
     output logic [(NCO0 + (NSEG > 1 ? NCO1 : 0))*PO*OB-1:0] m_data
 );
-`ifndef SYNTHESIS  // parameter checks, in simulation only: Yosys elaborates after each chparam, with partial parameter sets
-  initial begin
-    if (PI < 1 || NCI < 1 || C != PI * NCI) begin
-      $error("Error: C (%0d) must be PI (%0d) * NCI (%0d): the window delivers one chunk of PI input channels per step (instance %m)",
-             C, PI, NCI);
-      $finish;
-    end
+  // parameter checks at elaboration: Verilator (lint, simulation) and Yosys stop on a failed one
+  if (PI < 1 || NCI < 1 || C != PI * NCI) begin : g_check1
+    $error("Error: C (%0d) must be PI (%0d) * NCI (%0d): the window delivers one chunk of PI input channels per step",
+           C, PI, NCI);
   end
-`endif
 
   localparam int NCO = NCO0 + (NSEG > 1 ? NCO1 : 0);  // output-channel chunks of both segments
   localparam int STEP_WB = PO / PACK * PI * (PACK * WB + PACK - 1);  // weight bits per step (packed pairs)

@@ -18,14 +18,10 @@ module sqz_fifo #(
     input  logic             m_ready,
     output logic [WIDTH-1:0] m_data
 );
-`ifndef SYNTHESIS  // parameter checks, in simulation only: Yosys elaborates after each chparam, with partial parameter sets
-  initial begin
-    if (WIDTH < 1 || DEPTH < 1) begin
-      $error("Error: WIDTH (%0d) and DEPTH (%0d) must be at least 1 (instance %m)", WIDTH, DEPTH);
-      $finish;
-    end
+  // parameter checks at elaboration: Verilator (lint, simulation) and Yosys stop on a failed one
+  if (WIDTH < 1 || DEPTH < 1) begin : g_check1
+    $error("Error: WIDTH (%0d) and DEPTH (%0d) must be at least 1", WIDTH, DEPTH);
   end
-`endif
 
   localparam int ADDR_BITS = (DEPTH > 1) ? $clog2(DEPTH) : 1;
   localparam int MEM_DEPTH = 1 << ADDR_BITS;

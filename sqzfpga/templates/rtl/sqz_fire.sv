@@ -147,29 +147,22 @@ module sqz_fire #(
     input  logic              m_ready,
     output logic [(E1+E3)*OB-1:0] m_data
 );
-`ifndef SYNTHESIS  // parameter checks, in simulation only: Yosys elaborates after each chparam, with partial parameter sets
-  initial begin
-    if (S_PI < 1 || S_PO < 1 || E_PI < 1 || E_PO < 1 || CI % S_PI != 0 || SQ % S_PO != 0 || SQ % E_PI != 0 ||
-        E1 % E_PO != 0 || E3 % E_PO != 0) begin
-      $error("Error: S_PI (%0d) must divide CI (%0d); S_PO (%0d) and E_PI (%0d) must divide SQ (%0d); E_PO (%0d) must divide E1 (%0d) and E3 (%0d) (instance %m)",
-             S_PI, CI, S_PO, E_PI, SQ, E_PO, E1, E3);
-      $finish;
-    end
-    if (BYPASS < 0 || BYPASS > 2 || (BYPASS == 1 && CI != E1 + E3)) begin
-      $error("Error: BYPASS (%0d) must be 0, 1 (identity: CI (%0d) = E1 + E3 (%0d)) or 2 (instance %m)", BYPASS, CI, E1 + E3);
-      $finish;
-    end
-    if (BYPASS == 2 && (B_PI < 1 || B_PO < 1 || CI % B_PI != 0 || (E1 + E3) % B_PO != 0)) begin
-      $error("Error: B_PI (%0d) must divide CI (%0d) and B_PO (%0d) must divide E1 + E3 (%0d) (instance %m)", B_PI, CI, B_PO, E1 + E3);
-      $finish;
-    end
-    if (BYPASS != 0 && BYD < W + 1) begin
-      $error("Error: BYD (%0d) must be at least W + 1 (%0d): the bypass copy waits while the expand fills a row and a pixel, a shallower FIFO deadlocks (instance %m)",
-             BYD, W + 1);
-      $finish;
-    end
+  // parameter checks at elaboration: Verilator (lint, simulation) and Yosys stop on a failed one
+  if (S_PI < 1 || S_PO < 1 || E_PI < 1 || E_PO < 1 || CI % S_PI != 0 || SQ % S_PO != 0 || SQ % E_PI != 0 ||
+      E1 % E_PO != 0 || E3 % E_PO != 0) begin : g_check1
+    $error("Error: S_PI (%0d) must divide CI (%0d); S_PO (%0d) and E_PI (%0d) must divide SQ (%0d); E_PO (%0d) must divide E1 (%0d) and E3 (%0d)",
+           S_PI, CI, S_PO, E_PI, SQ, E_PO, E1, E3);
   end
-`endif
+  if (BYPASS < 0 || BYPASS > 2 || (BYPASS == 1 && CI != E1 + E3)) begin : g_check2
+    $error("Error: BYPASS (%0d) must be 0, 1 (identity: CI (%0d) = E1 + E3 (%0d)) or 2", BYPASS, CI, E1 + E3);
+  end
+  if (BYPASS == 2 && (B_PI < 1 || B_PO < 1 || CI % B_PI != 0 || (E1 + E3) % B_PO != 0)) begin : g_check3
+    $error("Error: B_PI (%0d) must divide CI (%0d) and B_PO (%0d) must divide E1 + E3 (%0d)", B_PI, CI, B_PO, E1 + E3);
+  end
+  if (BYPASS != 0 && BYD < W + 1) begin : g_check4
+    $error("Error: BYD (%0d) must be at least W + 1 (%0d): the bypass copy waits while the expand fills a row and a pixel, a shallower FIFO deadlocks",
+           BYD, W + 1);
+  end
 
   localparam int CO = E1 + E3;
   logic sq_in_valid, sq_in_ready, sq_out_valid, sq_out_ready, ex_valid, ex_ready;

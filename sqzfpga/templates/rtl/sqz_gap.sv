@@ -33,29 +33,22 @@ module sqz_gap #(
     input  logic            m_ready,
     output logic [C*OB-1:0] m_data
 );
-`ifndef SYNTHESIS  // parameter checks, in simulation only: Yosys elaborates after each chparam, with partial parameter sets
-  initial begin
-    if (N < 1 || N > 65536 || C < 1 || C > 65536 || IB < 1 || OB < 1) begin
-      $error("Error: N (%0d) and C (%0d) must be in 1..65536 (16-bit counters), IB (%0d) and OB (%0d) at least 1 (instance %m)",
-             N, C, IB, OB);
-      $finish;
-    end
-    if (SUMW < IB + 1 + $clog2(N)) begin
-      $error("Error: SUMW (%0d) must be at least IB + 1 + $clog2(N) = %0d to hold the sum of N inputs (instance %m)",
-             SUMW, IB + 1 + $clog2(N));
-      $finish;
-    end
-    if (NUMW < SUMW + ((SHIFT > 0) ? SHIFT : 0) || NUMW < $clog2(N + 1) + ((SHIFT < 0) ? -SHIFT : 0) || OB > NUMW + 2) begin
-      $error("Error: NUMW (%0d) must hold the scaled sum (SUMW + SHIFT), the divisor N * 2^-SHIFT and OB - 2 bits (instance %m)",
-             NUMW);
-      $finish;
-    end
-    if (OMIN >= OMAX || OMAX - OMIN >= (64'sd1 <<< OB)) begin
-      $error("Error: OMIN (%0d) must be below OMAX (%0d), both in one OB-bit (%0d) type (instance %m)", OMIN, OMAX, OB);
-      $finish;
-    end
+  // parameter checks at elaboration: Verilator (lint, simulation) and Yosys stop on a failed one
+  if (N < 1 || N > 65536 || C < 1 || C > 65536 || IB < 1 || OB < 1) begin : g_check1
+    $error("Error: N (%0d) and C (%0d) must be in 1..65536 (16-bit counters), IB (%0d) and OB (%0d) at least 1",
+           N, C, IB, OB);
   end
-`endif
+  if (SUMW < IB + 1 + $clog2(N)) begin : g_check2
+    $error("Error: SUMW (%0d) must be at least IB + 1 + $clog2(N) = %0d to hold the sum of N inputs",
+           SUMW, IB + 1 + $clog2(N));
+  end
+  if (NUMW < SUMW + ((SHIFT > 0) ? SHIFT : 0) || NUMW < $clog2(N + 1) + ((SHIFT < 0) ? -SHIFT : 0) || OB > NUMW + 2) begin : g_check3
+    $error("Error: NUMW (%0d) must hold the scaled sum (SUMW + SHIFT), the divisor N * 2^-SHIFT and OB - 2 bits",
+           NUMW);
+  end
+  if (OMIN >= OMAX || OMAX - OMIN >= (64'sd1 <<< OB)) begin : g_check4
+    $error("Error: OMIN (%0d) must be below OMAX (%0d), both in one OB-bit (%0d) type", OMIN, OMAX, OB);
+  end
 
   localparam logic [NUMW-1:0] DIVISOR = NUMW'(N) << ((SHIFT < 0) ? -SHIFT : 0);  // N * 2^-SHIFT
   localparam int CH_BITS = (C > 1) ? $clog2(C) : 1;

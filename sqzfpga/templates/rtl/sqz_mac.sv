@@ -64,37 +64,28 @@ module sqz_mac #(
     input  logic                m_ready,
     output logic [NCO*PO*OB-1:0] m_data
 );
-`ifndef SYNTHESIS  // parameter checks, in simulation only: Yosys elaborates after each chparam, with partial parameter sets
-  initial begin
-    if (IB < 1 || PI < 1 || PO < 1 || WB < 1 || NCO < 1 || OB < 1) begin
-      $error("Error: IB, PI, PO, WB, NCO and OB must be at least 1 (instance %m)");
-      $finish;
-    end
-    if ((PACK != 1 && PACK != 2) || PO % PACK != 0) begin
-      $error("Error: PACK (%0d) must be 1 or 2 and divide PO (%0d) (instance %m)", PACK, PO);
-      $finish;
-    end
-    if (PACK == 2 && (WB < 2 || PS < WB + IB + $clog2(PI))) begin
-      $error("Error: packing needs WB >= 2 and PS (%0d) at least WB + IB + $clog2(PI) = %0d: the low channel's sum of PI products must not reach the high channel (instance %m)",
-             PS, WB + IB + $clog2(PI));
-      $finish;
-    end
-    if (LUTMUL && PACK != 1) begin
-      $error("Error: LUTMUL needs PACK 1: packed pairs are multiplied in DSP slices (instance %m)");
-      $finish;
-    end
-    if (ACCW < WB + IB + 1) begin
-      $error("Error: ACCW (%0d) must be at least WB + IB + 1 = %0d: the accumulator holds at least one product (instance %m)",
-             ACCW, WB + IB + 1);
-      $finish;
-    end
-    if (PSH0 < 0 || PSH1 < 0) begin
-      $error("Error: PSH0 (%0d) and PSH1 (%0d) must not be negative: products shift left to the accumulator's binary point (instance %m)",
-             PSH0, PSH1);
-      $finish;
-    end
+  // parameter checks at elaboration: Verilator (lint, simulation) and Yosys stop on a failed one
+  if (IB < 1 || PI < 1 || PO < 1 || WB < 1 || NCO < 1 || OB < 1) begin : g_check1
+    $error("Error: IB, PI, PO, WB, NCO and OB must be at least 1");
   end
-`endif
+  if ((PACK != 1 && PACK != 2) || PO % PACK != 0) begin : g_check2
+    $error("Error: PACK (%0d) must be 1 or 2 and divide PO (%0d)", PACK, PO);
+  end
+  if (PACK == 2 && (WB < 2 || PS < WB + IB + $clog2(PI))) begin : g_check3
+    $error("Error: packing needs WB >= 2 and PS (%0d) at least WB + IB + $clog2(PI) = %0d: the low channel's sum of PI products must not reach the high channel",
+           PS, WB + IB + $clog2(PI));
+  end
+  if (LUTMUL && PACK != 1) begin : g_check4
+    $error("Error: LUTMUL needs PACK 1: packed pairs are multiplied in DSP slices");
+  end
+  if (ACCW < WB + IB + 1) begin : g_check5
+    $error("Error: ACCW (%0d) must be at least WB + IB + 1 = %0d: the accumulator holds at least one product",
+           ACCW, WB + IB + 1);
+  end
+  if (PSH0 < 0 || PSH1 < 0) begin : g_check6
+    $error("Error: PSH0 (%0d) and PSH1 (%0d) must not be negative: products shift left to the accumulator's binary point",
+           PSH0, PSH1);
+  end
 
   localparam int PROD_W = WB + IB + 1;           // one product (the input extended by a sign bit)
   localparam int ENTRY_W = PACK * WB + PACK - 1;  // bits per ROM entry: one weight or one packed pair

@@ -40,15 +40,11 @@ module sqz_maxpool #(
     input  logic            m_ready,
     output logic [C*IB-1:0] m_data
 );
-`ifndef SYNTHESIS  // parameter checks, in simulation only: Yosys elaborates after each chparam, with partial parameter sets
-  initial begin
-    if (PT >= K || PL >= K || (OH - 1) * S - PT > H - 1 || (OW - 1) * S - PL > W - 1) begin
-      $error("Error: every window must hold an image pixel: PT (%0d) and PL (%0d) below K (%0d), the last window starting inside the %0d x %0d image (instance %m)",
-             PT, PL, K, H, W);
-      $finish;
-    end
+  // parameter checks at elaboration: Verilator (lint, simulation) and Yosys stop on a failed one
+  if (PT >= K || PL >= K || (OH - 1) * S - PT > H - 1 || (OW - 1) * S - PL > W - 1) begin : g_check1
+    $error("Error: every window must hold an image pixel: PT (%0d) and PL (%0d) below K (%0d), the last window starting inside the %0d x %0d image",
+           PT, PL, K, H, W);
   end
-`endif
 
   localparam int CH_PER_CHUNK = C / NCH;  // channels per chunk
   logic win_valid, win_ready, win_pad, win_seg, win_first, win_last, win_payload;

@@ -18,14 +18,10 @@ module sqz_ram #(
     input  logic [$clog2(DEPTH)-1:0] raddr,
     output logic [WIDTH-1:0]         rdata
 );
-`ifndef SYNTHESIS  // parameter checks, in simulation only: Yosys elaborates after each chparam, with partial parameter sets
-  initial begin
-    if (WIDTH < 1 || DEPTH < 1) begin
-      $error("Error: WIDTH (%0d) and DEPTH (%0d) must be at least 1 (instance %m)", WIDTH, DEPTH);
-      $finish;
-    end
+  // parameter checks at elaboration: Verilator (lint, simulation) and Yosys stop on a failed one
+  if (WIDTH < 1 || DEPTH < 1) begin : g_check1
+    $error("Error: WIDTH (%0d) and DEPTH (%0d) must be at least 1", WIDTH, DEPTH);
   end
-`endif
 
   generate
     if (STYLE == "block") begin : g_block
@@ -59,14 +55,10 @@ module sqz_rom #(
     input  logic [$clog2(DEPTH)-1:0] addr,
     output logic [WIDTH-1:0]         data
 );
-`ifndef SYNTHESIS  // parameter checks, in simulation only: Yosys elaborates after each chparam, with partial parameter sets
-  initial begin
-    if (WIDTH < 1 || DEPTH < 1) begin
-      $error("Error: WIDTH (%0d) and DEPTH (%0d) must be at least 1 (instance %m)", WIDTH, DEPTH);
-      $finish;
-    end
+  // parameter checks at elaboration: Verilator (lint, simulation) and Yosys stop on a failed one
+  if (WIDTH < 1 || DEPTH < 1) begin : g_check2
+    $error("Error: WIDTH (%0d) and DEPTH (%0d) must be at least 1", WIDTH, DEPTH);
   end
-`endif
 
   generate
     if (STYLE == "block") begin : g_block

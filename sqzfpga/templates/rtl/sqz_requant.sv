@@ -20,24 +20,18 @@ module sqz_requant #(
   localparam logic signed [WORK_W-1:0] OMAX = OSIGNED ? WORK_W'((64'sd1 <<< (OB - 1)) - 1) : WORK_W'((64'sd1 <<< OB) - 1);
   localparam logic signed [WORK_W-1:0] OMIN = OSIGNED ? -WORK_W'(64'sd1 <<< (OB - 1)) : '0;
 
-`ifndef SYNTHESIS  // parameter checks, in simulation only: Yosys elaborates after each chparam, with partial parameter sets
-  initial begin
-    if (AW < 1 || OB < 1) begin
-      $error("Error: AW (%0d) and OB (%0d) must be at least 1 (instance %m)", AW, OB);
-      $finish;
-    end
-    if (D > AW) begin
-      $error("Error: D (%0d) must not exceed AW (%0d): the rounding reads the D low bits of the accumulator (instance %m)",
-             D, AW);
-      $finish;
-    end
-    if (OB + (OSIGNED ? 0 : 1) > WORK_W) begin
-      $error("Error: OB (%0d) too wide for the working width %0d = AW + max(-D, 0) + 2: the output bounds would not fit (instance %m)",
-             OB, WORK_W);
-      $finish;
-    end
+  // parameter checks at elaboration: Verilator (lint, simulation) and Yosys stop on a failed one
+  if (AW < 1 || OB < 1) begin : g_check1
+    $error("Error: AW (%0d) and OB (%0d) must be at least 1", AW, OB);
   end
-`endif
+  if (D > AW) begin : g_check2
+    $error("Error: D (%0d) must not exceed AW (%0d): the rounding reads the D low bits of the accumulator",
+           D, AW);
+  end
+  if (OB + (OSIGNED ? 0 : 1) > WORK_W) begin : g_check3
+    $error("Error: OB (%0d) too wide for the working width %0d = AW + max(-D, 0) + 2: the output bounds would not fit",
+           OB, WORK_W);
+  end
 
   logic signed [WORK_W-1:0] rounded;
   generate

@@ -8,14 +8,10 @@ module sqz_fork #(
     output logic a_valid, input logic a_ready, output logic [WIDTH-1:0] a_data,
     output logic b_valid, input logic b_ready, output logic [WIDTH-1:0] b_data
 );
-`ifndef SYNTHESIS  // parameter checks, in simulation only: Yosys elaborates after each chparam, with partial parameter sets
-  initial begin
-    if (WIDTH < 1) begin
-      $error("Error: WIDTH (%0d) must be at least 1 (instance %m)", WIDTH);
-      $finish;
-    end
+  // parameter checks at elaboration: Verilator (lint, simulation) and Yosys stop on a failed one
+  if (WIDTH < 1) begin : g_check1
+    $error("Error: WIDTH (%0d) must be at least 1", WIDTH);
   end
-`endif
 
   assign s_ready = a_ready && b_ready;
   assign a_valid = s_valid && b_ready;
@@ -54,14 +50,10 @@ module sqz_add #(
     input  logic            b_valid, output logic b_ready, input logic [C*BB-1:0] b_data,
     output logic            m_valid, input logic m_ready, output logic [C*OB-1:0] m_data
 );
-`ifndef SYNTHESIS  // parameter checks, in simulation only: Yosys elaborates after each chparam, with partial parameter sets
-  initial begin
-    if (C < 1 || AB < 1 || BB < 1 || OB < 1) begin
-      $error("Error: C (%0d), AB (%0d), BB (%0d) and OB (%0d) must be at least 1 (instance %m)", C, AB, BB, OB);
-      $finish;
-    end
+  // parameter checks at elaboration: Verilator (lint, simulation) and Yosys stop on a failed one
+  if (C < 1 || AB < 1 || BB < 1 || OB < 1) begin : g_check2
+    $error("Error: C (%0d), AB (%0d), BB (%0d) and OB (%0d) must be at least 1", C, AB, BB, OB);
   end
-`endif
 
   localparam int SUM_W = ((AB > BB) ? AB : BB) + 3;  // a + b, both sign-extended, without overflow
   assign m_valid = a_valid && b_valid;
@@ -102,23 +94,17 @@ module sqz_bytes_to_pixels #(
     output logic            m_valid, input logic m_ready, output logic [C*IB-1:0] m_data,
     output logic            f_valid, input logic f_ready, output logic f_last
 );
-`ifndef SYNTHESIS  // parameter checks, in simulation only: Yosys elaborates after each chparam, with partial parameter sets
-  initial begin
-    if (C < 1 || C > 65536 || IB < 1 || IB > 8) begin
-      $error("Error: C (%0d) must be in 1..65536 and IB (%0d) in 1..8 (instance %m)", C, IB);
-      $finish;
-    end
-    if (FRAME < 1 || FRAME % C != 0) begin
-      $error("Error: FRAME (%0d) must be a positive multiple of C (%0d): a frame is whole pixels (instance %m)",
-             FRAME, C);
-      $finish;
-    end
-    if (FLAGS < 1) begin
-      $error("Error: FLAGS (%0d) must be at least 1 (instance %m)", FLAGS);
-      $finish;
-    end
+  // parameter checks at elaboration: Verilator (lint, simulation) and Yosys stop on a failed one
+  if (C < 1 || C > 65536 || IB < 1 || IB > 8) begin : g_check3
+    $error("Error: C (%0d) must be in 1..65536 and IB (%0d) in 1..8", C, IB);
   end
-`endif
+  if (FRAME < 1 || FRAME % C != 0) begin : g_check4
+    $error("Error: FRAME (%0d) must be a positive multiple of C (%0d): a frame is whole pixels",
+           FRAME, C);
+  end
+  if (FLAGS < 1) begin : g_check5
+    $error("Error: FLAGS (%0d) must be at least 1", FLAGS);
+  end
 
   localparam int BYTE_BITS = (FRAME > 1) ? $clog2(FRAME) : 1;
   logic [BYTE_BITS-1:0] frame_byte;   // position of the next byte in its frame
@@ -178,18 +164,13 @@ module sqz_scores_to_words #(
     output logic            m_valid, input logic m_ready, output logic [31:0] m_data, output logic m_last,
     input  logic            f_valid, output logic f_ready, input logic f_last
 );
-`ifndef SYNTHESIS  // parameter checks, in simulation only: Yosys elaborates after each chparam, with partial parameter sets
-  initial begin
-    if (C < 1 || C > 65536 || NPIX < 1 || NPIX > 65536) begin
-      $error("Error: C (%0d) and NPIX (%0d) must be in 1..65536 (16-bit counters) (instance %m)", C, NPIX);
-      $finish;
-    end
-    if (OB < 1 || OB > 32) begin
-      $error("Error: OB (%0d) must be in 1..32: a score goes out as one 32-bit word (instance %m)", OB);
-      $finish;
-    end
+  // parameter checks at elaboration: Verilator (lint, simulation) and Yosys stop on a failed one
+  if (C < 1 || C > 65536 || NPIX < 1 || NPIX > 65536) begin : g_check6
+    $error("Error: C (%0d) and NPIX (%0d) must be in 1..65536 (16-bit counters)", C, NPIX);
   end
-`endif
+  if (OB < 1 || OB > 32) begin : g_check7
+    $error("Error: OB (%0d) must be in 1..32: a score goes out as one 32-bit word", OB);
+  end
 
   logic [15:0] score_idx, pix_idx;     // the score being sent, and its pixel in the frame
   logic [OB-1:0] score_out;

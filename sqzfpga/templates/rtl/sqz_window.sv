@@ -79,47 +79,36 @@ module sqz_window #(
     output logic            m_first, // first step of a chunk
     output logic            m_last   // last step of a chunk
 );
-`ifndef SYNTHESIS  // parameter checks, in simulation only: Yosys elaborates after each chparam, with partial parameter sets
-  initial begin
-    if (H < 1 || W < 1 || C < 1 || IB < 1 || K < 1 || S < 1 || OH < 1 || OW < 1 || PT < 0 || PL < 0 || PW < 1) begin
-      $error("Error: H, W, C, IB, K, S, OH, OW and PW must be at least 1, PT and PL at least 0 (instance %m)");
-      $finish;
-    end
-    if (H + R + K > 32767 || W + K > 32767) begin
-      $error("Error: image %0d x %0d too large: H + R + K and W + K must stay below 32768 (16-bit signed coordinates) (instance %m)",
-             H, W);
-      $finish;
-    end
-    if (R < 2 || (R & (R - 1)) != 0 || R < K) begin
-      $error("Error: R (%0d) must be a power of two, at least 2 and at least K (%0d): the buffer holds the window's rows (instance %m)",
-             R, K);
-      $finish;
-    end
-    if (NCH < 1 || C % NCH != 0) begin
-      $error("Error: NCH (%0d) must divide C (%0d): a stored pixel is NCH equal chunks (instance %m)", NCH, C);
-      $finish;
-    end
-    if (CHUNK_BY_CO ? (NCO0 != NCH || NSEG != 1) : (NCI != NCH)) begin
-      $error("Error: chunks read per output pixel must be the NCH (%0d) stored ones: NCI (%0d) = NCH, or with CHUNK_BY_CO NCO0 (%0d) = NCH and NSEG 1 (instance %m)",
-             NCH, NCI, NCO0);
-      $finish;
-    end
-    if (NSEG < 1 || NSEG > 2 || NCO0 < 1 || (NSEG > 1 && NCO1 < 1)) begin
-      $error("Error: NSEG (%0d) must be 1 or 2 and each segment's NCO at least 1 (instance %m)", NSEG);
-      $finish;
-    end
-    if (KS0 < 1 || KS0 > K || (K - KS0) % 2 != 0 || (NSEG > 1 && (KS1 < 1 || KS1 > K || (K - KS1) % 2 != 0))) begin
-      $error("Error: KS0 (%0d) and KS1 (%0d) must be in 1..K (%0d) with K - KS even: the centred taps of the window (instance %m)",
-             KS0, KS1, K);
-      $finish;
-    end
-    if (NSTEP != NCI * (NCO0 * KS0 * KS0 + ((NSEG > 1) ? NCO1 * KS1 * KS1 : 0))) begin
-      $error("Error: NSTEP (%0d) must be NCI * (NCO0 * KS0^2 + NCO1 * KS1^2) = %0d, the steps of one output pixel (instance %m)",
-             NSTEP, NCI * (NCO0 * KS0 * KS0 + ((NSEG > 1) ? NCO1 * KS1 * KS1 : 0)));
-      $finish;
-    end
+  // parameter checks at elaboration: Verilator (lint, simulation) and Yosys stop on a failed one
+  if (H < 1 || W < 1 || C < 1 || IB < 1 || K < 1 || S < 1 || OH < 1 || OW < 1 || PT < 0 || PL < 0 || PW < 1) begin : g_check1
+    $error("Error: H, W, C, IB, K, S, OH, OW and PW must be at least 1, PT and PL at least 0");
   end
-`endif
+  if (H + R + K > 32767 || W + K > 32767) begin : g_check2
+    $error("Error: image %0d x %0d too large: H + R + K and W + K must stay below 32768 (16-bit signed coordinates)",
+           H, W);
+  end
+  if (R < 2 || (R & (R - 1)) != 0 || R < K) begin : g_check3
+    $error("Error: R (%0d) must be a power of two, at least 2 and at least K (%0d): the buffer holds the window's rows",
+           R, K);
+  end
+  if (NCH < 1 || C % NCH != 0) begin : g_check4
+    $error("Error: NCH (%0d) must divide C (%0d): a stored pixel is NCH equal chunks", NCH, C);
+  end
+  if (CHUNK_BY_CO ? (NCO0 != NCH || NSEG != 1) : (NCI != NCH)) begin : g_check5
+    $error("Error: chunks read per output pixel must be the NCH (%0d) stored ones: NCI (%0d) = NCH, or with CHUNK_BY_CO NCO0 (%0d) = NCH and NSEG 1",
+           NCH, NCI, NCO0);
+  end
+  if (NSEG < 1 || NSEG > 2 || NCO0 < 1 || (NSEG > 1 && NCO1 < 1)) begin : g_check6
+    $error("Error: NSEG (%0d) must be 1 or 2 and each segment's NCO at least 1", NSEG);
+  end
+  if (KS0 < 1 || KS0 > K || (K - KS0) % 2 != 0 || (NSEG > 1 && (KS1 < 1 || KS1 > K || (K - KS1) % 2 != 0))) begin : g_check7
+    $error("Error: KS0 (%0d) and KS1 (%0d) must be in 1..K (%0d) with K - KS even: the centred taps of the window",
+           KS0, KS1, K);
+  end
+  if (NSTEP != NCI * (NCO0 * KS0 * KS0 + ((NSEG > 1) ? NCO1 * KS1 * KS1 : 0))) begin : g_check8
+    $error("Error: NSTEP (%0d) must be NCI * (NCO0 * KS0^2 + NCO1 * KS1^2) = %0d, the steps of one output pixel",
+           NSTEP, NCI * (NCO0 * KS0 * KS0 + ((NSEG > 1) ? NCO1 * KS1 * KS1 : 0)));
+  end
 
   localparam int SLOT_BITS = $clog2(R);
   localparam int CHUNK_W = C / NCH * IB;  // bits per stored chunk
