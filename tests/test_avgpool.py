@@ -25,7 +25,7 @@ def half_up(f: Fraction) -> int:
     return math.floor(f + Fraction(1, 2))
 
 
-# (H, C, K, S, NCH, input type, output type): both signs of SHIFT and of the data, chunked and
+# (H, C, K, S, CHUNKS, input type, output type): both signs of SHIFT and of the data, chunked and
 # unchunked windows, overlapping (S < K) and tiling (S = K) windows, saturating outputs
 RTL_CASES = {
     "2x2s2-unsigned-shift0": (8, 4, 2, 2, 1, QType(8, 2, False), QType(8, 2, False)),
@@ -43,14 +43,14 @@ class Layer:
 
 
 def rtl_module(folder, h, c, k, s, nch, iq, oq) -> dict:
-    """The SV parameters the registered layer type gives a pool folded into NCH chunks."""
+    """The SV parameters the registered layer type gives a pool folded into CHUNKS chunks."""
     o = (h - k) // s + 1
     layer = Layer(in_shape=[h, h, c], out_shape=[o, o, c], in_q=iq.triple(), out_q=oq.triple(), k=k, s=s,
                   pads=[0, 0, 0, 0])
     (unit,), render = REGISTRY["SqzAvgPool"].rtl(layer, "dut")
     unit.pi = c // nch
     module, params = render(folder)
-    assert module == "sqz_avgpool" and params["NCH"] == nch
+    assert module == "sqz_avgpool" and params["CHUNKS"] == nch
     return {key: _literal(v) for key, v in params.items()}
 
 

@@ -213,10 +213,10 @@ def test_parameter_checks_fail_the_lint(tmp_path):
                                               bypass="conv", add_relu=1, **fire_attrs), [(2, 2), (2, 2), (2, 4)])
     gap_module, gap = emitted("gap", Layer("SqzGlobalAvgPool", in_shape=[3, 3, 5], out_shape=[1, 1, 5],
                                            in_q=QType(8, 2, True).triple(), out_q=QType(12, 4, True).triple()), [])
-    assert conv["PACK"] == "2" and fire["BYD"] == "9" and fire["BYPASS"] == "2"
+    assert conv["PACK"] == "2" and fire["BYPASS_DEPTH"] == "9" and fire["BYPASS"] == "2"
     bad = {"conv_bad_nstep": (conv_module, {**conv, "NSTEP": str(int(conv["NSTEP"]) - 1)}),
-           "conv_bad_pack": (conv_module, {**conv, "PS": str(int(conv["PS"]) - 1)}),
-           "fire_bad_fifo": (fire_module, {**fire, "BYD": "5"}),
+           "conv_bad_pack": (conv_module, {**conv, "PACK_SHIFT": str(int(conv["PACK_SHIFT"]) - 1)}),
+           "fire_bad_fifo": (fire_module, {**fire, "BYPASS_DEPTH": "5"}),
            "gap_bad_range": (gap_module, {**gap, "OMIN": gap["OMAX"]})}
     for _, params in bad.values():  # no ROM files: one too short for a changed NSTEP would stop the run
         params.update({k: '""' for k, v in params.items() if v.endswith('.mem"')})
@@ -227,10 +227,10 @@ def test_parameter_checks_fail_the_lint(tmp_path):
     assert status != 0, out[-3000:]
     failed = re.findall(r"%Warning-USERERROR: \S+/(sqz_\w+)\.sv:\d+:\d+: Error: (.*)", out)
     assert sorted(failed) == sorted([
-        ("sqz_window", f"NSTEP ({int(conv['NSTEP']) - 1}) must be NCI * (NCO0 * KS0^2 + NCO1 * KS1^2) = "
+        ("sqz_window", f"NSTEP ({int(conv['NSTEP']) - 1}) must be IN_CHUNKS * (NCO0 * KS0^2 + NCO1 * KS1^2) = "
                        f"{conv['NSTEP']}, the steps of one output pixel"),
-        ("sqz_mac", f"packing needs WB >= 2 and PS ({int(conv['PS']) - 1}) at least WB + IB + $clog2(PI) = "
-                    f"{conv['PS']}: the low channel's sum of PI products must not reach the high channel"),
-        ("sqz_fire", "BYD (5) must be at least W + 1 (6): the bypass copy waits while the expand fills a row and a "
+        ("sqz_mac", f"packing needs WB >= 2 and PACK_SHIFT ({int(conv['PACK_SHIFT']) - 1}) at least WB + IB + $clog2(PI) = "
+                    f"{conv['PACK_SHIFT']}: the low channel's sum of PI products must not reach the high channel"),
+        ("sqz_fire", "BYPASS_DEPTH (5) must be at least W + 1 (6): the bypass copy waits while the expand fills a row and a "
                      "pixel, a shallower FIFO deadlocks"),
         ("sqz_gap", f"OMIN ({gap['OMAX']}) must be below OMAX ({gap['OMAX']}), both in one OB-bit (12) type")]), out

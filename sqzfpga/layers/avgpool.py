@@ -97,7 +97,7 @@ class AvgPool(LayerType):
 
         def render_sv(folder):
             return "sqz_avgpool", {"H": h, "W": w, "C": c, "IB": iq.bits, "ISIGNED": int(iq.signed), "K": k, "S": s,
-                                   "OH": oh, "OW": ow, "R": line_rows(k), "NCH": unit.chunks,
+                                   "OH": oh, "OW": ow, "R": line_rows(k), "CHUNKS": unit.chunks,
                                    "LBSTYLE": line_style(unit), "SUMW": sumw, "NUMW": numw, "SHIFT": shift,
                                    "OB": oq.bits, "OSIGNED": int(oq.signed), "OMIN": oq.lo, "OMAX": oq.hi}
         return [unit], render_sv

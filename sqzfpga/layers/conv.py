@@ -118,7 +118,7 @@ class Conv(LayerType):
         def render_sv(folder):
             nci, r = c // spec.unit.pi, line_rows(k)
             p = {"H": h, "W": w, "C": c, "IB": xq.bits, "ISIGNED": int(xq.signed), "K": k, "S": s, "PT": pads[0],
-                 "PL": pads[1], "OH": oh, "OW": ow, "R": r, "NCI": nci, "NSEG": 1,
+                 "PL": pads[1], "OH": oh, "OW": ow, "R": r, "IN_CHUNKS": nci, "NSEG": 1,
                  "NCO0": oc // spec.unit.po, "KS0": k, "OB": oq.bits, "OSIGNED": int(oq.signed),
                  "LBSTYLE": line_style(spec.unit), **spec.params(folder, name)}
             return "sqz_conv", p

@@ -208,11 +208,11 @@ class Fire(LayerType):
                                 "backend yet; use a ReLU after the squeeze conv")
             for prefix, spec in zip(("S_", "E_", "B_"), specs):
                 q = spec.params(folder, f"{name}_{prefix[0].lower()}")
-                if prefix != "E_":  # one segment: PSH0/RELU0 are spelled PSH/RELU
-                    q["PSH"], q["RELU"] = q.pop("PSH0"), q.pop("RELU0")
+                if prefix != "E_":  # one segment: PROD_SHIFT0/RELU0 are spelled PROD_SHIFT/RELU
+                    q["PROD_SHIFT"], q["RELU"] = q.pop("PROD_SHIFT0"), q.pop("RELU0")
                 p.update({prefix + k: v for k, v in q.items()})
             if a.bypass != "none":
-                p.update(BYPASS=1 if a.bypass == "identity" else 2, BYD=w + 4, A_D=eq.frac - oq.frac,
-                         A_RELU=int(a.add_relu), ID_D=xq.frac - eq.frac)
+                p.update(BYPASS=1 if a.bypass == "identity" else 2, BYPASS_DEPTH=w + 4, ADD_SHIFT=eq.frac - oq.frac,
+                         A_RELU=int(a.add_relu), ID_SHIFT=xq.frac - eq.frac)
             return "sqz_fire", p
         return [s.unit for s in specs], render_sv

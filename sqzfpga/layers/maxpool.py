@@ -81,6 +81,6 @@ class MaxPool(LayerType):
         def render_sv(folder):
             r = line_rows(k)
             return "sqz_maxpool", {"H": h, "W": w, "C": c, "IB": xq.bits, "ISIGNED": int(xq.signed), "K": k, "S": s,
-                                   "PT": pads[0], "PL": pads[1], "OH": oh, "OW": ow, "R": r, "NCH": unit.chunks,
+                                   "PT": pads[0], "PL": pads[1], "OH": oh, "OW": ow, "R": r, "CHUNKS": unit.chunks,
                                    "LBSTYLE": line_style(unit)}
         return [unit], render_sv

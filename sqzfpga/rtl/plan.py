@@ -2,8 +2,8 @@
 
 Every conv-like unit (a conv, a Fire's squeeze, its fused expands, its bypass conv) issues one
 step per cycle; a step multiplies PI input channels by PO output channels. An output pixel takes
-NSTEP = NCI * sum over segments of NCO_s * KS_s^2 steps, so a unit needs max(out_pixels * NSTEP,
-in_pixels * NCI) cycles per frame (issuing steps, or writing each input pixel's chunks into the line
+NSTEP = IN_CHUNKS * sum over segments of NCO_s * KS_s^2 steps, so a unit needs max(out_pixels * NSTEP,
+in_pixels * IN_CHUNKS) cycles per frame (issuing steps, or writing each input pixel's chunks into the line
 buffer), and the pipeline's initiation interval is that of its slowest unit.
 
 A folding is (PI, PO, DSP packing, LUT multipliers, weight ROM in BRAM or LUTs), and each has a cost

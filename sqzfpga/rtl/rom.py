@@ -74,11 +74,11 @@ class ConvSpec:
         wfile, bfile = f"{stem}_w.mem", f"{stem}_b.mem"
         _write_mem(folder / wfile, words, rom_width(u))
         _write_mem(folder / bfile, biases, po * accw)
-        p = {"PI": pi, "PO": po, "WB": wb, "PACK": u.pack, "PS": u.pack_shift, "LUTMUL": u.lutmul, "NSTEP": u.nstep, "ACCW": accw, "D": d,
-             "PSH0": f - (self.segs[0]["wq"].frac + xq.frac), "RELU0": int(self.segs[0]["relu"]),
+        p = {"PI": pi, "PO": po, "WB": wb, "PACK": u.pack, "PACK_SHIFT": u.pack_shift, "LUTMUL": u.lutmul, "NSTEP": u.nstep, "ACCW": accw, "D": d,
+             "PROD_SHIFT0": f - (self.segs[0]["wq"].frac + xq.frac), "RELU0": int(self.segs[0]["relu"]),
              "WFILE": wfile, "BFILE": bfile, "WSTYLE": rom_style(u)}
         if len(self.segs) > 1:
-            p.update(PSH1=f - (self.segs[1]["wq"].frac + xq.frac), RELU1=int(self.segs[1]["relu"]))
+            p.update(PROD_SHIFT1=f - (self.segs[1]["wq"].frac + xq.frac), RELU1=int(self.segs[1]["relu"]))
         return p
 
 

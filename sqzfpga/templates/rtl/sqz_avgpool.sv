@@ -2,7 +2,7 @@
 // channel, q = round_half_even(sum * 2^SHIFT / (K*K)) (SHIFT < 0 divides by K*K * 2^-SHIFT),
 // saturated: the integers of ONNX AveragePool followed by a QONNX Quant (ROUND), as sqz_gap.sv
 // computes them for the global pool. The window schedule is sqz_maxpool's (sqz_window, chunks of
-// C/NCH channels, K*K*NCH cycles per output pixel); each chunk's sums then pass a pipelined
+// C/CHUNKS channels, K*K*CHUNKS cycles per output pixel); each chunk's sums then pass a pipelined
 // restoring divider (one quotient bit per stage, one divider per channel of a chunk), so the
 // division costs NUMW + 3 cycles of latency and no throughput. The whole pipeline stalls while
 // the output is not taken.
@@ -17,7 +17,7 @@ module sqz_avgpool #(
     parameter int OH = 4,               // output height: (H - K) / S + 1 (floor mode)
     parameter int OW = 4,               // output width: (W - K) / S + 1
     parameter int R = 4,                // line-buffer rows: a power of two above K
-    parameter int NCH = 1,              // chunks per pixel: C / NCH channels are summed per cycle
+    parameter int CHUNKS = 1,              // chunks per pixel: C / CHUNKS channels are summed per cycle
     parameter LBSTYLE = "block",        // line-buffer memory: "block" or "distributed"
     parameter int SUMW = 12,            // sum width: IB + 1 + bit length of K*K (ir/arith.py gap_widths)
     parameter int NUMW = 16,            // divider numerator width (gap_widths)
@@ -36,18 +36,18 @@ module sqz_avgpool #(
     input  logic            m_ready,
     output logic [C*OB-1:0] m_data
 );
-  localparam int CC = C / NCH;                                           // channels per chunk
+  localparam int CC = C / CHUNKS;                                           // channels per chunk
   localparam int N = K * K;                                              // taps per window
   localparam int DSH = (SHIFT < 0) ? -SHIFT : 0;                         // divisor's extra shift
   localparam logic [NUMW-1:0] DEN = NUMW'(N) << DSH;                     // divisor
   localparam int DW = (DEN > 1) ? $clog2(DEN) : 1;                       // remainder bits (rem < DEN)
-  localparam int CHB = (NCH > 1) ? $clog2(NCH) : 1;                      // chunk-number bits
+  localparam int CHB = (CHUNKS > 1) ? $clog2(CHUNKS) : 1;                      // chunk-number bits
   localparam int NS = NUMW + 3;  // stages: sums done, numerator loaded, NUMW quotient bits, rounded
 
   // ---- elaboration checks: what the schedule and the divider rely on (Verilator and Yosys both
   // stop on them; rtl/synth.py sets every parameter in one chparam, so Yosys sees only whole sets) ----
-  if (C % NCH != 0) begin : g_check_nch
-    $error("sqz_avgpool: C = %0d is not a multiple of NCH = %0d", C, NCH);
+  if (C % CHUNKS != 0) begin : g_check_nch
+    $error("sqz_avgpool: C = %0d is not a multiple of CHUNKS = %0d", C, CHUNKS);
   end
   if (K < 1 || S < 1 || H < K || W < K) begin : g_check_kernel
     $error("sqz_avgpool: kernel %0d / stride %0d does not fit the %0d x %0d input", K, S, H, W);
@@ -74,7 +74,7 @@ module sqz_avgpool #(
   logic [CC*IB-1:0] w_data;
   logic [15:0] w_co;
   sqz_window #(.H(H), .W(W), .C(C), .IB(IB), .K(K), .S(S), .PT(0), .PL(0), .OH(OH), .OW(OW), .R(R),
-               .NCH(NCH), .CHUNK_BY_CO(1), .NCI(1), .NSEG(1), .NCO0(NCH), .KS0(K), .NSTEP(K * K * NCH), .PW(1),
+               .CHUNKS(CHUNKS), .CHUNK_BY_CO(1), .IN_CHUNKS(1), .NSEG(1), .NCO0(CHUNKS), .KS0(K), .NSTEP(K * K * CHUNKS), .PW(1),
                .PFILE(""), .LBSTYLE(LBSTYLE)) win (
       .clk, .rst, .s_valid, .s_ready, .s_data, .m_valid(w_valid), .m_ready(w_ready), .m_data(w_data),
       .m_payload(w_p), .m_pad(w_pad), .m_co(w_co), .m_seg(w_seg), .m_first(w_first),
@@ -88,13 +88,13 @@ module sqz_avgpool #(
   logic [C*OB-1:0] collect;        // finished chunks of the current output pixel
   logic out_valid, out_last;
   assign out_valid = vld[NS-1];
-  assign out_last = chunk[(NS - 1) * CHB +: CHB] == CHB'(NCH - 1);
+  assign out_last = chunk[(NS - 1) * CHB +: CHB] == CHB'(CHUNKS - 1);
   assign m_valid = out_valid && out_last;
   assign adv = !(m_valid && !m_ready);
   assign w_ready = adv;
   always_comb begin
     m_data = collect;
-    m_data[(NCH - 1) * CC * OB +: CC * OB] = res;
+    m_data[(CHUNKS - 1) * CC * OB +: CC * OB] = res;
   end
   always_ff @(posedge clk) begin
     if (rst) vld <= '0;
@@ -102,7 +102,7 @@ module sqz_avgpool #(
     if (adv) begin
       chunk <= {chunk[(NS - 1) * CHB - 1:0], CHB'(w_co)};
       if (out_valid && !out_last)
-        for (int k = 0; k < NCH - 1; k++)
+        for (int k = 0; k < CHUNKS - 1; k++)
           if (chunk[(NS - 1) * CHB +: CHB] == CHB'(k)) collect[k * CC * OB +: CC * OB] <= res;
     end
   end

@@ -1,7 +1,7 @@
 // Fused Fire module: squeeze 1x1 -> one scheduler running expand1x1 (centre tap) and expand3x3
 // (padding 1) as two segments over the squeeze output's line buffer, writing one concatenated
 // pixel (expand1x1 channels first) -> optional bypass add (BYPASS 1: identity, 2: 1x1 conv of the
-// module input), whose input copy waits in a FIFO of BYD pixels (deep enough for the expand's
+// module input), whose input copy waits in a FIFO of BYPASS_DEPTH pixels (deep enough for the expand's
 // one-row-plus-one-pixel lag). No clone, concat or padding layer; no whole-frame buffer.
 module sqz_fire #(
     // image height in pixels (H * W + 3 < 32768: the 1x1 convs see the frame as one column)
@@ -39,16 +39,16 @@ module sqz_fire #(
     parameter int S_WB = 4,
     // squeeze: output channels per multiplier (1, or 2: DSP packing)
     parameter int S_PACK = 1,
-    // squeeze: packed coefficient's high-channel offset (see sqz_mac's PS)
-    parameter int S_PS = 16,
+    // squeeze: packed coefficient's high-channel offset (see sqz_mac's PACK_SHIFT)
+    parameter int S_PACK_SHIFT = 16,
     // squeeze: LUT multipliers
     parameter int S_LUTMUL = 0,
     // squeeze: steps per pixel, (CI / S_PI) * (SQ / S_PO)
     parameter int S_NSTEP = 32,
     // squeeze: accumulator bits
     parameter int S_ACCW = 16,
-    // squeeze: product shift to the accumulator's binary point (sqz_mac's PSH0)
-    parameter int S_PSH = 0,
+    // squeeze: product shift to the accumulator's binary point (sqz_mac's PROD_SHIFT0)
+    parameter int S_PROD_SHIFT = 0,
     // squeeze: requantisation shift (sqz_mac's D)
     parameter int S_D = 0,
     // squeeze: ReLU
@@ -71,7 +71,7 @@ module sqz_fire #(
     // expand: output channels per multiplier (1, or 2: DSP packing)
     parameter int E_PACK = 1,
     // expand: packed coefficient's high-channel offset
-    parameter int E_PS = 16,
+    parameter int E_PACK_SHIFT = 16,
     // expand: LUT multipliers
     parameter int E_LUTMUL = 0,
     // expand: steps per pixel, (SQ / E_PI) * (E1 + 9 * E3) / E_PO
@@ -79,9 +79,9 @@ module sqz_fire #(
     // expand: accumulator bits (shared by both segments)
     parameter int E_ACCW = 16,
     // expand1x1: product shift to the accumulator's binary point
-    parameter int E_PSH0 = 0,
+    parameter int E_PROD_SHIFT0 = 0,
     // expand3x3: product shift to the accumulator's binary point
-    parameter int E_PSH1 = 0,
+    parameter int E_PROD_SHIFT1 = 0,
     // expand: requantisation shift
     parameter int E_D = 0,
     // expand1x1: ReLU
@@ -100,7 +100,7 @@ module sqz_fire #(
     // 0: none; 1: identity (CI = E1 + E3); 2: a 1x1 conv of the input
     parameter int BYPASS = 0,
     // bypass FIFO depth in pixels (>= W + 1: the copy waits while the expand fills one row and one pixel)
-    parameter int BYD = 16,
+    parameter int BYPASS_DEPTH = 16,
     // bypass conv: input channels per step (divides CI)
     parameter int B_PI = 1,
     // bypass conv: output channels per step (divides E1 + E3)
@@ -110,7 +110,7 @@ module sqz_fire #(
     // bypass conv: output channels per multiplier
     parameter int B_PACK = 1,
     // bypass conv: packed coefficient's high-channel offset
-    parameter int B_PS = 16,
+    parameter int B_PACK_SHIFT = 16,
     // bypass conv: LUT multipliers
     parameter int B_LUTMUL = 0,
     // bypass conv: steps per pixel, (CI / B_PI) * (E1 + E3) / B_PO
@@ -118,7 +118,7 @@ module sqz_fire #(
     // bypass conv: accumulator bits
     parameter int B_ACCW = 16,
     // bypass conv: product shift to the accumulator's binary point
-    parameter int B_PSH = 0,
+    parameter int B_PROD_SHIFT = 0,
     // bypass conv: requantisation shift (to the expand type)
     parameter int B_D = 0,
     // bypass conv: ReLU
@@ -132,9 +132,9 @@ module sqz_fire #(
     // bypass conv: line-buffer resource
     parameter B_LBSTYLE = "distributed",
     // identity bypass: shift from the input type to the expand type (input fraction bits minus expand's)
-    parameter int ID_D = 0,
+    parameter int ID_SHIFT = 0,
     // add: shift from the expand type to the output type (expand fraction bits minus output's)
-    parameter int A_D = 0,
+    parameter int ADD_SHIFT = 0,
     // add: ReLU on the sum
     parameter bit A_RELU = 0
 ) (
@@ -159,9 +159,9 @@ module sqz_fire #(
   if (BYPASS == 2 && (B_PI < 1 || B_PO < 1 || CI % B_PI != 0 || (E1 + E3) % B_PO != 0)) begin : g_check3
     $error("Error: B_PI (%0d) must divide CI (%0d) and B_PO (%0d) must divide E1 + E3 (%0d)", B_PI, CI, B_PO, E1 + E3);
   end
-  if (BYPASS != 0 && BYD < W + 1) begin : g_check4
-    $error("Error: BYD (%0d) must be at least W + 1 (%0d): the bypass copy waits while the expand fills a row and a pixel, a shallower FIFO deadlocks",
-           BYD, W + 1);
+  if (BYPASS != 0 && BYPASS_DEPTH < W + 1) begin : g_check4
+    $error("Error: BYPASS_DEPTH (%0d) must be at least W + 1 (%0d): the bypass copy waits while the expand fills a row and a pixel, a shallower FIFO deadlocks",
+           BYPASS_DEPTH, W + 1);
   end
 
   localparam int CO = E1 + E3;
@@ -172,15 +172,15 @@ module sqz_fire #(
 
   // 1x1 convs see the frame as one column of H*W pixels: two one-pixel buffer slots, not two rows
   sqz_conv #(.H(H * W), .W(1), .C(CI), .IB(IB), .ISIGNED(ISIGNED), .K(1), .S(1), .PT(0), .PL(0), .OH(H * W),
-             .OW(1), .R(2), .PI(S_PI), .PO(S_PO), .WB(S_WB), .PACK(S_PACK), .PS(S_PS), .LUTMUL(S_LUTMUL), .NCI(CI / S_PI), .NSEG(1), .NCO0(SQ / S_PO), .KS0(1),
-             .NSTEP(S_NSTEP), .ACCW(S_ACCW), .PSH0(S_PSH), .D(S_D), .OB(SB), .OSIGNED(0), .RELU0(S_RELU),
+             .OW(1), .R(2), .PI(S_PI), .PO(S_PO), .WB(S_WB), .PACK(S_PACK), .PACK_SHIFT(S_PACK_SHIFT), .LUTMUL(S_LUTMUL), .IN_CHUNKS(CI / S_PI), .NSEG(1), .NCO0(SQ / S_PO), .KS0(1),
+             .NSTEP(S_NSTEP), .ACCW(S_ACCW), .PROD_SHIFT0(S_PROD_SHIFT), .D(S_D), .OB(SB), .OSIGNED(0), .RELU0(S_RELU),
              .WFILE(S_WFILE), .BFILE(S_BFILE), .WSTYLE(S_WSTYLE), .LBSTYLE(S_LBSTYLE)) squeeze (
       .clk, .rst, .s_valid(sq_in_valid), .s_ready(sq_in_ready), .s_data(sq_in_data), .m_valid(sq_out_valid), .m_ready(sq_out_ready),
       .m_data(sq_out_data));
 
   sqz_conv #(.H(H), .W(W), .C(SQ), .IB(SB), .ISIGNED(0), .K(3), .S(1), .PT(1), .PL(1), .OH(H), .OW(W), .R(4),
-             .PI(E_PI), .PO(E_PO), .WB(E_WB), .PACK(E_PACK), .PS(E_PS), .LUTMUL(E_LUTMUL), .NCI(SQ / E_PI), .NSEG(2), .NCO0(E1 / E_PO), .KS0(1),
-             .NCO1(E3 / E_PO), .KS1(3), .NSTEP(E_NSTEP), .ACCW(E_ACCW), .PSH0(E_PSH0), .PSH1(E_PSH1), .D(E_D),
+             .PI(E_PI), .PO(E_PO), .WB(E_WB), .PACK(E_PACK), .PACK_SHIFT(E_PACK_SHIFT), .LUTMUL(E_LUTMUL), .IN_CHUNKS(SQ / E_PI), .NSEG(2), .NCO0(E1 / E_PO), .KS0(1),
+             .NCO1(E3 / E_PO), .KS1(3), .NSTEP(E_NSTEP), .ACCW(E_ACCW), .PROD_SHIFT0(E_PROD_SHIFT0), .PROD_SHIFT1(E_PROD_SHIFT1), .D(E_D),
              .OB(EB), .OSIGNED(ESIGNED), .RELU0(E_RELU0), .RELU1(E_RELU1), .WFILE(E_WFILE), .BFILE(E_BFILE),
              .WSTYLE(E_WSTYLE), .LBSTYLE(E_LBSTYLE)) expand (
       .clk, .rst, .s_valid(sq_out_valid), .s_ready(sq_out_ready), .s_data(sq_out_data), .m_valid(ex_valid), .m_ready(ex_ready),
@@ -208,18 +208,18 @@ module sqz_fire #(
         assign by_data = copy_data;
       end else begin : g_conv
         sqz_conv #(.H(H * W), .W(1), .C(CI), .IB(IB), .ISIGNED(ISIGNED), .K(1), .S(1), .PT(0), .PL(0),
-                   .OH(H * W), .OW(1), .R(2), .PI(B_PI), .PO(B_PO), .WB(B_WB), .PACK(B_PACK), .PS(B_PS), .LUTMUL(B_LUTMUL), .NCI(CI / B_PI), .NSEG(1), .NCO0(CO / B_PO),
-                   .KS0(1), .NSTEP(B_NSTEP), .ACCW(B_ACCW), .PSH0(B_PSH), .D(B_D), .OB(EB), .OSIGNED(ESIGNED),
+                   .OH(H * W), .OW(1), .R(2), .PI(B_PI), .PO(B_PO), .WB(B_WB), .PACK(B_PACK), .PACK_SHIFT(B_PACK_SHIFT), .LUTMUL(B_LUTMUL), .IN_CHUNKS(CI / B_PI), .NSEG(1), .NCO0(CO / B_PO),
+                   .KS0(1), .NSTEP(B_NSTEP), .ACCW(B_ACCW), .PROD_SHIFT0(B_PROD_SHIFT), .D(B_D), .OB(EB), .OSIGNED(ESIGNED),
                    .RELU0(B_RELU), .WFILE(B_WFILE), .BFILE(B_BFILE), .WSTYLE(B_WSTYLE),
                    .LBSTYLE(B_LBSTYLE)) bypass_conv (
             .clk, .rst, .s_valid(copy_valid), .s_ready(copy_ready), .s_data(copy_data), .m_valid(by_valid),
             .m_ready(by_ready), .m_data(by_data));
       end
-      sqz_fifo #(.WIDTH(CO * BY_BITS), .DEPTH(BYD), .STYLE((BYD * CO * BY_BITS > 4096) ? "block" : "distributed")) delay (
+      sqz_fifo #(.WIDTH(CO * BY_BITS), .DEPTH(BYPASS_DEPTH), .STYLE((BYPASS_DEPTH * CO * BY_BITS > 4096) ? "block" : "distributed")) delay (
           .clk, .rst, .s_valid(by_valid), .s_ready(by_ready), .s_data(by_data), .m_valid(late_valid), .m_ready(late_ready),
           .m_data(late_data));
       sqz_add #(.C(CO), .AB(EB), .BB(BY_BITS), .ASIGNED(ESIGNED), .BSIGNED((BYPASS == 1) ? ISIGNED : ESIGNED),
-                .BD((BYPASS == 1) ? ID_D : 0), .BRELU(BYPASS == 1), .OB(OB), .OSIGNED(OSIGNED), .OD(A_D),
+                .BD((BYPASS == 1) ? ID_SHIFT : 0), .BRELU(BYPASS == 1), .OB(OB), .OSIGNED(OSIGNED), .OD(ADD_SHIFT),
                 .ORELU(A_RELU)) add (
           .a_valid(ex_valid), .a_ready(ex_ready), .a_data(ex_data), .b_valid(late_valid), .b_ready(late_ready),
           .b_data(late_data), .m_valid, .m_ready, .m_data);

@@ -4,10 +4,10 @@
 // biases, already aligned to the accumulator's binary point, sit in a small LUT ROM per chunk.
 // Up to two segments (a Fire's 1x1 and 3x3 expands) with their own product alignment and ReLU.
 // DSP packing (PACK = 2): output channels 2j and 2j+1 share one multiplier per input channel. The
-// ROM holds the pair as one coefficient c = w_hi * 2^PS + w_lo (fields: w_lo in PS bits two's
-// complement, then w_hi - [w_lo < 0] in WB + 1 bits), so c * x = (w_hi x) 2^PS + w_lo x exactly;
-// the PI products are summed packed and split once: lo = the low PS bits (signed), hi = the rest
-// plus the lo sign bit. Exact while |sum of PI lo products| < 2^(PS-1) (PS = WB + IB + clog2(PI),
+// ROM holds the pair as one coefficient c = w_hi * 2^PACK_SHIFT + w_lo (fields: w_lo in PACK_SHIFT bits two's
+// complement, then w_hi - [w_lo < 0] in WB + 1 bits), so c * x = (w_hi x) 2^PACK_SHIFT + w_lo x exactly;
+// the PI products are summed packed and split once: lo = the low PACK_SHIFT bits (signed), hi = the rest
+// plus the lo sign bit. Exact while |sum of PI lo products| < 2^(PACK_SHIFT-1) (PACK_SHIFT = WB + IB + clog2(PI),
 // chosen by the generator), and c fits the DSP's wide port (25 bits on DSP48E1, 27 on DSP48E2).
 // LUT multipliers (LUTMUL = 1, unpacked only): each product is a sum of the input shifted by the
 // weight's bits (the sign bit subtracts), written so that synthesis builds adders, not DSPs.
@@ -25,7 +25,7 @@ module sqz_mac #(
     // output channels per multiplier: 1, or 2 (DSP packing, see above)
     parameter int PACK = 1,
     // PACK 2: bit offset of the high channel in a packed coefficient (>= WB + IB + $clog2(PI))
-    parameter int PS = 16,
+    parameter int PACK_SHIFT = 16,
     // multipliers built from LUTs (shift-and-add) instead of DSP slices (needs PACK 1)
     parameter bit LUTMUL = 0,
     // output-channel chunks per pixel (>= 1): the pixel has NCO * PO channels
@@ -33,9 +33,9 @@ module sqz_mac #(
     // accumulator bits, signed (>= WB + IB + 1: one full product; exact for the weights, sized by the generator)
     parameter int ACCW = 24,
     // segment 0: left shift of the products to the accumulator's binary point (>= 0)
-    parameter int PSH0 = 0,
+    parameter int PROD_SHIFT0 = 0,
     // segment 1: left shift of the products to the accumulator's binary point (>= 0)
-    parameter int PSH1 = 0,
+    parameter int PROD_SHIFT1 = 0,
     // requantisation shift: accumulator fraction bits minus output fraction bits (see sqz_requant)
     parameter int D = 8,
     // bits per output channel (>= 1)
@@ -71,9 +71,9 @@ module sqz_mac #(
   if ((PACK != 1 && PACK != 2) || PO % PACK != 0) begin : g_check2
     $error("Error: PACK (%0d) must be 1 or 2 and divide PO (%0d)", PACK, PO);
   end
-  if (PACK == 2 && (WB < 2 || PS < WB + IB + $clog2(PI))) begin : g_check3
-    $error("Error: packing needs WB >= 2 and PS (%0d) at least WB + IB + $clog2(PI) = %0d: the low channel's sum of PI products must not reach the high channel",
-           PS, WB + IB + $clog2(PI));
+  if (PACK == 2 && (WB < 2 || PACK_SHIFT < WB + IB + $clog2(PI))) begin : g_check3
+    $error("Error: packing needs WB >= 2 and PACK_SHIFT (%0d) at least WB + IB + $clog2(PI) = %0d: the low channel's sum of PI products must not reach the high channel",
+           PACK_SHIFT, WB + IB + $clog2(PI));
   end
   if (LUTMUL && PACK != 1) begin : g_check4
     $error("Error: LUTMUL needs PACK 1: packed pairs are multiplied in DSP slices");
@@ -82,14 +82,14 @@ module sqz_mac #(
     $error("Error: ACCW (%0d) must be at least WB + IB + 1 = %0d: the accumulator holds at least one product",
            ACCW, WB + IB + 1);
   end
-  if (PSH0 < 0 || PSH1 < 0) begin : g_check6
-    $error("Error: PSH0 (%0d) and PSH1 (%0d) must not be negative: products shift left to the accumulator's binary point",
-           PSH0, PSH1);
+  if (PROD_SHIFT0 < 0 || PROD_SHIFT1 < 0) begin : g_check6
+    $error("Error: PROD_SHIFT0 (%0d) and PROD_SHIFT1 (%0d) must not be negative: products shift left to the accumulator's binary point",
+           PROD_SHIFT0, PROD_SHIFT1);
   end
 
   localparam int PROD_W = WB + IB + 1;           // one product (the input extended by a sign bit)
   localparam int ENTRY_W = PACK * WB + PACK - 1;  // bits per ROM entry: one weight or one packed pair
-  localparam int COEF_W = PS + WB + 1;           // a packed coefficient
+  localparam int COEF_W = PACK_SHIFT + WB + 1;           // a packed coefficient
   localparam int PSUM_W = COEF_W + IB + 1 + $clog2(PI + 1);  // sum of PI packed products
 
   function automatic signed [PROD_W-1:0] lutmul(input signed [WB-1:0] w, input signed [IB:0] x);
@@ -135,7 +135,7 @@ module sqz_mac #(
             p = LUTMUL ? lutmul(w, x) : w * x;
             psum = psum + ACCW'(p);
           end
-          sum[po] = (s_seg ? (psum <<< PSH1) : (psum <<< PSH0));
+          sum[po] = (s_seg ? (psum <<< PROD_SHIFT1) : (psum <<< PROD_SHIFT0));
         end
       end
     end else begin : g_packed
@@ -150,17 +150,17 @@ module sqz_mac #(
             logic signed [IB:0] x;
             logic signed [COEF_W+IB:0] p;
             e = s_w[(j * PI + pi) * ENTRY_W +: ENTRY_W];
-            c = {e[ENTRY_W-1:WB], {(PS - WB + 1){e[WB-1]}}, e[WB-2:0]};
+            c = {e[ENTRY_W-1:WB], {(PACK_SHIFT - WB + 1){e[WB-1]}}, e[WB-2:0]};
             x = ISIGNED ? {s_data[pi * IB + IB - 1], s_data[pi * IB +: IB]} : {1'b0, s_data[pi * IB +: IB]};
             p = c * x;
             psum = psum + PSUM_W'(p);
           end
-          lo = ACCW'($signed(psum[PS-1:0]));
-          hi_sum = psum >>> PS;            // signed operands only: an unsigned one would make >>> logical
-          if (psum[PS-1]) hi_sum = hi_sum + PSUM_W'(1);
+          lo = ACCW'($signed(psum[PACK_SHIFT-1:0]));
+          hi_sum = psum >>> PACK_SHIFT;            // signed operands only: an unsigned one would make >>> logical
+          if (psum[PACK_SHIFT-1]) hi_sum = hi_sum + PSUM_W'(1);
           hi = ACCW'(hi_sum);
-          sum[2 * j] = (s_seg ? (lo <<< PSH1) : (lo <<< PSH0));
-          sum[2 * j + 1] = (s_seg ? (hi <<< PSH1) : (hi <<< PSH0));
+          sum[2 * j] = (s_seg ? (lo <<< PROD_SHIFT1) : (lo <<< PROD_SHIFT0));
+          sum[2 * j + 1] = (s_seg ? (hi <<< PROD_SHIFT1) : (hi <<< PROD_SHIFT0));
         end
       end
     end

@@ -1,12 +1,12 @@
 // K x K / S max pooling, floor or ceil mode (taps outside the image are skipped, as ONNX pads
-// -inf): for each chunk of C/NCH channels the sliding window issues the K*K taps of the output
-// pixel; the chunk's maxima go into the output pixel. K*K*NCH cycles per output pixel.
+// -inf): for each chunk of C/CHUNKS channels the sliding window issues the K*K taps of the output
+// pixel; the chunk's maxima go into the output pixel. K*K*CHUNKS cycles per output pixel.
 module sqz_maxpool #(
     // input image height in pixels (H + R + K < 32768)
     parameter int H = 8,
     // input image width in pixels (W + K < 32768)
     parameter int W = 8,
-    // channels (a multiple of NCH)
+    // channels (a multiple of CHUNKS)
     parameter int C = 4,
     // bits per channel (>= 1)
     parameter int IB = 8,
@@ -26,8 +26,8 @@ module sqz_maxpool #(
     parameter int OW = 4,
     // line-buffer rows: a power of two, at least 2 and at least K
     parameter int R = 4,
-    // chunks per pixel (divides C): C / NCH channels are compared per cycle
-    parameter int NCH = 1,
+    // chunks per pixel (divides C): C / CHUNKS channels are compared per cycle
+    parameter int CHUNKS = 1,
     // line-buffer resource: "block" (block RAM), else LUT RAM
     parameter LBSTYLE = "block"
 ) (
@@ -46,23 +46,23 @@ module sqz_maxpool #(
            PT, PL, K, H, W);
   end
 
-  localparam int CH_PER_CHUNK = C / NCH;  // channels per chunk
+  localparam int CH_PER_CHUNK = C / CHUNKS;  // channels per chunk
   logic win_valid, win_ready, win_pad, win_seg, win_first, win_last, win_payload;
   logic [CH_PER_CHUNK*IB-1:0] win_data, chunk_max;
   logic [15:0] win_co, done_chunk;
   logic have_tap, chunk_done;
   logic [C*IB-1:0] held_out;
   sqz_window #(.H(H), .W(W), .C(C), .IB(IB), .K(K), .S(S), .PT(PT), .PL(PL), .OH(OH), .OW(OW), .R(R),
-               .NCH(NCH), .CHUNK_BY_CO(1), .NCI(1), .NSEG(1), .NCO0(NCH), .KS0(K), .NSTEP(K * K * NCH), .PW(1),
+               .CHUNKS(CHUNKS), .CHUNK_BY_CO(1), .IN_CHUNKS(1), .NSEG(1), .NCO0(CHUNKS), .KS0(K), .NSTEP(K * K * CHUNKS), .PW(1),
                .PFILE(""), .LBSTYLE(LBSTYLE)) win (
       .clk, .rst, .s_valid, .s_ready, .s_data, .m_valid(win_valid), .m_ready(win_ready), .m_data(win_data),
       .m_payload(win_payload), .m_pad(win_pad), .m_co(win_co), .m_seg(win_seg), .m_first(win_first),
       .m_last(win_last));
-  assign m_valid = chunk_done && done_chunk == 16'(NCH - 1);
+  assign m_valid = chunk_done && done_chunk == 16'(CHUNKS - 1);
   assign win_ready = !(m_valid && !m_ready);
   always_comb begin
     m_data = held_out;
-    m_data[(NCH - 1) * CH_PER_CHUNK * IB +: CH_PER_CHUNK * IB] = chunk_max;
+    m_data[(CHUNKS - 1) * CH_PER_CHUNK * IB +: CH_PER_CHUNK * IB] = chunk_max;
   end
   always_ff @(posedge clk) begin
     if (rst) begin
@@ -71,7 +71,7 @@ module sqz_maxpool #(
     end else if (win_ready) begin
       chunk_done <= win_valid && win_last;
       if (chunk_done)
-        for (int k = 0; k < NCH; k++)
+        for (int k = 0; k < CHUNKS; k++)
           if (done_chunk == 16'(k)) held_out[k * CH_PER_CHUNK * IB +: CH_PER_CHUNK * IB] <= chunk_max;
       if (win_valid) begin
         done_chunk <= win_co;

@@ -2,8 +2,8 @@
 // expand and max-pool layer (the RTL twin of stream_windows in sqz_layers.h).
 //
 // Input: one pixel (C channels of IB bits, channel 0 in the low bits) per beat, raster order,
-// frames back to back. The buffer keeps R rows (a power of two >= K) of pixels stored as NCH
-// chunks of C/NCH channels (a deep, narrow memory: block RAM holds it efficiently); an accepted
+// frames back to back. The buffer keeps R rows (a power of two >= K) of pixels stored as CHUNKS
+// chunks of C/CHUNKS channels (a deep, narrow memory: block RAM holds it efficiently); an accepted
 // pixel is written one chunk per cycle. A pixel is accepted while its slot no longer holds a row
 // the current output pixel still needs, so input of the next row (or frame) overlaps the
 // computation of this one.
@@ -11,7 +11,7 @@
 // buffered input pixel (the tap (ky, kx) of the window; `pad` when it lies outside the image;
 // chunk = the input-channel counter, or the output-chunk counter when CHUNK_BY_CO, as pooling
 // does) and the payload ROM word for that step (the layer's weights). The step sequence is NSEG segments; segment s
-// has NCO_s chunks of output channels, each reading the KS_s x KS_s centre taps, NCI input
+// has NCO_s chunks of output channels, each reading the KS_s x KS_s centre taps, IN_CHUNKS input
 // chunks per tap: for a conv NSEG = 1, KS0 = K; a Fire expand has the 1x1 expand (KS 1) and the
 // 3x3 expand (KS 3) as two segments of one scheduler. Steps issue one per cycle.
 module sqz_window #(
@@ -19,7 +19,7 @@ module sqz_window #(
     parameter int H = 8,
     // input image width in pixels (W + K < 32768)
     parameter int W = 8,
-    // channels per input pixel (a multiple of NCH)
+    // channels per input pixel (a multiple of CHUNKS)
     parameter int C = 4,
     // bits per channel (>= 1)
     parameter int IB = 8,
@@ -37,12 +37,12 @@ module sqz_window #(
     parameter int OW = 8,
     // line-buffer rows: a power of two, at least 2 and at least K (above K, the next row loads while this one is used)
     parameter int R = 4,
-    // chunks per stored pixel: the buffer holds C / NCH channels per word (divides C)
-    parameter int NCH = 1,
-    // 1: the output-chunk counter picks the chunk read (pooling: NSEG 1, NCO0 = NCH); 0: the input-chunk counter does (NCI = NCH)
+    // chunks per stored pixel: the buffer holds C / CHUNKS channels per word (divides C)
+    parameter int CHUNKS = 1,
+    // 1: the output-chunk counter picks the chunk read (pooling: NSEG 1, NCO0 = CHUNKS); 0: the input-chunk counter does (IN_CHUNKS = CHUNKS)
     parameter bit CHUNK_BY_CO = 0,
     // input chunks read per tap (steps per tap)
-    parameter int NCI = 1,
+    parameter int IN_CHUNKS = 1,
     // segments of the step sequence (1, or 2 for a Fire's expand1x1 + expand3x3)
     parameter int NSEG = 1,
     // segment 0: output-channel chunks (>= 1)
@@ -53,7 +53,7 @@ module sqz_window #(
     parameter int NCO1 = 1,
     // segment 1 (NSEG = 2): taps per side (1..K, K - KS1 even)
     parameter int KS1 = 1,
-    // steps per output pixel, the payload ROM's depth: NCI * (NCO0 * KS0^2 + NCO1 * KS1^2 if NSEG = 2)
+    // steps per output pixel, the payload ROM's depth: IN_CHUNKS * (NCO0 * KS0^2 + NCO1 * KS1^2 if NSEG = 2)
     parameter int NSTEP = 9,
     // payload bits per step (>= 1; the weights of one step)
     parameter int PW = 1,
@@ -71,7 +71,7 @@ module sqz_window #(
     input  logic [C*IB-1:0] s_data,
     output logic            m_valid,
     input  logic            m_ready,
-    output logic [C/NCH*IB-1:0] m_data,
+    output logic [C/CHUNKS*IB-1:0] m_data,
     output logic [PW-1:0]   m_payload,
     output logic            m_pad,
     output logic [15:0]     m_co,    // output-channel chunk, counted over both segments
@@ -91,12 +91,12 @@ module sqz_window #(
     $error("Error: R (%0d) must be a power of two, at least 2 and at least K (%0d): the buffer holds the window's rows",
            R, K);
   end
-  if (NCH < 1 || C % NCH != 0) begin : g_check4
-    $error("Error: NCH (%0d) must divide C (%0d): a stored pixel is NCH equal chunks", NCH, C);
+  if (CHUNKS < 1 || C % CHUNKS != 0) begin : g_check4
+    $error("Error: CHUNKS (%0d) must divide C (%0d): a stored pixel is CHUNKS equal chunks", CHUNKS, C);
   end
-  if (CHUNK_BY_CO ? (NCO0 != NCH || NSEG != 1) : (NCI != NCH)) begin : g_check5
-    $error("Error: chunks read per output pixel must be the NCH (%0d) stored ones: NCI (%0d) = NCH, or with CHUNK_BY_CO NCO0 (%0d) = NCH and NSEG 1",
-           NCH, NCI, NCO0);
+  if (CHUNK_BY_CO ? (NCO0 != CHUNKS || NSEG != 1) : (IN_CHUNKS != CHUNKS)) begin : g_check5
+    $error("Error: chunks read per output pixel must be the CHUNKS (%0d) stored ones: IN_CHUNKS (%0d) = CHUNKS, or with CHUNK_BY_CO NCO0 (%0d) = CHUNKS and NSEG 1",
+           CHUNKS, IN_CHUNKS, NCO0);
   end
   if (NSEG < 1 || NSEG > 2 || NCO0 < 1 || (NSEG > 1 && NCO1 < 1)) begin : g_check6
     $error("Error: NSEG (%0d) must be 1 or 2 and each segment's NCO at least 1", NSEG);
@@ -105,16 +105,16 @@ module sqz_window #(
     $error("Error: KS0 (%0d) and KS1 (%0d) must be in 1..K (%0d) with K - KS even: the centred taps of the window",
            KS0, KS1, K);
   end
-  if (NSTEP != NCI * (NCO0 * KS0 * KS0 + ((NSEG > 1) ? NCO1 * KS1 * KS1 : 0))) begin : g_check8
-    $error("Error: NSTEP (%0d) must be NCI * (NCO0 * KS0^2 + NCO1 * KS1^2) = %0d, the steps of one output pixel",
-           NSTEP, NCI * (NCO0 * KS0 * KS0 + ((NSEG > 1) ? NCO1 * KS1 * KS1 : 0)));
+  if (NSTEP != IN_CHUNKS * (NCO0 * KS0 * KS0 + ((NSEG > 1) ? NCO1 * KS1 * KS1 : 0))) begin : g_check8
+    $error("Error: NSTEP (%0d) must be IN_CHUNKS * (NCO0 * KS0^2 + NCO1 * KS1^2) = %0d, the steps of one output pixel",
+           NSTEP, IN_CHUNKS * (NCO0 * KS0 * KS0 + ((NSEG > 1) ? NCO1 * KS1 * KS1 : 0)));
   end
 
   localparam int SLOT_BITS = $clog2(R);
-  localparam int CHUNK_W = C / NCH * IB;  // bits per stored chunk
+  localparam int CHUNK_W = C / CHUNKS * IB;  // bits per stored chunk
   localparam int COL_BITS = (W > 1) ? $clog2(W) : 1;
-  localparam int LB_DEPTH = R * W * NCH;
-  localparam int CHUNK_BITS = (NCH > 1) ? $clog2(NCH) : 1;
+  localparam int LB_DEPTH = R * W * CHUNKS;
+  localparam int CHUNK_BITS = (CHUNKS > 1) ? $clog2(CHUNKS) : 1;
   localparam int LB_ADDR_BITS = $clog2(LB_DEPTH);
   localparam int STEP_BITS = (NSTEP > 1) ? $clog2(NSTEP) : 1;
 
@@ -137,7 +137,7 @@ module sqz_window #(
   logic writing, chunk_we, px_stored;  // chunked write of the accepted pixel: busy, a chunk now, its last chunk
   logic [15:0] wr_chunk;             // chunk being written
   logic [C*IB-1:0] held_px;          // the accepted pixel, held (load enable only) while written
-  logic [CHUNK_W-1:0] held_chunk [NCH];  // ... viewed as chunks: the write data is one array read
+  logic [CHUNK_W-1:0] held_chunk [CHUNKS];  // ... viewed as chunks: the write data is one array read
   logic [LB_ADDR_BITS-1:0] wr_addr;
   always_comb begin
     last_row = win_y + 16'(K - 1);
@@ -157,27 +157,27 @@ module sqz_window #(
   assign s_ready = !rst && !writing && (in_row < first_row + 16'(R));
   assign accept = s_valid && s_ready;
   // a pixel has arrived (counts for the window) once its last chunk is written
-  assign chunk_we = (NCH == 1) ? accept : writing;
-  assign px_stored = (NCH == 1) ? accept : (writing && wr_chunk == 16'(NCH - 1));
-  assign pix_done = (ci == 16'(NCI - 1)) && (kx == seg_k - 1) && (ky == seg_k - 1) &&
+  assign chunk_we = (CHUNKS == 1) ? accept : writing;
+  assign px_stored = (CHUNKS == 1) ? accept : (writing && wr_chunk == 16'(CHUNKS - 1));
+  assign pix_done = (ci == 16'(IN_CHUNKS - 1)) && (kx == seg_k - 1) && (ky == seg_k - 1) &&
                     (co == ((NSEG > 1 && seg) ? 16'(NCO1 - 1) : 16'(NCO0 - 1))) && (NSEG == 1 || seg);
   assign frame_done = issue && pix_done && out_x == 16'(OW - 1) && out_y == 16'(OH - 1);
 
   // ---- line buffer (chunked) and payload ROM, read synchronously on issue ----
-  // addresses: (slot * W + column) * NCH + chunk; the write side is a pointer (pixels arrive in
+  // addresses: (slot * W + column) * CHUNKS + chunk; the write side is a pointer (pixels arrive in
   // ring order), the read side adds constant tables (no multipliers)
   always_comb
-    for (int i = 0; i < NCH; i++) held_chunk[i] = held_px[i * CHUNK_W +: CHUNK_W];
+    for (int i = 0; i < CHUNKS; i++) held_chunk[i] = held_px[i * CHUNK_W +: CHUNK_W];
   logic [SLOT_BITS-1:0] rd_slot;
   logic [LB_ADDR_BITS-1:0] slot_base [R];
   logic [LB_ADDR_BITS-1:0] col_base [W];
   genvar gi;
   generate
     for (gi = 0; gi < R; gi++) begin : g_slot
-      assign slot_base[gi] = LB_ADDR_BITS'(gi * W * NCH);
+      assign slot_base[gi] = LB_ADDR_BITS'(gi * W * CHUNKS);
     end
     for (gi = 0; gi < W; gi++) begin : g_col
-      assign col_base[gi] = LB_ADDR_BITS'(gi * NCH);
+      assign col_base[gi] = LB_ADDR_BITS'(gi * CHUNKS);
     end
   endgenerate
   logic [15:0] rd_chunk;
@@ -187,7 +187,7 @@ module sqz_window #(
   assign rd_slot = base_slot + SLOT_BITS'(tap_y);
   sqz_ram #(.WIDTH(CHUNK_W), .DEPTH(LB_DEPTH), .STYLE(LBSTYLE)) lb (
       .clk, .we(chunk_we), .waddr(wr_addr),
-      .wdata((NCH == 1) ? s_data[CHUNK_W-1:0] : held_chunk[CHUNK_BITS'(wr_chunk)]),
+      .wdata((CHUNKS == 1) ? s_data[CHUNK_W-1:0] : held_chunk[CHUNK_BITS'(wr_chunk)]),
       .re(issue), .raddr(slot_base[rd_slot] + col_base[COL_BITS'(rd_col)] + LB_ADDR_BITS'(rd_chunk)),
       .rdata(m_data));
   generate
@@ -207,14 +207,14 @@ module sqz_window #(
     end else begin
       // input side
       if (chunk_we) wr_addr <= (wr_addr == LB_ADDR_BITS'(LB_DEPTH - 1)) ? '0 : wr_addr + 1'b1;
-      if (accept) held_px <= s_data;  // (unused, and removed by synthesis, when NCH == 1)
-      if (NCH > 1) begin
+      if (accept) held_px <= s_data;  // (unused, and removed by synthesis, when CHUNKS == 1)
+      if (CHUNKS > 1) begin
         if (accept) begin
           writing <= 1'b1;
           wr_chunk <= '0;
         end else if (writing) begin
           wr_chunk <= wr_chunk + 1'b1;
-          if (wr_chunk == 16'(NCH - 1)) writing <= 1'b0;
+          if (wr_chunk == 16'(CHUNKS - 1)) writing <= 1'b0;
         end
       end
       if (px_stored) in_col <= (in_col == 16'(W - 1)) ? 16'sd0 : in_col + 16'sd1;
@@ -227,11 +227,11 @@ module sqz_window #(
         m_co <= (NSEG > 1 && seg) ? co + 16'(NCO0) : co;
         m_seg <= seg;
         m_first <= ci == 0 && kx == 0 && ky == 0;
-        m_last <= ci == 16'(NCI - 1) && kx == seg_k - 1 && ky == seg_k - 1;
+        m_last <= ci == 16'(IN_CHUNKS - 1) && kx == seg_k - 1 && ky == seg_k - 1;
       end
       if (issue) begin
         step <= pix_done ? '0 : step + 1'b1;
-        if (ci != 16'(NCI - 1)) ci <= ci + 1'b1;
+        if (ci != 16'(IN_CHUNKS - 1)) ci <= ci + 1'b1;
         else begin
           ci <= '0;
           if (kx != seg_k - 1) kx <= kx + 1'b1;
