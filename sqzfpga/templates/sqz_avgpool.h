@@ -12,32 +12,6 @@
 
 namespace sqz {
 
-// round_half_even(sum * 2^shift / n), saturated to [out_min, out_max], as the out type's bits.
-template <class out_T, typename CONFIG_T> out_T exact_average(ap_int<CONFIG_T::sum_width> sum, unsigned n) {
-    #pragma HLS INLINE
-    ap_int<CONFIG_T::num_width> num = sum;
-    ap_int<CONFIG_T::num_width> den = n;
-    if (CONFIG_T::shift >= 0)
-        num <<= CONFIG_T::shift;
-    else
-        den <<= -CONFIG_T::shift;
-    bool neg = num < 0;
-    if (neg)
-        num = -num;
-    ap_int<CONFIG_T::num_width> q = num / den, rem = num % den;
-    if (2 * rem > den || (2 * rem == den && q[0]))
-        q++;
-    if (neg)
-        q = -q;
-    if (q > CONFIG_T::out_max)
-        q = CONFIG_T::out_max;
-    if (q < CONFIG_T::out_min)
-        q = CONFIG_T::out_min;
-    out_T v;
-    v.range(out_T::width - 1, 0) = q.range(out_T::width - 1, 0);
-    return v;
-}
-
 template <class data_T, class res_T, typename CONFIG_T> struct AvgPoolKernel {
     static const unsigned H = CONFIG_T::in_height, W = CONFIG_T::in_width, C = CONFIG_T::n_chan;
     static const unsigned K = CONFIG_T::kernel, S = CONFIG_T::stride;

@@ -189,6 +189,33 @@ void maxpool(hls::stream<data_T> &data, hls::stream<res_T> &res) {
                    CONFIG_T::out_width>(data, res, k);
 }
 
+// ---- exact average: shared by the global and the windowed average pool (sqz_avgpool.h) ---------
+// round_half_even(sum * 2^shift / n), saturated to [out_min, out_max], as the out type's bits.
+template <class out_T, typename CONFIG_T> out_T exact_average(ap_int<CONFIG_T::sum_width> sum, unsigned n) {
+    #pragma HLS INLINE
+    ap_int<CONFIG_T::num_width> num = sum;
+    ap_int<CONFIG_T::num_width> den = n;
+    if (CONFIG_T::shift >= 0)
+        num <<= CONFIG_T::shift;
+    else
+        den <<= -CONFIG_T::shift;
+    bool neg = num < 0;
+    if (neg)
+        num = -num;
+    ap_int<CONFIG_T::num_width> q = num / den, rem = num % den;
+    if (2 * rem > den || (2 * rem == den && q[0]))
+        q++;
+    if (neg)
+        q = -q;
+    if (q > CONFIG_T::out_max)
+        q = CONFIG_T::out_max;
+    if (q < CONFIG_T::out_min)
+        q = CONFIG_T::out_min;
+    out_T v;
+    v.range(out_T::width - 1, 0) = q.range(out_T::width - 1, 0);
+    return v;
+}
+
 // ---- global average pooling with exact rounding ------------------------------------------------
 // out = round_half_even(sum * 2^(out_frac - in_frac) / N), saturated: the same integers the QONNX
 // Quant after GlobalAveragePool produces, with one integer division per channel per frame.
@@ -214,27 +241,7 @@ Pixels:
     }
     res_T o;
     for (unsigned ch = 0; ch < C; ch++) {
-        ap_int<CONFIG_T::num_width> num = sum[ch];
-        ap_int<CONFIG_T::num_width> den = N;
-        if (CONFIG_T::shift >= 0)
-            num <<= CONFIG_T::shift;
-        else
-            den <<= -CONFIG_T::shift;
-        bool neg = num < 0;
-        if (neg)
-            num = -num;
-        ap_int<CONFIG_T::num_width> q = num / den, rem = num % den;
-        if (2 * rem > den || (2 * rem == den && q[0]))
-            q++;
-        if (neg)
-            q = -q;
-        if (q > CONFIG_T::out_max)
-            q = CONFIG_T::out_max;
-        if (q < CONFIG_T::out_min)
-            q = CONFIG_T::out_min;
-        typename res_T::value_type v;
-        v.range(res_T::value_type::width - 1, 0) = q.range(res_T::value_type::width - 1, 0);
-        o[ch] = v;
+        o[ch] = exact_average<typename res_T::value_type, CONFIG_T>(sum[ch], N);
     }
     res.write(o);
 }
