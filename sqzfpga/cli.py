@@ -119,7 +119,7 @@ def cmd_train(a):
     from sqzfpga.model.train import TrainOptions, resume_state, train
 
     out = Path(a.out)
-    _check_output_file(out)
+    _check_output_file(out, (".pt", ".pth"))
     if a.threads is not None:
         _positive(a.threads, "--threads")
         torch.set_num_threads(a.threads)
@@ -171,9 +171,18 @@ def _check_labels(ds, cfg):
                         f"{cfg.num_classes} classes; set --num-classes")
 
 
-def _check_output_file(out: Path) -> None:
+def _check_output_file(out: Path, suffixes: tuple[str, ...]) -> None:
+    """A file the command may write: of its kind (by suffix), never the model shipped with sqzfpga."""
+    from sqzfpga.model.checkpoint import DEFAULT_DIR
+
     if out.is_dir():
         raise UserError(f"--out {out}: is a folder; expected a file name")
+    if out.suffix.lower() not in suffixes:
+        raise UserError(f"--out {out}: the file written is a {' or '.join(suffixes)} file; name it so "
+                        f"(e.g. --out {out.with_suffix(suffixes[0]).name})")
+    if out.resolve().parent == DEFAULT_DIR.resolve():
+        raise UserError(f"--out {out}: is the folder of the model shipped with sqzfpga, which no command "
+                        "overwrites; write elsewhere (e.g. --out my-model" + suffixes[0] + ")")
     _check_writable(out.parent)
 
 
@@ -235,7 +244,7 @@ def cmd_export(a):
     from sqzfpga.model.export import export
 
     path, out = _resolve_model(a.model), Path(a.out)
-    _check_output_file(out)
+    _check_output_file(out, (".onnx",))
     model, _ = checkpoint.load_model(path)
     t0 = time.time()
     export(model, out)

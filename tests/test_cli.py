@@ -119,3 +119,25 @@ def test_init_with_other_normalisation_is_refused(tmp_path, fmnist_dir):
     checkpoint.save(other, SqueezeNet(preset("default", mean=(0.5,), std=(0.25,))))
     assert_clean_error(run_cli("train", "--data", fmnist_dir, "--out", tmp_path / "x.pt", "--init", other,
                                "--epochs", 0, "--quantize"), "norm.pt", "normalisation")
+
+
+def test_no_command_overwrites_the_shipped_model(tmp_path, fmnist_dir):
+    """`train`/`export --out` into sqzfpga/model/default/ (as a user might, to "update" the default) is
+    one error line and leaves the shipped files byte for byte; a file of the wrong kind is refused too."""
+    import hashlib
+
+    from sqzfpga.model.checkpoint import DEFAULT_DIR
+
+    def shipped():
+        return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(DEFAULT_DIR.iterdir()) if p.is_file()}
+
+    before = shipped()
+    assert "model.pt" in before
+    assert_clean_error(run_cli("train", "--data", fmnist_dir, "--out", "sqzfpga/model/default/model.pt", "--limit", 64,
+                               "--epochs", 1), "model shipped with sqzfpga", "no command overwrites")
+    assert_clean_error(run_cli("export", "--out", "sqzfpga/model/default/model.onnx"), "model shipped with sqzfpga")
+    assert_clean_error(run_cli("export", "--out", tmp_path / "m.pt"), "is a .onnx file", "--out m.onnx")
+    assert_clean_error(run_cli("train", "--data", fmnist_dir, "--out", tmp_path / "m.onnx", "--limit", 64),
+                       "is a .pt or .pth file")
+    assert shipped() == before
+    assert not (tmp_path / "m.pt").exists() and not (tmp_path / "m.onnx").exists()
