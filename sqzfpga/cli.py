@@ -227,6 +227,9 @@ def cmd_eval(a):
         kind = "quantized checkpoint" if model.quantized else "float checkpoint"
     if not len(ds):
         raise UserError(f"dataset {ds.source}: the {a.split} split has no images")
+    if int(ds.labels.max()) >= scores.shape[1]:
+        raise UserError(f"dataset {ds.source}: labels go up to {int(ds.labels.max())}, but {path} scores "
+                        f"{scores.shape[1]} classes; evaluate on a dataset of the model's classes")
     acc = float((scores.argmax(1) == ds.labels).mean())
     log(f"{path}: {kind}, accuracy {acc:.4f} on {len(ds)} {a.split} images ({time.time() - t0:.1f} s)")
     return {"model": str(path), "kind": kind, "split": a.split, "images": len(ds), "accuracy": acc}

@@ -141,3 +141,11 @@ def test_no_command_overwrites_the_shipped_model(tmp_path, fmnist_dir):
                        "is a .pt or .pth file")
     assert shipped() == before
     assert not (tmp_path / "m.pt").exists() and not (tmp_path / "m.onnx").exists()
+
+
+def test_eval_refuses_labels_beyond_the_models_classes(tmp_path):
+    """The default model scores 10 classes; a dataset with 11 would give a meaningless accuracy."""
+    data = image_folder(tmp_path / "eleven", classes=tuple(f"c{i:02d}" for i in range(11)), per_class=1, size=28)
+    assert_clean_error(run_cli("eval", "--data", data), "labels go up to 10", "scores 10 classes")
+    ok = run_cli("eval", "--data", data, "--limit", 10, "--json")  # the first 10 classes only: fine
+    assert ok.returncode == 0 and json.loads(ok.stdout.splitlines()[-1])["images"] == 10, ok.stderr
