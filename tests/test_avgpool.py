@@ -74,7 +74,10 @@ def expected(frames, k, s, iq, oq):
     return outs, wrong if flips else None
 
 
-@pytest.mark.parametrize("case", list(RTL_CASES))
+MODULE_CASES = [c for c in RTL_CASES if c != "3x3s1-unsigned-shift+4"]  # CI time; the HLS kernel test keeps it
+
+
+@pytest.mark.parametrize("case", MODULE_CASES)
 def test_rtl_module_exact(case, tmp_path):
     """About 10 s per case (Verilator build and simulation)."""
     h, c, k, s, nch, iq, oq = RTL_CASES[case]
@@ -208,17 +211,16 @@ def test_model_reference_equals_brevitas(case, fmnist_dir, tmp_path):
 
 
 # ---- end to end: the registered layer in a network, through both backends ----------------------
-E2E_CASES = {"2x2s2-unsigned-shift-": MODEL_CASES["2x2s2-unsigned-shift-"],
-             "3x3s2-signed-shift+": MODEL_CASES["3x3s2-signed-shift+"]}
+# one case (CI time): unsigned data and SHIFT < 0 are covered by the module, kernel and model tests
+E2E_CASES = {"3x3s2-signed-shift+": MODEL_CASES["3x3s2-signed-shift+"]}
 RTL_E2E = "3x3s2-signed-shift+"  # also through the RTL (signed conv -> signed pool -> signed-input conv)
 
 
 @pytest.mark.parametrize("case", list(E2E_CASES))
 def test_network_csim_equals_reference_and_rtl_equals_csim(case, fmnist_dir, tmp_path):
     """The test model lowered (AveragePool + Quant -> SqzAvgPool), its HLS C simulation equal to the
-    reference executor in every layer; in one case the generated RTL (Verilator) equal to the C
-    simulation at the planner's cycles per frame (rounding ties in the RTL: the module tests). About
-    25 s (C simulation) and 60 s (with the RTL)."""
+    reference executor in every layer, and the generated RTL (Verilator) equal to the C simulation at
+    the planner's cycles per frame (rounding ties in the RTL: the module tests). About 60 s."""
     import avgpool_model
     from sqzfpga.hls.convert import convert
     from sqzfpga.hls.csim import simulate
