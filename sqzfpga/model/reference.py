@@ -113,16 +113,25 @@ def maxpool(x, kernel_shape, strides=(1, 1), pads=(0, 0, 0, 0), ceil_mode=0, dil
     if tuple(dilations) != (1, 1) or auto_pad not in (b"NOTSET", "NOTSET"):
         raise UserError("reference executor: MaxPool with dilation or auto_pad is not supported")
     xh = x if _channels_last else x.transpose(0, 2, 3, 1)
-    _, h, w, _ = xh.shape
+    grow, windows = _pool_windows(xh.shape, kernel_shape, strides, pads, ceil_mode)
+    y = windows(np.pad(xh, grow, constant_values=-np.inf)).max(axis=(4, 5))
+    return y if _channels_last else y.transpose(0, 3, 1, 2)
+
+
+def _pool_windows(shape, kernel_shape, strides, pads, ceil_mode):
+    """The padding that makes every output window whole ((before, after) per NHWC axis: the pads, and
+    in ceil mode the rest of the last window), and windows(t) -> t's (N, OH, OW, C, KH, KW) windows."""
+    _, h, w, _ = shape
     oh = pool_out(h, kernel_shape[0], strides[0], pads[0], pads[2], ceil_mode)
     ow = pool_out(w, kernel_shape[1], strides[1], pads[1], pads[3], ceil_mode)
     need_h = (oh - 1) * strides[0] + kernel_shape[0]
     need_w = (ow - 1) * strides[1] + kernel_shape[1]
-    xp = np.pad(xh, ((0, 0), (pads[0], max(0, need_h - h - pads[0])), (pads[1], max(0, need_w - w - pads[1])),
-                     (0, 0)), constant_values=-np.inf)
-    win = np.lib.stride_tricks.sliding_window_view(xp, tuple(kernel_shape), axis=(1, 2))
-    y = win[:, ::strides[0], ::strides[1]][:, :oh, :ow].max(axis=(4, 5))
-    return y if _channels_last else y.transpose(0, 3, 1, 2)
+    grow = ((0, 0), (pads[0], max(0, need_h - h - pads[0])), (pads[1], max(0, need_w - w - pads[1])), (0, 0))
+
+    def windows(t):
+        win = np.lib.stride_tricks.sliding_window_view(t, tuple(kernel_shape), axis=(1, 2))
+        return win[:, ::strides[0], ::strides[1]][:, :oh, :ow]
+    return grow, windows
 
 
 def avgpool(x, kernel_shape, strides=(1, 1), pads=(0, 0, 0, 0), ceil_mode=0, count_include_pad=0,
@@ -135,19 +144,11 @@ def avgpool(x, kernel_shape, strides=(1, 1), pads=(0, 0, 0, 0), ceil_mode=0, cou
         raise UserError("reference executor: AveragePool with dilation or auto_pad is not supported")
     xh = x if _channels_last else x.transpose(0, 2, 3, 1)
     _, h, w, _ = xh.shape
-    oh = pool_out(h, kernel_shape[0], strides[0], pads[0], pads[2], ceil_mode)
-    ow = pool_out(w, kernel_shape[1], strides[1], pads[1], pads[3], ceil_mode)
-    need_h = (oh - 1) * strides[0] + kernel_shape[0]
-    need_w = (ow - 1) * strides[1] + kernel_shape[1]
-    grow = ((0, 0), (pads[0], max(0, need_h - h - pads[0])), (pads[1], max(0, need_w - w - pads[1])), (0, 0))
+    grow, windows = _pool_windows(xh.shape, kernel_shape, strides, pads, ceil_mode)
     counted = np.pad(np.ones((1, h, w, 1)), grow)  # 1 where an element counts in the divisor
     if count_include_pad:
         counted[:, :pads[0] + h + pads[2], :pads[1] + w + pads[3]] = 1.0
-    windows = []
-    for t in (np.pad(xh, grow), counted):
-        win = np.lib.stride_tricks.sliding_window_view(t, tuple(kernel_shape), axis=(1, 2))
-        windows.append(win[:, ::strides[0], ::strides[1]][:, :oh, :ow].sum(axis=(4, 5)))
-    y = windows[0] / windows[1]
+    y = windows(np.pad(xh, grow)).sum(axis=(4, 5)) / windows(counted).sum(axis=(4, 5))
     return y if _channels_last else y.transpose(0, 3, 1, 2)
 
 
