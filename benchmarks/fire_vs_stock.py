@@ -10,6 +10,11 @@ expects, and the overlapping-window assert removed from its copied pooling heade
 Memory figures count what each design buffers on chip besides weights: line buffers (K-1 rows for
 hls4ml's shift-register conv/pool, our K-row buffers), whole tensors held by Transpose layers, and
 FIFOs (depth x element bits, the depths each flow writes into the project).
+FIFO resources are counted the same way for both sides from the written firmware: every
+`hls::stream` the model's top file and our kernel headers declare, at the depth its STREAM pragma
+(or its template argument, or Vitis's default 2) gives, its word width resolved through the
+project's typedefs, bound by sqzfpga.hls.binding (Vitis's default rule, or the BIND_STORAGE impl
+the firmware gives). Our AXI-stream wrapper (sqznet_axis.cpp) is left out: stock has none.
 """
 from __future__ import annotations
 
@@ -20,9 +25,16 @@ import json
 import re
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+from sqzfpga.hls import binding
+
+VITIS_DEFAULT_DEPTH = 2  # an hls::stream without a depth (UG1399, "HLS Stream Library")
+C_WIDTHS = {"bool": 1, "char": 8, "unsigned char": 8, "short": 16, "unsigned short": 16, "int": 32,
+            "unsigned": 32, "unsigned int": 32, "long": 64, "unsigned long": 64, "float": 32, "double": 64}
 
 
 def stock_fixes(model):
@@ -94,6 +106,107 @@ def stock_buffers(hm) -> tuple[int, int]:
     return buf, fifo
 
 
+@dataclass(frozen=True)
+class Fifo:
+    where: str  # file:line of the declaration
+    name: str
+    width: int
+    depth: int
+    impl: str | None  # the BIND_STORAGE impl the firmware gives, if any
+    storage: binding.Storage
+
+
+def _template_args(text: str, start: int) -> tuple[list[str], int]:
+    """Top-level comma-separated arguments of the <...> opening at text[start], and the index after '>'."""
+    depth, args, cur = 0, [], start + 1
+    for i in range(start, len(text)):
+        c = text[i]
+        if c == "<":
+            depth += 1
+        elif c == ">":
+            depth -= 1
+            if depth == 0:
+                args.append(text[cur:i].strip())
+                return args, i + 1
+        elif c == "," and depth == 1:
+            args.append(text[cur:i].strip())
+            cur = i + 1
+    raise ValueError(f"unbalanced <> at offset {start}")
+
+
+def _const(expr: str) -> int | None:
+    """An integer constant expression such as '64*1' (digits and arithmetic only), else None."""
+    if not re.fullmatch(r"[\d\s*+()-]+", expr):
+        return None
+    return int(eval(expr, {"__builtins__": {}}))  # noqa: S307 - digits and operators only
+
+
+def type_bits(t: str, typedefs: dict[str, str]) -> int | None:
+    """Bits of a C++ type of the firmware (ap_[u]fixed/ap_[u]int, nnet::array, C scalars, typedefs)."""
+    t = " ".join(t.split())
+    if t in typedefs:
+        return type_bits(typedefs[t], typedefs)
+    if t in C_WIDTHS:
+        return C_WIDTHS[t]
+    m = re.match(r"(?:nnet::)?(array|ap_u?fixed|ap_u?int)\s*<", t)
+    if not m:
+        return None
+    args, _ = _template_args(t, t.index("<"))
+    if m.group(1) == "array":
+        elem, n = type_bits(args[0], typedefs), _const(args[1])
+        return elem * n if elem is not None and n is not None else None
+    return _const(args[0])
+
+
+def declared_fifos(prj: Path, project: str) -> tuple[list[Fifo], list[str]]:
+    """The stream FIFOs the model's top file and our kernel headers declare, bound as Vitis would bind
+    them; and the declarations whose width or depth is not a constant (template code), by file:line."""
+    fw = prj / "firmware"
+    files = [fw / f"{project}.cpp", *sorted((fw / "nnet_utils").glob("sqz_*.h"))]
+    typedefs = {}
+    for f in [fw / "defines.h", *files]:
+        for m in re.finditer(r"typedef\s+([^;]+?)\s+(\w+)\s*;", f.read_text()):
+            typedefs[m.group(2)] = m.group(1)
+    fifos, unresolved = [], []
+    for f in files:
+        text = f.read_text()
+        pragmas = [(m.start(), dict(re.findall(r"(\w+)\s*=\s*(\w+)", m.group(1))))
+                   for m in re.finditer(r"#pragma\s+HLS\s+(?:STREAM|BIND_STORAGE)\b([^\n]*)", text, re.I)]
+        decls = []  # (offset, template arguments, name, array length expression or None)
+        for m in re.finditer(r"hls::stream\s*<", text):
+            args, end = _template_args(text, m.end() - 1)
+            decl = re.match(r"\s*(\w+)\s*(?:\[([^\]]*)\])?\s*[;({]", text[end:])
+            if decl:  # not a parameter (hls::stream<T> &x) or a nested use
+                decls.append((m.start(), args, decl.group(1), decl.group(2)))
+        for pos, args, name, count in decls:
+            stop = next((p for p, _, n, _ in decls if p > pos and n == name), len(text))
+            mine = [kv for p, kv in pragmas if pos < p < stop and kv.get("variable") == name]
+            depth_s = next((kv["depth"] for kv in mine if "depth" in kv), None)
+            impl = next((kv["impl"].lower() for kv in mine if "impl" in kv), None)
+            width = type_bits(args[0], typedefs)
+            depth = _const(depth_s) if depth_s else _const(args[1]) if len(args) > 1 else VITIS_DEFAULT_DEPTH
+            n = _const(count) if count is not None else 1
+            where = f"{f.name}:{text.count(chr(10), 0, pos) + 1}"
+            if width is None or depth is None or n is None:
+                unresolved.append(f"{where} {name}")
+                continue
+            fifos += [Fifo(where, name, width, depth, impl, binding.fifo(width, depth, impl))] * n
+    return fifos, unresolved
+
+
+def fifo_summary(fifos: list[Fifo], unresolved: list[str]) -> dict:
+    t = binding.total(f.storage for f in fifos)
+    kinds = {}
+    for f in fifos:
+        kinds[f.storage.resource] = kinds.get(f.storage.resource, 0) + 1
+    return {"count": len(fifos), "bits": sum(f.width * f.depth for f in fifos), "bram18": t.bram18,
+            "lut": t.luts, "srl_lut": t.srl_luts, "lutram_lut": t.lutram_luts, "logic_lut": t.logic_luts,
+            "ff": t.ff, "by_resource": kinds, "unresolved": unresolved,
+            # the bound on the one assumed rule: Vivado putting every RAM FIFO in block RAM
+            "bram18_all_ram_in_bram": sum(binding.fifo(f.width, f.depth, f.impl, lutram_max_words=0).bram18
+                                          for f in fifos)}
+
+
 def timed(fn, *args):
     t0 = time.perf_counter()
     with contextlib.redirect_stdout(io.StringIO()):
@@ -132,7 +245,9 @@ def main() -> None:
         _, t_ours = timed(ours.compile)
         y, run_ours = timed(ours.predict, to_stream(images))
         y = np.asarray(y).reshape(len(images), -1)
-        res["ours"] = {"layers": len(list(ours.get_layers())), "buffer_bits": sum(r["buffer_bits"] for r in rows),
+        fifos_ours = fifo_summary(*declared_fifos(tmp / "ours", ours.config.get_project_name()))
+        res["ours"] = {"fifos": fifos_ours, "layers": len(list(ours.get_layers())),
+                       "buffer_bits": sum(r["buffer_bits"] for r in rows),
                        "fifo_bits": sum(r["fifo_bits"] for r in rows), "compile_s": round(t_ours, 1),
                        "images_per_s": round(len(images) / run_ours, 2), "exact": bool(np.array_equal(y, ref)),
                        "argmax_agreement": float(np.mean(y.argmax(1) == ref.argmax(1)))}
@@ -149,7 +264,9 @@ def main() -> None:
         y, run_stock = timed(stock.predict, x)
         y = np.asarray(y).reshape(len(images), -1)
         buf, fifo = stock_buffers(stock)
-        res["stock"] = {"layers": len(list(stock.get_layers())), "buffer_bits": buf, "fifo_bits": fifo,
+        fifos_stock = fifo_summary(*declared_fifos(tmp / "stock", stock.config.get_project_name()))
+        res["stock"] = {"fifos": fifos_stock, "layers": len(list(stock.get_layers())), "buffer_bits": buf,
+                        "fifo_bits": fifo,
                         "compile_s": round(t_stock, 1), "images_per_s": round(len(images) / run_stock, 2),
                         "exact": bool(np.array_equal(y, ref)),
                         "argmax_agreement": float(np.mean(y.argmax(1) == ref.argmax(1)))}
@@ -158,9 +275,20 @@ def main() -> None:
         print(f"{side:>5}: {r['layers']} layers, buffers {r['buffer_bits'] / 1e6:.3f} Mbit, FIFOs "
               f"{r['fifo_bits'] / 1e6:.3f} Mbit, g++ compile {r['compile_s']} s, {r['images_per_s']} images/s, "
               f"exact {r['exact']}, top-class agreement {r['argmax_agreement']:.3f}")
+        f = r["fifos"]
+        kinds = ", ".join(f"{n} {k}" for k, n in sorted(f["by_resource"].items()))
+        print(f"{'':>7}FIFOs as Vitis binds them: {f['count']} streams ({kinds}), {f['bits'] / 1e6:.3f} Mbit, "
+              f"BRAM18 {f['bram18']}, LUT {f['lut']} (SRL {f['srl_lut']}, LUTRAM {f['lutram_lut']}, "
+              f"mux {f['logic_lut']}), FF {f['ff']}; BRAM18 {f['bram18_all_ram_in_bram']} if every RAM FIFO "
+              f"went to block RAM")
+        for u in f["unresolved"]:
+            print(f"{'':>7}not counted (width or depth not a constant): {u}")
     o, s = res["ours"], res["stock"]
     print(f"on-chip buffer+FIFO bits: ours {(o['buffer_bits'] + o['fifo_bits']) / 1e6:.3f} Mbit vs stock "
           f"{(s['buffer_bits'] + s['fifo_bits']) / 1e6:.3f} Mbit")
+    o, s = o["fifos"], s["fifos"]
+    print(f"FIFOs as Vitis binds them: ours BRAM18 {o['bram18']}, LUT {o['lut']}, FF {o['ff']} vs stock "
+          f"BRAM18 {s['bram18']}, LUT {s['lut']}, FF {s['ff']}")
     if a.json:
         print(json.dumps(res, default=int))
 

@@ -45,6 +45,7 @@ def test_config_storage_limits_move_the_boundary():
     assert binding.fifo(342, 3).resource == "lutram"
     assert binding.fifo(342, 3, srl_max_depth=3).resource == "srl"
     assert binding.fifo(16, 64, srl_max_bits=512).impl == "memory"
+    assert binding.fifo(64, 40, lutram_max_words=0).bram18 == 2  # every RAM FIFO in BRAM
 
 
 def test_an_explicit_impl_overrides_the_default():

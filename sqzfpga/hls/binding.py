@@ -113,11 +113,12 @@ def _addr_bits(depth: int) -> int:
 
 
 def fifo(width: int, depth: int, impl: str | None = None, *, srl_max_bits: int = AUTO_SRL_MAX_BITS,
-         srl_max_depth: int = AUTO_SRL_MAX_DEPTH) -> Storage:
+         srl_max_depth: int = AUTO_SRL_MAX_DEPTH, lutram_max_words: int = AUTO_LUTRAM_MAX_WORDS) -> Storage:
     """What Vitis builds for an hls::stream of `width`-bit words, `depth` deep.
 
     impl None (or "auto") applies config_storage's default rule with the given limits; "srl",
-    "lutram", "bram" or "memory" is an explicit BIND_STORAGE impl.
+    "lutram", "bram" or "memory" is an explicit BIND_STORAGE impl. lutram_max_words is the assumed
+    depth up to which Vivado keeps a `memory` FIFO's RAM in LUTRAM (0: always BRAM).
     """
     _shape(width, depth)
     if impl in (None, "auto"):
@@ -133,7 +134,7 @@ def fifo(width: int, depth: int, impl: str | None = None, *, srl_max_bits: int =
         return Storage(impl, "srl", srl_luts=width * chunks, logic_luts=width * _slice_mux(chunks), ff=control)
     words = max(1, depth - 1)  # one word waits in the output register
     control = width + 4 * aw + 4  # dout, waddr/raddr/raddr_reg, mOutPtr (aw + 1), 3 flags
-    resource = impl if impl != "memory" else ("lutram" if words <= AUTO_LUTRAM_MAX_WORDS else "bram")
+    resource = impl if impl != "memory" else ("lutram" if words <= lutram_max_words else "bram")
     if resource == "bram":
         return Storage(impl, resource, bram18=bram18_blocks(width, words), ff=control)
     ram, mux = _lutram(width, words)
