@@ -205,16 +205,18 @@ def load_expected(s: BuildState):
 
 
 def graph(s: BuildState, write: bool = False):
-    """The hls4ml ModelGraph of the canonical graph, folded (reuse factors, FIFO depths), with the fit
+    """The hls4ml ModelGraph of the canonical graph, folded by the planner (as the RTL), with the fit
     estimate; its project folder is the build's hls/, written only when `write`. The one graph
     builder: the hls step, the RTL re-runs and `plan` all take the graph from here."""
     if s.graph is None or write:
         from sqzfpga.hls import fit
         from sqzfpga.hls.convert import convert_folded
+        from sqzfpga.rtl.plan import budget
 
         canon, in_q = load_canonical(s)
-        s.graph = convert_folded(canon, in_q, s.dir / "hls", s.part.device, s.request.backend,
-                                 clock_period=round(1000 / s.request.clock_mhz, 3))  # the HLS clock is the build's
+        s.graph = convert_folded(canon, in_q, s.dir / "hls", s.part.device, budget(s.part), s.request.backend,
+                                 clock_period=round(1000 / s.request.clock_mhz, 3),  # the HLS clock is the build's
+                                 max_cycles=s.request.max_cycles)
         s.rows = fit.estimate(s.graph)
         s.fit = fit.check(s.rows, s.part)
         if write:

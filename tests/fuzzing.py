@@ -71,7 +71,7 @@ def check(example: dict, folder: Path, rtl: bool = False, n_images: int = 12) ->
     Raises AssertionError on any difference; returns figures for the caller's summary."""
     import torch
 
-    from sqzfpga.hls.convert import convert
+    from sqzfpga.hls.convert import convert_folded
     from sqzfpga.hls.csim import simulate
     from sqzfpga.layers import lower
     from sqzfpga.model import export, reference
@@ -93,7 +93,7 @@ def check(example: dict, folder: Path, rtl: bool = False, n_images: int = 12) ->
     np.testing.assert_array_equal(got, want, err_msg="QONNX reference != Brevitas")
 
     canon, golden, low = lower(onnx_model)
-    hm = convert(canon, low.input.q, folder / "hls", "xc7z020clg400-1")
+    hm = convert_folded(canon, low.input.q, folder / "hls", "xc7z020clg400-1", fuzz_budget(example["dsp"]))
     res, y = simulate(hm, onnx_model, golden, x, layer_images=4, log=lambda m: None)
     bad = {k: v for k, v in res["layer_mismatches"].items() if v}
     assert not bad, f"C simulation != reference in layers {bad}"
@@ -105,14 +105,20 @@ def check(example: dict, folder: Path, rtl: bool = False, n_images: int = 12) ->
     return out
 
 
+def fuzz_budget(dsp: int):
+    """The budget both backends are folded for (the HLS kernels take the RTL planner's plan)."""
+    from sqzfpga.rtl.plan import Budget
+
+    return Budget(dsp=dsp, lut=40000, ff=10**6, bram36=10**4)
+
+
 def check_rtl(hm, folder: Path, x: np.ndarray, y: np.ndarray, dsp: int) -> dict:
     """Generated RTL, folded for a `dsp`-slice budget, simulated on `x`: equal to the C simulation."""
     from sqzfpga.driver.layout import to_raw
     from sqzfpga.rtl.generate import generate
-    from sqzfpga.rtl.plan import Budget
     from sqzfpga.sim import rtlsim
 
-    manifest = generate(hm, folder / "rtl", Budget(dsp=dsp, lut=40000, ff=10**6, bram36=10**4))
+    manifest = generate(hm, folder / "rtl", fuzz_budget(dsp))
     with contextlib.redirect_stdout(io.StringIO()):
         rtlsim.compile_design(folder / "rtl", folder / "rtlsim")
         res = rtlsim.run_network(folder / "rtl", folder / "rtlsim", x)

@@ -222,12 +222,12 @@ def test_network_csim_equals_reference_and_rtl_equals_csim(case, fmnist_dir, tmp
     reference executor in every layer, and the generated RTL (Verilator) equal to the C simulation at
     the planner's cycles per frame (rounding ties in the RTL: the module tests). About 60 s."""
     import avgpool_model
-    from sqzfpga.hls.convert import convert
+    from sqzfpga.hls.convert import convert_folded
     from sqzfpga.hls.csim import simulate
     from sqzfpga.layers import lower
     from sqzfpga.model import data, export, reference
     from sqzfpga.model.evaluate import predict
-    from test_exact import check_rtl
+    from test_exact import RTL_BUDGET, check_rtl
 
     images = data.load(fmnist_dir, "test").images[:232]
     net = avgpool_model.build(images[:200], **E2E_CASES[case])
@@ -237,7 +237,7 @@ def test_network_csim_equals_reference_and_rtl_equals_csim(case, fmnist_dir, tmp
     assert kinds == ["SqzConv", "SqzAvgPool", "SqzConv", "SqzGlobalAvgPool"], kinds
     x = images[200:216]
     expected = predict(net, x)
-    hm = convert(canon, low.input.q, tmp_path / "hls", "xc7z020clg400-1")
+    hm = convert_folded(canon, low.input.q, tmp_path / "hls", "xc7z020clg400-1", RTL_BUDGET)
     res, y = simulate(hm, model, golden, x, layer_images=8, log=lambda m: None)
     assert res["layer_mismatches"] == {name: 0 for name in golden}, res["layer_mismatches"]
     np.testing.assert_array_equal(y, expected.reshape(len(x), -1))

@@ -16,7 +16,7 @@ import pytest
 import torch
 
 from sqzfpga.driver.layout import to_raw
-from sqzfpga.hls.convert import convert
+from sqzfpga.hls.convert import convert_folded
 from sqzfpga.hls.csim import simulate
 from sqzfpga.layers import lower
 from sqzfpga.model import data, export, reference
@@ -29,6 +29,7 @@ from sqzfpga.rtl.plan import Budget
 CYCLE_W, CYCLE_A = (2, 4, 8), (8, 4, 2)
 RTL_CASES = ("v1.0", "v1.1", "complex-bypass")  # also simulated as generated RTL (Verilator)
 RTL_BUDGET = Budget(dsp=48, lut=20000, ff=10**6, bram36=10**4)  # small: packing, LUT multipliers, several foldings
+# (the HLS kernels take the same plan: their C simulation covers each folding too)
 
 
 def cycled_bits(cfg_kwargs):
@@ -88,7 +89,7 @@ def test_qonnx_equals_brevitas(case, fmnist_dir, tmp_path):
     canon, golden, low = lower(model)
     kinds = [n.op_type for n in canon.graph.node]
     assert kinds.count("SqzFire") == cfg.num_fires, kinds  # every Fire module was fused
-    hm = convert(canon, low.input.q, tmp_path / "hls", "xc7z020clg400-1")
+    hm = convert_folded(canon, low.input.q, tmp_path / "hls", "xc7z020clg400-1", RTL_BUDGET)
     res, y = simulate(hm, model, golden, images, layer_images=8, log=lambda m: None)
     assert res["layer_mismatches"] == {name: 0 for name in golden}, res["layer_mismatches"]
     np.testing.assert_array_equal(y, expected.reshape(len(images), -1))

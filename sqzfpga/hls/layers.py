@@ -25,7 +25,8 @@ BACKENDS = ("Vitis", "Vivado")
 
 class SqzLayer(Layer):
     """An hls4ml layer of one sqzfpga layer type (the class attribute `layer_type`)."""
-    _expected_attributes = [ConfigurableAttribute("reuse_factor", default=1)]
+    # the planner's folding of the layer's units (hls.kernel.fold_of), from the config's "Fold"
+    _expected_attributes = [ConfigurableAttribute("fold", value_type=str, default="")]
     layer_type: LayerType
 
     def initialize(self):
@@ -39,7 +40,7 @@ def _geometry(node) -> dict:
     pads = a.get("pads", [0, 0, 0, 0])
     return {"name": f"config{node.index}", "in_height": h, "in_width": w, "n_chan": c, "out_height": oh,
             "out_width": ow, "n_out": oc, "pad_top": pads[0], "pad_left": pads[1], "stride": a.get("s", 1),
-            "kernel": a.get("k", 1), "reuse": node.get_attr("reuse_factor", 1)}
+            "kernel": a.get("k", 1)}
 
 
 def _templates(cls, layer_type: LayerType) -> tuple[type, type]:
@@ -60,7 +61,7 @@ def _templates(cls, layer_type: LayerType) -> tuple[type, type]:
             weights = [v.name for v in node.get_weights()]
             if weights:
                 params["w"], params["b"] = weights[0], weights[1]
-            return render(layer_type.hls_function, **params, weights=weights)
+            return render(layer_type.hls_function, **params, weights=weights, **layer_type.hls_call(node))
 
     Config.__name__, Function.__name__ = f"{cls.__name__}Config", f"{cls.__name__}Function"
     return Config, Function
@@ -79,6 +80,15 @@ def onnx_handler(node, input_names, input_shapes, graph) -> dict:
 
 
 _registered = False
+_formatters: dict[str, tuple] = {}  # op -> (config template, function template) instances
+
+
+def reformat(hm) -> None:
+    """Render every sqzfpga layer's config and call again: hls4ml renders them while converting, before
+    the stream beats are set (hls.convert), and the configs depend on their input's beat."""
+    for layer in hm.get_layers():
+        for template in _formatters.get(layer.class_name, ()):
+            template.transform(hm, layer)
 
 
 def register() -> None:
@@ -94,6 +104,7 @@ def register() -> None:
         if op not in layer_handlers:
             hls4ml.converters.register_onnx_layer_handler(op, onnx_handler)
         config, function = _templates(cls, layer_type)
+        _formatters[op] = (config(), function())
         for name in BACKENDS:
             backend = hls4ml.backends.get_backend(name)
             backend.register_template(config)

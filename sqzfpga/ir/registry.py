@@ -16,23 +16,11 @@ both backends' helpers) add themselves when `sqzfpga.layers` is imported.
 from __future__ import annotations
 
 import abc
-import dataclasses
 from typing import Any, ClassVar, Mapping
 
 from sqzfpga.errors import UserError
 
 REGISTRY: dict[str, "LayerType"] = {}  # canonical op type (e.g. "SqzConv") -> its layer type
-
-
-@dataclasses.dataclass(frozen=True)
-class ConvPart:
-    """One convolution of a layer, as the HLS fit estimate sees it (a conv, or a Fire's squeeze...)."""
-    role: str          # "conv", "squeeze", "expand1x1", "expand3x3", "bypass"
-    prefix: str        # its attribute-name prefix in the canonical graph (weights "<prefix>w", ...)
-    config: dict       # hls4ml config values of the conv (n_filt, kernel, accum_t, ...)
-    in_channels: int
-    in_bits: int       # its input activation width (a DSP48 is used when weights and inputs exceed 4 bits)
-    out_pixels: int
 
 
 class LayerType(abc.ABC):
@@ -73,16 +61,17 @@ class LayerType(abc.ABC):
         """The layer's C++ config struct(s), rendered from its config template."""
 
     @abc.abstractmethod
-    def conv_parts(self, layer) -> list[ConvPart]:
-        """Its convolutions (weights, multipliers) for the HLS fit estimate; [] when it has none."""
+    def hls_beat(self, layer) -> int:
+        """Channels per beat of the layer's output stream (its last unit's chunk: a conv's PO, a pool's PI)."""
 
     @abc.abstractmethod
-    def line_buffers(self, layer) -> list[tuple[int, int]]:
-        """(width bits, depth) of each line buffer of the HLS kernel, for the fit estimate."""
+    def hls_dataflow(self, layer, bin_: int):
+        """Its HLS processes and internal streams (hls.cycles.Dataflow) when its input beats carry `bin_`
+        channels: the cycle model's trip counts and the FIFOs the fit counts."""
 
-    @abc.abstractmethod
-    def window(self, attrs) -> tuple[int, int, list[int]] | None:
-        """(kernel, stride, pads) of the output schedule, for FIFO depths; None: one output per frame."""
+    def hls_call(self, node) -> dict:
+        """Extra values for the call template (the weights' pragmas, a variant's function name)."""
+        return {}
 
     # ---- RTL --------------------------------------------------------------------------------------
     @abc.abstractmethod

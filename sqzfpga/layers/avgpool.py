@@ -13,7 +13,7 @@ from sqzfpga.frontend.lower import check_layout, node_where
 from sqzfpga.ir.arith import gap_widths
 from sqzfpga.ir.registry import LayerType, register
 from sqzfpga.ir.schema import Geometry, Window
-from sqzfpga.jinja import render
+from sqzfpga.hls.kernel import Field, apply_fold, beat_of, bool_text, struct, sweep, unit_dataflow, window_fields
 from sqzfpga.model.geometry import pool_out
 from sqzfpga.rtl.rom import line_rows, line_style
 from sqzfpga.rtl.unit import Unit
@@ -63,28 +63,42 @@ class AvgPool(LayerType):
         return AvgPoolAttrs(Geometry.load(attrs, "SqzAvgPool layer"), Window.load(attrs, "SqzAvgPool layer"))
 
     # ---- HLS ----
+    def _hls(self, layer, bin_=None):
+        """Typed attributes, the folded unit and (given the input beat) its window's sweep."""
+        a = self.load(layer.attributes)
+        unit = self._unit(a, "u")
+        apply_fold([unit], "u", layer.get_attr("fold", ""))
+        (h, w, c), (oh, ow, _) = a.geo.in_shape, a.geo.out_shape
+        sw = None if bin_ is None else sweep(h, w, c, a.window.k, a.window.s, a.window.pads, oh, ow, bin_, unit.nstep)
+        return a, unit, sw
+
     def hls_weights(self, layer):
         self.load(layer.attributes)
 
+    def hls_beat(self, layer):
+        return self._hls(layer)[1].pi
+
     def hls_config(self, node, geometry):
-        a = self.load(node.attributes)
+        a, unit, sw = self._hls(node, beat_of(node.get_input_variable()))
         shift, sum_width, num_width = a.widths()
         iq, oq = a.geo.in_q, a.geo.out_q
-        return render("avgpool_config.h.jinja", **geometry, in_signed="true" if iq.signed else "false", shift=shift,
-                      sum_width=sum_width, num_width=num_width, out_min=oq.lo, out_max=oq.hi)
+        return struct(geometry["name"], window_fields(unit, sw) + [
+            Field("bool", "in_signed", bool_text(iq.signed)), Field("int", "shift", shift),
+            Field("unsigned", "sum_width", sum_width), Field("unsigned", "num_width", num_width),
+            Field("long long", "out_min", f"{oq.lo}LL"), Field("long long", "out_max", f"{oq.hi}LL")])
 
-    def conv_parts(self, layer):
-        return []
-
-    def line_buffers(self, layer):
-        a = self.load(layer.attributes)
-        _, w, c = a.geo.in_shape
-        return [(c * a.geo.in_q.bits, a.window.k * w)]
-
-    def window(self, attrs):
-        return self.load(attrs).window
+    def hls_dataflow(self, layer, bin_):
+        _, unit, sw = self._hls(layer, bin_)
+        return unit_dataflow(unit, sw, layer.name)
 
     # ---- RTL ----
+    @staticmethod
+    def _unit(a, name) -> Unit:
+        (h, w, c), (oh, ow, _) = a.geo.in_shape, a.geo.out_shape
+        k = a.window.k
+        return Unit(name, "pool", h * w, oh * ow, cin=c, taps=k * k, row_px=w, rows=line_rows(k),
+                    ibits=a.geo.in_q.bits, obits=a.geo.out_q.bits)
+
     def rtl(self, layer, name):
         a = self.load(layer.attributes)
         (h, w, c), (oh, ow, _) = a.geo.in_shape, a.geo.out_shape
@@ -92,8 +106,7 @@ class AvgPool(LayerType):
         iq, oq = a.geo.in_q, a.geo.out_q
         shift, sumw, numw = a.widths()
         # priced as a max pool (same schedule and line buffer); its dividers are not in the cost model yet
-        unit = Unit(name, "pool", h * w, oh * ow, cin=c, taps=k * k, row_px=w, rows=line_rows(k), ibits=iq.bits,
-                    obits=oq.bits)
+        unit = self._unit(a, name)
 
         def render_sv(folder):
             return "sqz_avgpool", {"H": h, "W": w, "C": c, "IB": iq.bits, "ISIGNED": int(iq.signed), "K": k, "S": s,

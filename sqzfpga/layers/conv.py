@@ -7,14 +7,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
 
 from sqzfpga.errors import UserError
 from sqzfpga.frontend.lower import Const, check_layout, node_where
-from sqzfpga.hls.types import accum_type, store_type
-from sqzfpga.ir.registry import ConvPart, LayerType, register
-from sqzfpga.ir.types import QType
-from sqzfpga.jinja import render
+from sqzfpga.hls.kernel import apply_fold, beat_of, conv_struct, conv_weights, sweep, unit_dataflow, weight_pragmas
+from sqzfpga.ir.registry import LayerType, register
 from sqzfpga.ir.schema import ConvWeights, Geometry, Window
 from sqzfpga.model import reference
 from sqzfpga.rtl.rom import ConvSpec, line_rows, line_style
@@ -26,27 +23,6 @@ class ConvAttrs:
     geo: Geometry
     window: Window
     conv: ConvWeights
-
-
-def hls_add_conv(layer, prefix: str, in_q: QType, conv: ConvWeights) -> dict:
-    """Weights and bias of one (sub-)convolution as hls4ml weight variables; the config values."""
-    w, wq = conv.w, conv.wq
-    if conv.b is None:
-        b, bqs = np.zeros(w.shape[0], dtype=np.int64), QType(1, 0, False)
-    else:
-        b, bqs = conv.b, conv.bq
-    layer.add_weights_variable(name=f"{prefix}weight", var_name=f"{prefix}w{{index}}", precision=store_type(wq),
-                               data=w.astype(np.float64).reshape(-1) * 2.0 ** -wq.frac)
-    layer.add_weights_variable(name=f"{prefix}bias", var_name=f"{prefix}b{{index}}", precision=store_type(bqs),
-                               data=b.astype(np.float64) * 2.0 ** -bqs.frac)
-    acc, width = accum_type(in_q, w, wq, conv.b, conv.bq)
-    return {"accum_t": acc, "accum_width": width, "n_filt": w.shape[0], "kernel": w.shape[1],
-            "relu": "true" if conv.relu else "false"}
-
-
-def weight_types(node, prefix: str) -> dict:
-    return {"weight_t": node.get_weights(f"{prefix}weight").type.name,
-            "bias_t": node.get_weights(f"{prefix}bias").type.name}
 
 
 @register
@@ -83,36 +59,49 @@ class Conv(LayerType):
         return ConvAttrs(Geometry.load(attrs, where), Window.load(attrs, where), ConvWeights.load(attrs, "", where))
 
     # ---- HLS ----
-    def hls_weights(self, layer):
+    def _hls(self, layer):
+        """The typed attributes and the unit's ConvSpec, folded as the layer's `fold` attribute says."""
         a = self.load(layer.attributes)
-        layer.set_attr("conv", hls_add_conv(layer, "", a.geo.in_q, a.conv))
+        spec = self._spec(a, "u")
+        apply_fold([spec.unit], "u", layer.get_attr("fold", ""))
+        return a, spec
+
+    def _sweep(self, a, spec, bin_):
+        (h, w, c), (oh, ow, _) = a.geo.in_shape, a.geo.out_shape
+        return sweep(h, w, c, a.window.k, a.window.s, a.window.pads, oh, ow, bin_, spec.unit.nstep)
+
+    def hls_weights(self, layer):
+        conv_weights(layer, "", self._hls(layer)[1])
+
+    def hls_beat(self, layer):
+        return self._hls(layer)[1].unit.po
 
     def hls_config(self, node, geometry):
-        return render("conv_config.h.jinja", **{**geometry, **node.get_attr("conv"), **weight_types(node, "")})
+        a, spec = self._hls(node)
+        return conv_struct(geometry["name"], spec, self._sweep(a, spec, beat_of(node.get_input_variable())), node, "")
 
-    def conv_parts(self, layer):
-        a = self.load(layer.attributes)
-        oh, ow, _ = a.geo.out_shape
-        return [ConvPart("conv", "", layer.get_attr("conv"), a.geo.in_shape[2], a.geo.in_q.bits, oh * ow)]
+    def hls_call(self, node):
+        return {"pragmas": weight_pragmas(node, "", self._hls(node)[1])}
 
-    def line_buffers(self, layer):
-        a = self.load(layer.attributes)
-        _, w, c = a.geo.in_shape
-        return [(c * a.geo.in_q.bits, a.window.k * w)]
-
-    def window(self, attrs):
-        return self.load(attrs).window
+    def hls_dataflow(self, layer, bin_):
+        a, spec = self._hls(layer)
+        return unit_dataflow(spec.unit, self._sweep(a, spec, bin_), layer.name)
 
     # ---- RTL ----
+    def _spec(self, a, name) -> ConvSpec:
+        (h, w, c), (oh, ow, oc) = a.geo.in_shape, a.geo.out_shape
+        k, s, pads = a.window.k, a.window.s, a.window.pads
+        flat = k == 1 and s == 1 and not any(pads)  # a 1x1 conv sees one column of h*w pixels: 2 pixel slots
+        return ConvSpec(Unit(name, "conv", h * w, oh * ow, cin=c, segments=[(oc, k)], row_px=1 if flat else w,
+                             rows=line_rows(k)), a.geo.in_q, a.geo.out_q, [a.conv.segment()])
+
     def rtl(self, layer, name):
         a = self.load(layer.attributes)
         (h, w, c), (oh, ow, oc) = a.geo.in_shape, a.geo.out_shape
         k, s, pads = a.window.k, a.window.s, list(a.window.pads)
         xq, oq = a.geo.in_q, a.geo.out_q
-        flat = k == 1 and s == 1 and not any(pads)  # a 1x1 conv sees one column of h*w pixels: 2 pixel slots
-        spec = ConvSpec(Unit(name, "conv", h * w, oh * ow, cin=c, segments=[(oc, k)], row_px=1 if flat else w,
-                             rows=line_rows(k)), xq, oq, [a.conv.segment()])
-        if flat:
+        spec = self._spec(a, name)
+        if k == 1 and s == 1 and not any(pads):
             h, w, oh, ow = h * w, 1, oh * ow, 1
 
         def render_sv(folder):

@@ -10,17 +10,20 @@ from dataclasses import dataclass
 
 from sqzfpga.errors import UserError
 from sqzfpga.frontend.lower import Lowered, consumers
-from sqzfpga.hls.types import cpp_type, fixed
-from sqzfpga.ir.registry import ConvPart, LayerType, register, require
+from sqzfpga.hls.cycles import Dataflow, Process
+from sqzfpga.hls.kernel import (Field, apply_fold, beat_of, conv_struct, conv_weights, struct, sweep, unit_dataflow,
+                                weight_pragmas)
+from sqzfpga.hls.kernel import bool_text as _b
+from sqzfpga.hls.types import cpp_type
+from sqzfpga.ir.registry import LayerType, register, require
 from sqzfpga.ir.types import QType
-from sqzfpga.jinja import render
 from sqzfpga.ir.schema import ConvWeights, Geometry, Window
-from sqzfpga.layers.conv import hls_add_conv, weight_types
 from sqzfpga.rtl.rom import ConvSpec, line_rows, line_style
 from sqzfpga.rtl.unit import Unit
 
 BYPASSES = ("none", "identity", "conv")
 PREFIX = {"squeeze": "squeeze_", "expand1x1": "e1_", "expand3x3": "e3_", "bypass": "bypass_"}  # attribute prefixes
+UNIT_PREFIX = {"squeeze": "squeeze_", "expand": "expand_", "bypass": "bypass_"}  # HLS weight names per unit
 WINDOW = Window(3, 1, (1, 1, 1, 1))  # the 3x3 expand's window: the layer's output schedule (FIFO depths)
 
 
@@ -137,63 +140,108 @@ class Fire(LayerType):
                          bool(attrs.get("add_relu")))
 
     # ---- HLS ----
-    def hls_weights(self, layer):
+    def _hls(self, layer):
+        """Typed attributes and the units' ConvSpecs {role: spec}, folded as the layer's `fold` says."""
         a = self.load(layer.attributes)
-        ins = {"squeeze": a.geo.in_q, "expand1x1": a.squeeze_q, "expand3x3": a.squeeze_q, "bypass": a.geo.in_q}
-        layer.set_attr("parts", {role: hls_add_conv(layer, PREFIX[role], ins[role], conv)
-                                 for role, conv in a.convs().items()})
+        specs = self._specs(a, "u")
+        apply_fold([s.unit for s in specs.values()], "u", layer.get_attr("fold", ""))
+        return a, specs
 
-    def hls_config(self, node, geometry):
-        a, parts = self.load(node.attributes), node.get_attr("parts")
-        cpp_parts = []
-        for role, conv in parts.items():
-            name = f"{geometry['name']}_{role}"
-            geo = {**geometry, "name": name, "out_height": 1, "out_width": 1,
-                   "pad_top": 1 if role == "expand3x3" else 0, "pad_left": 1 if role == "expand3x3" else 0,
-                   "stride": 1}
-            cpp_parts.append({"name": name, "role": role,
-                              "cpp": render("conv_config.h.jinja", **{**geo, **conv, **weight_types(node, PREFIX[role])})})
-        eq = a.expand_q
-        return render("fire_config.h.jinja", **geometry, parts=cpp_parts, n_squeeze=parts["squeeze"]["n_filt"],
-                      n_expand1x1=parts["expand1x1"]["n_filt"], n_expand3x3=parts["expand3x3"]["n_filt"],
-                      bypass=BYPASSES.index(a.bypass), add_relu="true" if a.add_relu else "false",
-                      squeeze_t=cpp_type(a.squeeze_q), expand_t=cpp_type(eq), add_t=fixed(eq.bits + 2, eq.frac, True))
-
-    def conv_parts(self, layer):
-        a = self.load(layer.attributes)
+    @staticmethod
+    def _sweeps(a, specs, bin_) -> dict:
         h, w, c = a.geo.in_shape
-        sq = a.squeeze.filters
-        ins = {"squeeze": (c, a.geo.in_q.bits), "expand1x1": (sq, a.squeeze_q.bits),
-               "expand3x3": (sq, a.squeeze_q.bits), "bypass": (c, a.geo.in_q.bits)}
-        return [ConvPart(role, PREFIX[role], p, *ins[role], h * w) for role, p in layer.get_attr("parts").items()]
-
-    def line_buffers(self, layer):
-        a = self.load(layer.attributes)
-        _, w, c = a.geo.in_shape
-        out = [(a.squeeze.filters * a.squeeze_q.bits, 3 * w)]
-        if a.bypass != "none":
-            out.append((c * a.geo.in_q.bits, 2 * w))
+        sq = specs["squeeze"].unit
+        out = {"squeeze": sweep(h, w, c, 1, 1, (0,) * 4, h, w, bin_, sq.nstep),
+               "expand": sweep(h, w, a.squeeze.filters, 3, 1, (1,) * 4, h, w, sq.po, specs["expand"].unit.nstep)}
+        if "bypass" in specs:
+            out["bypass"] = sweep(h, w, c, 1, 1, (0,) * 4, h, w, bin_, specs["bypass"].unit.nstep)
         return out
 
-    def window(self, attrs):
-        return Window.load(attrs, "SqzFire layer")
+    def hls_weights(self, layer):
+        for role, spec in self._hls(layer)[1].items():
+            conv_weights(layer, UNIT_PREFIX[role], spec)
+
+    def hls_beat(self, layer):
+        return self._hls(layer)[1]["expand"].unit.po
+
+    def hls_config(self, node, geometry):
+        a, specs = self._hls(node)
+        bin_ = beat_of(node.get_input_variable())
+        sweeps = self._sweeps(a, specs, bin_)
+        name = geometry["name"]
+        parts = [conv_struct(f"{name}_{role}", spec, sweeps[role], node, UNIT_PREFIX[role]) for role, spec in specs.items()]
+        xq, eq, oq = a.geo.in_q, specs["expand"].oq, a.geo.out_q
+        h, w, c = a.geo.in_shape
+        oc = a.geo.out_shape[2]
+        types = {role: f"{name}_{role}" for role in specs}
+        types["squeeze_beat"] = f"nnet::array<{cpp_type(a.squeeze_q)}, {specs['squeeze'].unit.po}>"
+        types["expand_beat"] = f"nnet::array<{cpp_type(eq)}, {specs['expand'].unit.po}>"
+        fields = []
+        if a.bypass != "none":
+            by = specs.get("bypass")
+            if by is not None:
+                types["bypass_beat"] = f"nnet::array<{cpp_type(eq)}, {by.unit.po}>"
+            bq = xq if by is None else eq
+            adder = [Field("unsigned", "C", oc), Field("unsigned", "PIXELS", h * w),
+                     Field("bool", "ASIGNED", _b(eq.signed)), Field("bool", "BSIGNED", _b(bq.signed)),
+                     Field("int", "BD", xq.frac - eq.frac if by is None else 0), Field("bool", "BRELU", _b(by is None)),
+                     Field("bool", "OSIGNED", _b(oq.signed)), Field("int", "OD", eq.frac - oq.frac),
+                     Field("bool", "ORELU", _b(a.add_relu))]
+            parts.append(struct(f"{name}_adder", adder))
+            types["adder"] = f"{name}_adder"
+            fields.append(Field("unsigned", "BYPASS_DEPTH", (w + 4) * (c // bin_)))
+        return "".join(parts) + struct(name, fields, types)
+
+    def hls_call(self, node):
+        a, specs = self._hls(node)
+        return {"function": {"none": "fire", "identity": "fire_identity", "conv": "fire_conv"}[a.bypass],
+                "pragmas": [p for role, spec in specs.items() for p in weight_pragmas(node, UNIT_PREFIX[role], spec)]}
+
+    def hls_dataflow(self, layer, bin_):
+        a, specs = self._hls(layer)
+        sweeps = self._sweeps(a, specs, bin_)
+        flows = [unit_dataflow(spec.unit, sweeps[role], f"{layer.name}.{role}") for role, spec in specs.items()]
+        procs = [p for f in flows for p in f.processes]
+        streams = [s for f in flows for s in f.streams]
+        h, w, c = a.geo.in_shape
+        sq, ex = specs["squeeze"], specs["expand"]
+        streams.append((sq.unit.po * sq.oq.bits, 2))  # squeeze -> expand
+        if a.bypass != "none":
+            oc, beats = a.geo.out_shape[2], c // bin_
+            by = specs.get("bypass")
+            nb = bin_ if by is None else by.unit.po
+            procs += [Process(f"{layer.name}.dup", h * w * beats),
+                      Process(f"{layer.name}.add", h * w * (oc // ex.unit.po + oc // nb))]
+            streams += [(bin_ * a.geo.in_q.bits, 2), (bin_ * a.geo.in_q.bits, (w + 4) * beats),
+                        (ex.unit.po * ex.oq.bits, 2)]
+            if by is not None:
+                streams.append((by.unit.po * by.oq.bits, 2))
+        return Dataflow(procs, streams)
 
     # ---- RTL ----
-    def rtl(self, layer, name):
-        a = self.load(layer.attributes)
+    def _specs(self, a, name) -> dict:
+        """{role: ConvSpec} of the units: squeeze, the fused expands, the bypass conv (if any)."""
         (h, w, c), (_, _, oc) = a.geo.in_shape, a.geo.out_shape
         xq, sq, eq, oq = a.geo.in_q, a.squeeze_q, a.expand_q, a.geo.out_q
         nsq, ne1 = a.squeeze.filters, a.expand1x1.filters
         px = h * w
-        squeeze = ConvSpec(Unit(f"{name}.squeeze", "conv", px, px, cin=c, segments=[(nsq, 1)]), xq, sq,
-                           [a.squeeze.segment()])
-        expand = ConvSpec(Unit(f"{name}.expand", "conv", px, px, cin=nsq,
-                               segments=[(ne1, 1), (a.expand3x3.filters, 3)], row_px=w, rows=line_rows(3)),
-                          sq, eq if a.bypass != "none" else oq, [a.expand1x1.segment(1), a.expand3x3.segment(3)])
-        specs = [squeeze, expand]
+        out = {"squeeze": ConvSpec(Unit(f"{name}.squeeze", "conv", px, px, cin=c, segments=[(nsq, 1)]), xq, sq,
+                                   [a.squeeze.segment()]),
+               "expand": ConvSpec(Unit(f"{name}.expand", "conv", px, px, cin=nsq,
+                                       segments=[(ne1, 1), (a.expand3x3.filters, 3)], row_px=w, rows=line_rows(3)),
+                                  sq, eq if a.bypass != "none" else oq, [a.expand1x1.segment(1), a.expand3x3.segment(3)])}
         if a.bypass == "conv":
-            specs.append(ConvSpec(Unit(f"{name}.bypass", "conv", px, px, cin=c, segments=[(oc, 1)]), xq, eq,
-                                  [a.bypass_conv.segment()]))
+            out["bypass"] = ConvSpec(Unit(f"{name}.bypass", "conv", px, px, cin=c, segments=[(oc, 1)]), xq, eq,
+                                     [a.bypass_conv.segment()])
+        return out
+
+    def rtl(self, layer, name):
+        a = self.load(layer.attributes)
+        h, w, c = a.geo.in_shape
+        xq, sq, eq, oq = a.geo.in_q, a.squeeze_q, a.expand_q, a.geo.out_q
+        nsq, ne1 = a.squeeze.filters, a.expand1x1.filters
+        specs = list(self._specs(a, name).values())
+        squeeze, expand = specs[0], specs[1]
 
         def render_sv(folder):
             p = {"H": h, "W": w, "CI": c, "IB": xq.bits, "ISIGNED": int(xq.signed), "SQ": nsq, "SB": sq.bits,

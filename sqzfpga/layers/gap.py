@@ -8,6 +8,7 @@ from __future__ import annotations
 from sqzfpga.frontend.lower import check_layout
 from sqzfpga.ir.arith import gap_widths
 from sqzfpga.ir.registry import LayerType, register
+from sqzfpga.hls.cycles import Dataflow, Process
 from sqzfpga.jinja import render
 from sqzfpga.ir.schema import Geometry
 from sqzfpga.rtl.unit import Unit
@@ -41,14 +42,12 @@ class GlobalAvgPool(LayerType):
         return render("gap_config.h.jinja", **geometry, in_signed="true" if iq.signed else "false", shift=shift,
                       sum_width=sum_width, num_width=num_width, out_min=oq.lo, out_max=oq.hi)
 
-    def conv_parts(self, layer):
-        return []
+    def hls_beat(self, layer):
+        return self.load(layer.attributes).out_shape[2]
 
-    def line_buffers(self, layer):
-        return []
-
-    def window(self, attrs):
-        return None
+    def hls_dataflow(self, layer, bin_):
+        h, w, c = self.load(layer.attributes).in_shape
+        return Dataflow([Process(f"{layer.name}.gap", h * w * (c // bin_) + c)], [])
 
     # ---- RTL ----
     def rtl(self, layer, name):

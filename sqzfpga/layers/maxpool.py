@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from sqzfpga.errors import UserError
 from sqzfpga.frontend.lower import check_layout, node_where
 from sqzfpga.ir.registry import LayerType, register
-from sqzfpga.jinja import render
+from sqzfpga.hls.kernel import apply_fold, beat_of, struct, sweep, unit_dataflow, window_fields
 from sqzfpga.ir.schema import Geometry, Window
 from sqzfpga.model.geometry import pool_out
 from sqzfpga.rtl.rom import line_rows, line_style
@@ -49,24 +49,37 @@ class MaxPool(LayerType):
         return PoolAttrs(Geometry.load(attrs, "SqzMaxPool layer"), Window.load(attrs, "SqzMaxPool layer"))
 
     # ---- HLS ----
+    def _hls(self, layer, bin_=None):
+        """Typed attributes, the folded unit and (given the input beat) its window's sweep."""
+        a = self.load(layer.attributes)
+        unit = self._unit(a, "u")
+        apply_fold([unit], "u", layer.get_attr("fold", ""))
+        (h, w, c), (oh, ow, _) = a.geo.in_shape, a.geo.out_shape
+        sw = None if bin_ is None else sweep(h, w, c, a.window.k, a.window.s, a.window.pads, oh, ow, bin_, unit.nstep)
+        return a, unit, sw
+
     def hls_weights(self, layer):
         self.load(layer.attributes)
 
+    def hls_beat(self, layer):
+        return self._hls(layer)[1].pi
+
     def hls_config(self, node, geometry):
-        return render("maxpool_config.h.jinja", **geometry)
+        _, unit, sw = self._hls(node, beat_of(node.get_input_variable()))
+        return struct(geometry["name"], window_fields(unit, sw))
 
-    def conv_parts(self, layer):
-        return []
-
-    def line_buffers(self, layer):
-        a = self.load(layer.attributes)
-        _, w, c = a.geo.in_shape
-        return [(c * a.geo.in_q.bits, a.window.k * w)]
-
-    def window(self, attrs):
-        return self.load(attrs).window
+    def hls_dataflow(self, layer, bin_):
+        _, unit, sw = self._hls(layer, bin_)
+        return unit_dataflow(unit, sw, layer.name)
 
     # ---- RTL ----
+    @staticmethod
+    def _unit(a, name) -> Unit:
+        (h, w, c), (oh, ow, _) = a.geo.in_shape, a.geo.out_shape
+        k, xq = a.window.k, a.geo.in_q
+        return Unit(name, "pool", h * w, oh * ow, cin=c, taps=k * k, row_px=w, rows=line_rows(k), ibits=xq.bits,
+                    obits=xq.bits)
+
     def rtl(self, layer, name):
         a = self.load(layer.attributes)
         (h, w, c), (oh, ow, _) = a.geo.in_shape, a.geo.out_shape
@@ -75,8 +88,7 @@ class MaxPool(LayerType):
         if a.geo.out_q != xq:
             raise UserError(f"layer {name} (SqzMaxPool): the RTL backend needs equal input and output types; "
                             "requantise in the next layer")
-        unit = Unit(name, "pool", h * w, oh * ow, cin=c, taps=k * k, row_px=w, rows=line_rows(k), ibits=xq.bits,
-                    obits=xq.bits)
+        unit = self._unit(a, name)
 
         def render_sv(folder):
             r = line_rows(k)

@@ -9,7 +9,6 @@ Output is deterministic: same graph and plan, same bytes.
 from __future__ import annotations
 
 import json
-import re
 import shutil
 from pathlib import Path
 
@@ -19,6 +18,7 @@ from sqzfpga.driver.layout import Layout
 from sqzfpga.ir.schema import Geometry
 from sqzfpga.ir.types import QType
 from sqzfpga.layers import REGISTRY
+from sqzfpga.layers.units import input_unit, stages
 from sqzfpga.rtl.plan import Budget, budget, plan
 from sqzfpga.rtl.unit import Unit
 from sqzfpga.tools import lint
@@ -31,12 +31,6 @@ def library_sources() -> list[Path]:
     return sorted(LIBRARY.glob("*.sv"))
 
 
-def ident(text: str) -> str:
-    """A name from a model file as a safe SystemVerilog / file-name identifier."""
-    s = re.sub(r"[^A-Za-z0-9_]", "_", str(text)).strip("_") or "x"
-    return s if s[0].isalpha() else f"n_{s}"
-
-
 # ---- the whole design ----------------------------------------------------------------------------
 def _literal(v) -> str:
     if isinstance(v, str):
@@ -47,15 +41,8 @@ def _literal(v) -> str:
 def design(hm) -> tuple[list, list]:
     """(units, [(instance name, render, out channels, out type, out pixels)]) of every layer, in order."""
     layers, units = [], []
-    for layer in hm.get_layers():
-        cls = layer.class_name
-        if cls == "Input":
-            continue
-        name = f"l{len(layers) + 1}_{ident(layer.name)}"
-        if cls not in REGISTRY:
-            raise UserError(f"layer {layer.name!r} of type {cls}: not a registered sqzfpga layer type (known: "
-                            f"{', '.join(sorted(REGISTRY))})")
-        us, render = REGISTRY[cls].rtl(layer, name)
+    for layer, name in stages(hm):
+        us, render = REGISTRY[layer.class_name].rtl(layer, name)
         units += us
         geo = Geometry.load(layer.attributes, f"layer {layer.name!r}")
         oh, ow, oc = geo.out_shape
@@ -96,7 +83,7 @@ def units_of(hm) -> tuple[list[Unit], list]:
     c_in, in_q, in_px = first_input(hm)
     if in_q.bits > 8:
         raise UserError(f"input type {in_q}: the RTL backend streams one byte per channel; use 8-bit input")
-    return [Unit("input", "adapter", in_px * c_in, in_px)] + units, layers
+    return [input_unit(hm)] + units, layers
 
 
 def generate(hm, folder: Path, bud: Budget, max_cycles: int | None = None) -> dict:

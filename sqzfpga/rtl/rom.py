@@ -41,16 +41,27 @@ class ConvSpec:
     def frac(self) -> int:
         return max(accum_frac(self.xq, s["wq"], s["bq"]) for s in self.segs)
 
-    def params(self, folder: Path, stem: str) -> dict:
-        """SV parameters of this unit after planning; writes its weight and bias ROM files."""
+    def scalars(self) -> dict:
+        """The unit's arithmetic after planning (sqz_conv.sv's parameters; the HLS mac's config)."""
         u, xq, f = self.unit, self.xq, self.frac()
-        pi, po, nci = u.pi, u.po, u.cin // u.pi
         wb = max(s["wq"].bits for s in self.segs)
         d = f - self.oq.frac
         accw = max(accum_width(xq, s["w"], s["wq"], s["b"], s["bq"], frac=f) for s in self.segs)
-        accw = max(accw, wb + xq.bits + 2 + (pi - 1).bit_length(), d + 2)
-        words, biases = [], []
-        ew = u.pack * wb + u.pack - 1  # bits per ROM entry: a weight, or a packed pair (see sqz_mac)
+        accw = max(accw, wb + xq.bits + 2 + (u.pi - 1).bit_length(), d + 2)
+        p = {"PI": u.pi, "PO": u.po, "WB": wb, "PACK": u.pack, "PACK_SHIFT": u.pack_shift, "LUTMUL": u.lutmul,
+             "NSTEP": u.nstep, "ACCW": accw, "D": d,
+             "PROD_SHIFT0": f - (self.segs[0]["wq"].frac + xq.frac), "RELU0": int(self.segs[0]["relu"])}
+        if len(self.segs) > 1:
+            p.update(PROD_SHIFT1=f - (self.segs[1]["wq"].frac + xq.frac), RELU1=int(self.segs[1]["relu"]))
+        return p
+
+    def entries(self) -> tuple[list[list[int]], list[list[int]]]:
+        """(per step, its PO/PACK x PI ROM entries: a weight, or a packed pair (see sqz_mac); per output
+        chunk, its PO biases at the accumulator's binary point): the one weight layout of both backends."""
+        u, f = self.unit, self.frac()
+        pi, po, nci = u.pi, u.po, u.cin // u.pi
+        wb = max(s["wq"].bits for s in self.segs)
+        steps, biases = [], []
         for s in self.segs:
             w, ks = s["w"], s["ks"]
             k = w.shape[1]
@@ -58,28 +69,30 @@ class ConvSpec:
             b = s["b"] if s["b"] is not None else np.zeros(w.shape[0], dtype=np.int64)
             bsh = f - s["bq"].frac if s["b"] is not None else 0
             for co in range(w.shape[0] // po):
-                biases.append(_pack([int(b[co * po + j]) << bsh for j in range(po)], accw))
+                biases.append([int(b[co * po + j]) << bsh for j in range(po)])
                 for ky in range(ks):
                     for kx in range(ks):
                         for ci in range(nci):
                             tap = [[int(w[co * po + j, ky + off, kx + off, ci * pi + i]) for i in range(pi)]
                                    for j in range(po)]
                             if u.pack == 2:
-                                entries = [((hi - (lo < 0)) << wb) | (lo & ((1 << wb) - 1))
-                                           for lows, highs in zip(tap[0::2], tap[1::2]) for lo, hi in zip(lows, highs)]
+                                steps.append([((hi - (lo < 0)) << wb) | (lo & ((1 << wb) - 1))
+                                              for lows, highs in zip(tap[0::2], tap[1::2]) for lo, hi in zip(lows, highs)])
                             else:
-                                entries = [v for row in tap for v in row]
-                            words.append(_pack(entries, ew))
-        assert len(words) == u.nstep
+                                steps.append([v for row in tap for v in row])
+        assert len(steps) == u.nstep
+        return steps, biases
+
+    def params(self, folder: Path, stem: str) -> dict:
+        """SV parameters of this unit after planning; writes its weight and bias ROM files."""
+        u, p = self.unit, self.scalars()
+        steps, biases = self.entries()
+        ew = u.pack * p["WB"] + u.pack - 1  # bits per ROM entry: a weight, or a packed pair (see sqz_mac)
         wfile, bfile = f"{stem}_w.mem", f"{stem}_b.mem"
-        _write_mem(folder / wfile, words, rom_width(u))
-        _write_mem(folder / bfile, biases, po * accw)
-        p = {"PI": pi, "PO": po, "WB": wb, "PACK": u.pack, "PACK_SHIFT": u.pack_shift, "LUTMUL": u.lutmul, "NSTEP": u.nstep, "ACCW": accw, "D": d,
-             "PROD_SHIFT0": f - (self.segs[0]["wq"].frac + xq.frac), "RELU0": int(self.segs[0]["relu"]),
-             "WFILE": wfile, "BFILE": bfile, "WSTYLE": rom_style(u)}
-        if len(self.segs) > 1:
-            p.update(PROD_SHIFT1=f - (self.segs[1]["wq"].frac + xq.frac), RELU1=int(self.segs[1]["relu"]))
-        return p
+        _write_mem(folder / wfile, [_pack(e, ew) for e in steps], rom_width(u))
+        _write_mem(folder / bfile, [_pack(b, p["ACCW"]) for b in biases], u.po * p["ACCW"])
+        seg1 = {k: p.pop(k) for k in ("PROD_SHIFT1", "RELU1") if k in p}  # after the files, as ever (stable SV)
+        return {**p, "WFILE": wfile, "BFILE": bfile, "WSTYLE": rom_style(u), **seg1}
 
 
 def _pack(values: list[int], width: int) -> int:

@@ -3,8 +3,9 @@
 // For each output pixel and channel: out = round_half_even(sum * 2^shift / (k*k)), saturated, with
 // sum the raw integers of the k x k window and shift = out_frac - in_frac: the integers an ONNX
 // AveragePool followed by a QONNX Quant (ROUND) produces, as global_avg computes them for the global
-// pool. The schedule and line buffer are the max pool's (stream_windows, LineBuffer); only the
-// window's reduction differs. The RTL twin is templates/rtl/sqz_avgpool.sv.
+// pool. The window generator is the max pool's (one chunk of one tap per step); only the reduction
+// differs: PI sums, and PI pipelined dividers after a chunk's last tap. The RTL twin is
+// templates/rtl/sqz_avgpool.sv.
 #ifndef SQZ_AVGPOOL_H_
 #define SQZ_AVGPOOL_H_
 
@@ -12,35 +13,34 @@
 
 namespace sqz {
 
-template <class data_T, class res_T, typename CONFIG_T> struct AvgPoolKernel {
-    static const unsigned H = CONFIG_T::in_height, W = CONFIG_T::in_width, C = CONFIG_T::n_chan;
-    static const unsigned K = CONFIG_T::kernel, S = CONFIG_T::stride;
-    LineBuffer<typename data_T::value_type, K, W, C> lb;
-    void load(unsigned r, unsigned c, const data_T &px) { lb.load(r, c, px); }
-    void emit(unsigned oy, unsigned ox, res_T &o) {
-        for (unsigned ch = 0; ch < C; ch++) {
+template <class in_T, class res_T, typename CFG> void pool_avg(hls::stream<Step<in_T, CFG::PI> > &in, hls::stream<res_T> &out) {
+    typedef ap_int<CFG::sum_width> sum_T;
+    sum_T sum[CFG::PI];
+    #pragma HLS ARRAY_PARTITION variable = sum complete
+    unsigned tap = 0;
+Steps:
+    for (unsigned i = 0; i < CFG::OH * CFG::OW * CFG::NSTEP; i++) {
+        #pragma HLS PIPELINE II = 1
+        Step<in_T, CFG::PI> x = in.read();
+        res_T o;
+        for (unsigned j = 0; j < CFG::PI; j++) {
             #pragma HLS UNROLL
-            ap_int<CONFIG_T::sum_width> sum = 0;
-            for (unsigned ky = 0; ky < K; ky++) {
-                for (unsigned kx = 0; kx < K; kx++) {
-                    typename data_T::value_type v = lb.buf[(oy * S + ky) % K][ox * S + kx][ch];
-                    if (CONFIG_T::in_signed)
-                        sum += raw_signed<CONFIG_T::sum_width>(v);
-                    else
-                        sum += raw_unsigned<CONFIG_T::sum_width>(v);
-                }
-            }
-            o[ch] = exact_average<typename res_T::value_type, CONFIG_T>(sum, K * K);
+            sum[j] = (tap == 0 ? sum_T(0) : sum[j]) + raw<CFG::sum_width, CFG::in_signed>(x.d[j]);
+            o[j] = exact_average<typename res_T::value_type, CFG>(sum[j], CFG::K * CFG::K);
+        }
+        if (++tap == CFG::K * CFG::K) {
+            tap = 0;
+            out.write(o);
         }
     }
-};
+}
 
-template <class data_T, class res_T, typename CONFIG_T>
-void avgpool(hls::stream<data_T> &data, hls::stream<res_T> &res) {
-    AvgPoolKernel<data_T, res_T, CONFIG_T> k;
-    #pragma HLS ARRAY_PARTITION variable = k.lb.buf complete dim = 3
-    stream_windows<data_T, res_T, AvgPoolKernel<data_T, res_T, CONFIG_T>, CONFIG_T::in_height, CONFIG_T::in_width,
-                   CONFIG_T::kernel, CONFIG_T::stride, 0, 0, CONFIG_T::out_height, CONFIG_T::out_width>(data, res, k);
+template <class data_T, class res_T, typename CFG> void avgpool(hls::stream<data_T> &data, hls::stream<res_T> &res) {
+    #pragma HLS DATAFLOW
+    typedef typename data_T::value_type in_T;
+    hls::stream<Step<in_T, CFG::PI> > steps("steps");
+    window<data_T, in_T, CFG>(data, steps);
+    pool_avg<in_T, res_T, CFG>(steps, res);
 }
 
 } // namespace sqz

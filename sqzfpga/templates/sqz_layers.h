@@ -1,11 +1,23 @@
-// sqzfpga streaming layers: conv, fused Fire module, max pooling, exact global average pooling.
+// sqzfpga streaming layers for Vitis HLS: the RTL backend's dataflow, unit for unit, in C++.
 //
-// Every layer reads one channels-last pixel (nnet::array of C values) per stream beat in raster
-// order and writes its output pixels in raster order as soon as their window is complete, so a
-// layer holds only a few rows of its input (line buffers), never a whole frame. Arithmetic is
-// exact fixed point: accumulators are sized from the actual weights (see sqzfpga/hls/precision.py)
-// and every requantisation rounds half to even and saturates (AP_RND_CONV, AP_SAT), which is what
-// the QONNX Quant node computes. This header is copied into firmware/nnet_utils/ by the build.
+// Every conv-like unit (a conv, a Fire's squeeze, its fused expands, its bypass conv) is two DATAFLOW
+// processes with one pipelined loop each, at II=1 (the planner's folding, sqzfpga/rtl/plan.py):
+//   window: reads the input stream (beats of BIN channels, raster order, channels last) into a line
+//           buffer of R rows and issues one step per iteration: PI channels of one tap of the current
+//           output pixel's window (zeros, flagged, for a padding tap). A step order (output-channel chunk,
+//           tap row, tap column, input-channel chunk) and a line-buffer rule (a row is overwritten only
+//           when no later window needs it) are those of templates/rtl/sqz_window.sv.
+//   mac:    multiplies each step by one weight ROM word (PI x PO weights; PACK 2: two output channels per
+//           multiplier as in sqz_mac.sv), accumulates PO exact integer sums and, after a chunk's last step,
+//           writes the PO requantised outputs as one beat.
+// Pooling reuses the window (one channel chunk of one tap per step); the global average pool adds whole
+// beats. So every loop reads each stream at most once and each array at most once per iteration, the
+// weight ROM is one word per step (reshaped by the call site, bound to block RAM or LUTs there), and
+// the trip count of every loop with a data-dependent exit is stated (LOOP_TRIPCOUNT, from the Python
+// cycle model sqzfpga/hls/cycles.py, which models exactly these loops).
+//
+// Arithmetic is exact integer: products and sums at full width, requantisation rounding half to even
+// and saturating (sqz_requant.sv), the integers the QONNX reference computes.
 #ifndef SQZ_LAYERS_H_
 #define SQZ_LAYERS_H_
 
@@ -16,177 +28,280 @@
 
 namespace sqz {
 
-// Raw integer (value * 2^frac) of a fixed-point number, sign-extended.
-template <int W, class T> ap_int<W> raw_signed(T x) {
+// The raw integer (value * 2^frac) of a fixed-point value, sign- or zero-extended to W bits.
+template <int W, bool SIGNED, class T> ap_int<W> raw(T x) {
     #pragma HLS INLINE
-    ap_int<T::width> v;
-    v.range(T::width - 1, 0) = x.range(T::width - 1, 0);
-    return v;
-}
-template <int W, class T> ap_int<W> raw_unsigned(T x) {
-    #pragma HLS INLINE
+    if (SIGNED) {
+        ap_int<T::width> v;
+        v.range(T::width - 1, 0) = x.range(T::width - 1, 0);
+        return v;
+    }
     ap_uint<T::width> v;
     v.range(T::width - 1, 0) = x.range(T::width - 1, 0);
     return v;
 }
 
-// Requantise an exact accumulator: optional ReLU, round half to even, saturate (by the out type).
-// ap_fixed's converting constructor reads the source's bit D-1 (D = source frac - out frac) to round,
-// and asserts when that bit lies beyond the source's MSB (a dead layer's accumulator with a 2^-31
-// bias scale did, found by fuzzing). So the value is first widened, exactly (sign extension, free in
-// hardware), to at least D+2 bits: the same rule as sqz_requant.sv.
-template <class out_T, class acc_T> out_T requant(acc_T acc, bool relu) {
+// Requantise an exact integer: optional ReLU, a right shift by D rounding half to even (a left shift
+// when D < 0), saturation to the output type; the output's raw bits (sqz_requant.sv, bit for bit).
+template <class out_T, bool OSIGNED, int D, bool RELU, int AW> out_T requant(ap_int<AW> a) {
     #pragma HLS INLINE
-    static const int F = acc_T::width - acc_T::iwidth;
-    static const int D = F - (out_T::width - out_T::iwidth);
-    static const int W = acc_T::width + 1 > D + 2 ? acc_T::width + 1 : D + 2;
-    if (relu && acc < 0)
-        return out_T(0);
-    ap_fixed<W, W - F> wide = acc;
-    return out_T(wide);
+    static const int OB = out_T::width;
+    static const int DR = D > 0 ? D : 0, DL = D < 0 ? -D : 0;
+    static const int WK = AW + DL + 2;
+    ap_int<WK> r;
+    if (D > 0) {
+        ap_int<AW> fl = a >> DR;
+        ap_int<AW + 1> rem = ap_int<AW + 1>(a) - (ap_int<AW + 1>(fl) << DR);
+        ap_int<AW + 1> half = ap_int<AW + 1>(1) << (DR > 0 ? DR - 1 : 0);
+        bool up = rem > half || (rem == half && fl[0] == 1);
+        r = ap_int<WK>(fl) + ap_int<WK>(up ? 1 : 0);
+    } else {
+        r = ap_int<WK>(a) << DL;
+    }
+    const ap_int<WK> omax = OSIGNED ? ap_int<WK>((ap_int<WK>(1) << (OB - 1)) - 1) : ap_int<WK>((ap_int<WK>(1) << OB) - 1);
+    const ap_int<WK> omin = OSIGNED ? ap_int<WK>(-(ap_int<WK>(1) << (OB - 1))) : ap_int<WK>(0);
+    ap_int<WK> q = (RELU && a < 0) ? ap_int<WK>(0) : (r > omax ? omax : (r < omin ? omin : r));
+    out_T v;
+    v.range(OB - 1, 0) = q.range(OB - 1, 0);
+    return v;
 }
 
-// The streaming window schedule shared by conv, Fire and pooling: after input pixel (r, c) has
-// arrived, output (oy, ox) is complete once its last needed input pixel is at or before (r, c).
-template <unsigned H, unsigned W, unsigned K, unsigned S, int PT, int PL>
-bool window_ready(unsigned r, unsigned c, unsigned oy, unsigned ox) {
-    #pragma HLS INLINE
-    int last_r = int(oy * S) - PT + int(K) - 1;
-    int last_c = int(ox * S) - PL + int(K) - 1;
-    if (last_r > int(H) - 1)
-        last_r = H - 1;
-    if (last_c > int(W) - 1)
-        last_c = W - 1;
-    return int(r) > last_r || (int(r) == last_r && int(c) >= last_c);
-}
+// One step of a sliding window: N channels of one tap, and whether the tap lies in the padding.
+template <class T, unsigned N> struct Step {
+    T d[N];
+    bool pad;
+};
 
-// One output pixel of a K x K convolution over a K-row circular line buffer (zero padding is the
-// skipped taps outside the image).
-template <class buf_T, class res_T, class CONFIG_T, unsigned NF, unsigned K, unsigned S, int PT, int PL,
-          unsigned H, unsigned W, unsigned C>
-void conv_pixel(const buf_T buf[K][W][C], unsigned oy, unsigned ox, const typename CONFIG_T::weight_t *w,
-                const typename CONFIG_T::bias_t *b, bool relu, res_T *out) {
-    #pragma HLS INLINE off
-Filters:
-    for (unsigned f = 0; f < NF; f++) {
-        #pragma HLS PIPELINE II = CONFIG_T::reuse_factor
-        typename CONFIG_T::accum_t acc = b[f];
-        for (unsigned ky = 0; ky < K; ky++) {
-            int iy = int(oy * S) - PT + int(ky);
-            if (iy < 0 || iy >= int(H))
-                continue;
-            for (unsigned kx = 0; kx < K; kx++) {
-                int ix = int(ox * S) - PL + int(kx);
-                if (ix < 0 || ix >= int(W))
-                    continue;
-                for (unsigned ch = 0; ch < C; ch++) {
-                    acc += w[((f * K + ky) * K + kx) * C + ch] * buf[iy % K][ix][ch];
+// ---- the window generator of every windowed unit --------------------------------------------------
+// CFG: H W C K S PT PL OH OW (geometry), R (line-buffer rows, a power of two > K), BIN (channels per input
+// beat), G (channels per stored word: gcd(BIN, PI)), PI, IN_CHUNKS (C / PI: chunks per tap), NSEG, NCO0,
+// KS0, NCO1, KS1 (segments: output-channel chunks and centred taps per side), NSTEP (steps per output
+// pixel), BY_CO (pooling: the output-channel chunk picks the chunk read, IN_CHUNKS = 1), TRIP (the loop's
+// iterations per frame, from the cycle model).
+template <class in_T, class T, typename CFG> void window(hls::stream<in_T> &in, hls::stream<Step<T, CFG::PI> > &out) {
+    static const unsigned H = CFG::H, W = CFG::W, C = CFG::C, K = CFG::K, R = CFG::R, G = CFG::G, PI = CFG::PI;
+    static const unsigned BIN = CFG::BIN, NW = C / G, WB = BIN / G, WR = PI / G;
+    static const unsigned BEATS = H * W * (C / BIN), STEPS = CFG::OH * CFG::OW * CFG::NSTEP;
+    T lb[R][W][NW][G];
+    #pragma HLS ARRAY_PARTITION variable = lb complete dim = 4
+    #pragma HLS ARRAY_PARTITION variable = lb cyclic factor = CFG::BANKS dim = 3
+    #pragma HLS DEPENDENCE variable = lb type = inter direction = RAW distance = 2 dependent = true
+    int win_y = -CFG::PT, win_x = -CFG::PL;     // top-left input coordinate of the current window
+    unsigned ox = 0, oy = 0;                     // the current output pixel
+    unsigned ci = 0, kx = 0, ky = 0, co = 0, seg = 0;  // step counters
+    unsigned in_row = 0, in_col = 0, in_beat = 0;  // the next input beat's place
+    unsigned done_row = 0, done_col = 0;         // the next pixel to complete, two iterations ago
+    unsigned lag_row = 0, lag_col = 0;           // ... one iteration ago
+    unsigned beats = 0, steps = 0;
+Steps:
+    while (steps < STEPS || beats < BEATS) {
+        #pragma HLS PIPELINE II = 1
+        #pragma HLS LOOP_TRIPCOUNT min = CFG::TRIP max = CFG::TRIP
+        int last_r = win_y + int(K) - 1, last_c = win_x + int(K) - 1;
+        if (last_r > int(H) - 1)
+            last_r = H - 1;
+        if (last_c > int(W) - 1)
+            last_c = W - 1;
+        int first_row = win_y < 0 ? 0 : win_y;
+        bool arrived = int(done_row) > last_r || (int(done_row) == last_r && int(done_col) > last_c);
+        unsigned next_row = lag_row, next_col = lag_col;
+        done_row = lag_row;
+        done_col = lag_col;
+        // input side: one beat into the buffer, while the row it fills is not needed any more
+        if (beats < BEATS && (steps == STEPS || int(in_row) < first_row + int(R))) {
+            in_T px = in.read();
+            for (unsigned j = 0; j < WB; j++) {
+                #pragma HLS UNROLL
+                for (unsigned g = 0; g < G; g++) {
+                    #pragma HLS UNROLL
+                    lb[in_row % R][in_col][in_beat * WB + j][g] = px[j * G + g];
+                }
+            }
+            beats++;
+            if (++in_beat == C / BIN) {
+                in_beat = 0;
+                if (++in_col == W) {
+                    in_col = 0;
+                    in_row++;
+                }
+                next_row = in_row;
+                next_col = in_col;
+            }
+        }
+        lag_row = next_row;
+        lag_col = next_col;
+        // output side: one step of the current window once all its pixels are in
+        if (steps < STEPS && arrived) {
+            unsigned ks = (CFG::NSEG > 1 && seg) ? CFG::KS1 : CFG::KS0;
+            int off = (int(K) - int(ks)) / 2;
+            int ty = win_y + int(ky) + off, tx = win_x + int(kx) + off;
+            Step<T, PI> st;
+            st.pad = ty < 0 || ty >= int(H) || tx < 0 || tx >= int(W);
+            unsigned chunk = CFG::BY_CO ? co : ci;
+            for (unsigned j = 0; j < WR; j++) {
+                #pragma HLS UNROLL
+                for (unsigned g = 0; g < G; g++) {
+                    #pragma HLS UNROLL
+                    st.d[j * G + g] = st.pad ? T(0) : lb[unsigned(ty) % R][unsigned(tx)][chunk * WR + j][g];
+                }
+            }
+            out.write(st);
+            steps++;
+            unsigned nco = (CFG::NSEG > 1 && seg) ? CFG::NCO1 : CFG::NCO0;
+            if (++ci == CFG::IN_CHUNKS) {
+                ci = 0;
+                if (++kx == ks) {
+                    kx = 0;
+                    if (++ky == ks) {
+                        ky = 0;
+                        if (++co == nco) {
+                            co = 0;
+                            if (CFG::NSEG > 1 && !seg) {
+                                seg = 1;
+                            } else {
+                                seg = 0;
+                                win_x += CFG::S;
+                                if (++ox == CFG::OW) {
+                                    ox = 0;
+                                    win_x = -CFG::PL;
+                                    win_y += CFG::S;
+                                    oy++;
+                                }
+                            }
+                        }
+                    }
                 }
             }
         }
-        out[f] = requant<res_T>(acc, relu);
     }
 }
 
-// The one streaming loop of every window layer: read the H x W input pixels in raster order, let the
-// kernel keep each (load), and after each pixel write every output whose window is complete
-// (emit), in raster order. Kernels own their line buffers; this owns the schedule.
-template <class data_T, class res_T, class Kernel, unsigned H, unsigned W, unsigned K, unsigned S, int PT, int PL,
-          unsigned OH, unsigned OW>
-void stream_windows(hls::stream<data_T> &data, hls::stream<res_T> &res, Kernel &kernel) {
-    unsigned oy = 0, ox = 0;
-Rows:
-    for (unsigned r = 0; r < H; r++) {
-    Cols:
-        for (unsigned c = 0; c < W; c++) {
-            kernel.load(r, c, data.read());
-        Emit:
-            while (oy < OH && window_ready<H, W, K, S, PT, PL>(r, c, oy, ox)) {
-                res_T o;
-                kernel.emit(oy, ox, o);
-                res.write(o);
-                if (++ox == OW) {
-                    ox = 0;
-                    oy++;
+// ---- multiply-accumulate: one weight ROM word per step, PO output channels per chunk ---------------
+// CFG (besides the window's): PO, PACK (1, or 2: two output channels per multiplier), PACK_SHIFT, WB
+// (weight bits), IB and ISIGNED (input), ACCW (accumulator bits), PROD_SHIFT0/1 and RELU0/1 (per
+// segment), D (requantisation shift), OSIGNED, weight_t (ROM entry: a weight, or a packed pair).
+template <class T, class out_T, typename CFG>
+void mac(hls::stream<Step<T, CFG::PI> > &in, hls::stream<out_T> &out,
+         const typename CFG::weight_t w[CFG::NSTEP * CFG::LANES], const typename CFG::bias_t b[CFG::NBIAS]) {
+    static const unsigned PI = CFG::PI, PO = CFG::PO, LANES = CFG::LANES;
+    static const int IB = CFG::IB, ACCW = CFG::ACCW, PS = CFG::PACK_SHIFT, WBITS = CFG::WB;
+    static const int COEF_W = PS + WBITS + 1, PSUM_W = CFG::PSUM_W;
+    typedef typename out_T::value_type o_T;
+    ap_int<ACCW> acc[PO];
+    #pragma HLS ARRAY_PARTITION variable = acc complete
+    unsigned ci = 0, kx = 0, ky = 0, co = 0, seg = 0, step = 0;
+Steps:
+    for (unsigned i = 0; i < CFG::OH * CFG::OW * CFG::NSTEP; i++) {
+        #pragma HLS PIPELINE II = 1
+        Step<T, PI> x = in.read();
+        unsigned ks = (CFG::NSEG > 1 && seg) ? CFG::KS1 : CFG::KS0;
+        bool first = ci == 0 && kx == 0 && ky == 0;
+        bool last = ci == CFG::IN_CHUNKS - 1 && kx == ks - 1 && ky == ks - 1;
+        unsigned gco = seg ? co + CFG::NCO0 : co;  // output-channel chunk over both segments
+        int shift = seg ? CFG::PROD_SHIFT1 : CFG::PROD_SHIFT0;
+        ap_int<ACCW> sum[PO];
+        #pragma HLS ARRAY_PARTITION variable = sum complete
+        if (CFG::PACK == 1) {
+            for (unsigned po = 0; po < PO; po++) {
+                #pragma HLS UNROLL
+                ap_int<ACCW> psum = 0;
+                for (unsigned pi = 0; pi < PI; pi++) {
+                    #pragma HLS UNROLL
+                    ap_int<WBITS + IB + 1> p = ap_int<WBITS>(w[step * LANES + po * PI + pi]) *
+                                               raw<IB + 1, CFG::ISIGNED>(x.d[pi]);
+                    psum += p;
                 }
+                sum[po] = psum << shift;
+            }
+        } else {  // two channels per product: (hi * 2^PS + lo) * x, split exactly (sqz_mac.sv)
+            for (unsigned j = 0; j < PO / 2; j++) {
+                #pragma HLS UNROLL
+                ap_int<PSUM_W> psum = 0;
+                for (unsigned pi = 0; pi < PI; pi++) {
+                    #pragma HLS UNROLL
+                    ap_int<2 * WBITS + 1> e = w[step * LANES + j * PI + pi];
+                    ap_int<WBITS + 1> hi = e >> WBITS;
+                    ap_int<PS> lo = ap_int<WBITS>(e.range(WBITS - 1, 0));
+                    ap_int<COEF_W> coef = (ap_int<COEF_W>(hi) << PS) | ap_int<COEF_W>(ap_uint<PS>(lo.range(PS - 1, 0)));
+                    psum += ap_int<PSUM_W>(coef * raw<IB + 1, CFG::ISIGNED>(x.d[pi]));
+                }
+                ap_int<ACCW> lo_sum = ap_int<PS>(psum.range(PS - 1, 0));
+                ap_int<PSUM_W> hi_sum = (psum >> PS) + ap_int<PSUM_W>(psum[PS - 1] ? 1 : 0);
+                sum[2 * j] = lo_sum << shift;
+                sum[2 * j + 1] = ap_int<ACCW>(hi_sum) << shift;
             }
         }
-    }
-}
-
-// A K-row circular line buffer of whole input pixels.
-template <class T, unsigned K, unsigned W, unsigned C> struct LineBuffer {
-    T buf[K][W][C];
-    template <class px_T> void load(unsigned r, unsigned c, const px_T &px) {
-        #pragma HLS INLINE
-        for (unsigned ch = 0; ch < C; ch++)
-            buf[r % K][c][ch] = px[ch];
-    }
-};
-
-// ---- convolution: any kernel, stride, padding; bias, optional ReLU, requantisation ----------------
-template <class data_T, class res_T, typename CONFIG_T> struct ConvKernel {
-    static const unsigned H = CONFIG_T::in_height, W = CONFIG_T::in_width, C = CONFIG_T::n_chan;
-    static const unsigned K = CONFIG_T::kernel;
-    LineBuffer<typename data_T::value_type, K, W, C> lb;
-    const typename CONFIG_T::weight_t *w;
-    const typename CONFIG_T::bias_t *b;
-    void load(unsigned r, unsigned c, const data_T &px) { lb.load(r, c, px); }
-    void emit(unsigned oy, unsigned ox, res_T &o) {
-        conv_pixel<typename data_T::value_type, typename res_T::value_type, CONFIG_T, CONFIG_T::n_filt, K,
-                   CONFIG_T::stride, CONFIG_T::pad_top, CONFIG_T::pad_left, H, W, C>(lb.buf, oy, ox, w, b,
-                                                                                    CONFIG_T::relu, o.data);
-    }
-};
-
-template <class data_T, class res_T, typename CONFIG_T>
-void conv(hls::stream<data_T> &data, hls::stream<res_T> &res,
-          const typename CONFIG_T::weight_t w[CONFIG_T::n_filt * CONFIG_T::kernel * CONFIG_T::kernel * CONFIG_T::n_chan],
-          const typename CONFIG_T::bias_t b[CONFIG_T::n_filt]) {
-    ConvKernel<data_T, res_T, CONFIG_T> k;
-    #pragma HLS ARRAY_PARTITION variable = k.lb.buf complete dim = 3
-    k.w = w;
-    k.b = b;
-    stream_windows<data_T, res_T, ConvKernel<data_T, res_T, CONFIG_T>, CONFIG_T::in_height, CONFIG_T::in_width,
-                   CONFIG_T::kernel, CONFIG_T::stride, CONFIG_T::pad_top, CONFIG_T::pad_left, CONFIG_T::out_height,
-                   CONFIG_T::out_width>(data, res, k);
-}
-
-// ---- max pooling: k x k / s, floor or ceil mode (windows clipped to the image, as ONNX pads -inf) --
-template <class data_T, class res_T, typename CONFIG_T> struct PoolKernel {
-    static const unsigned H = CONFIG_T::in_height, W = CONFIG_T::in_width, C = CONFIG_T::n_chan;
-    static const unsigned K = CONFIG_T::kernel, S = CONFIG_T::stride;
-    LineBuffer<typename data_T::value_type, K, W, C> lb;
-    void load(unsigned r, unsigned c, const data_T &px) { lb.load(r, c, px); }
-    void emit(unsigned oy, unsigned ox, res_T &o) {
-        for (unsigned ch = 0; ch < C; ch++) {
+        out_T o;
+        for (unsigned po = 0; po < PO; po++) {
             #pragma HLS UNROLL
-            bool first = true;
-            typename res_T::value_type m = 0;
-            for (unsigned ky = 0; ky < K; ky++) {
-                int iy = int(oy * S) - CONFIG_T::pad_top + int(ky);
-                for (unsigned kx = 0; kx < K; kx++) {
-                    int ix = int(ox * S) - CONFIG_T::pad_left + int(kx);
-                    if (iy < 0 || iy >= int(H) || ix < 0 || ix >= int(W))
-                        continue;
-                    typename data_T::value_type v = lb.buf[iy % K][ix][ch];
-                    if (first || v > m)
-                        m = v;
-                    first = false;
+            acc[po] = (first ? ap_int<ACCW>(b[gco * PO + po]) : acc[po]) + sum[po];
+            o[po] = seg ? requant<o_T, CFG::OSIGNED, CFG::D, CFG::RELU1>(acc[po])
+                        : requant<o_T, CFG::OSIGNED, CFG::D, CFG::RELU0>(acc[po]);
+        }
+        if (last)
+            out.write(o);
+        step = step == CFG::NSTEP - 1 ? 0 : step + 1;
+        unsigned nco = (CFG::NSEG > 1 && seg) ? CFG::NCO1 : CFG::NCO0;
+        if (++ci == CFG::IN_CHUNKS) {
+            ci = 0;
+            if (++kx == ks) {
+                kx = 0;
+                if (++ky == ks) {
+                    ky = 0;
+                    if (++co == nco) {
+                        co = 0;
+                        seg = (CFG::NSEG > 1 && !seg) ? 1 : 0;
+                    }
                 }
             }
-            o[ch] = m;
         }
     }
-};
+}
 
-template <class data_T, class res_T, typename CONFIG_T>
-void maxpool(hls::stream<data_T> &data, hls::stream<res_T> &res) {
-    PoolKernel<data_T, res_T, CONFIG_T> k;
-    #pragma HLS ARRAY_PARTITION variable = k.lb.buf complete dim = 3
-    stream_windows<data_T, res_T, PoolKernel<data_T, res_T, CONFIG_T>, CONFIG_T::in_height, CONFIG_T::in_width,
-                   CONFIG_T::kernel, CONFIG_T::stride, CONFIG_T::pad_top, CONFIG_T::pad_left, CONFIG_T::out_height,
-                   CONFIG_T::out_width>(data, res, k);
+// ---- a convolution layer: window -> mac ---------------------------------------------------------
+template <class data_T, class res_T, typename CFG>
+void conv(hls::stream<data_T> &data, hls::stream<res_T> &res,
+          const typename CFG::weight_t w[CFG::NSTEP * CFG::LANES], const typename CFG::bias_t b[CFG::NBIAS]) {
+    #pragma HLS DATAFLOW
+    typedef typename data_T::value_type in_T;
+    hls::stream<Step<in_T, CFG::PI> > steps("steps");
+    window<data_T, in_T, CFG>(data, steps);
+    mac<in_T, res_T, CFG>(steps, res, w, b);
+}
+
+// ---- max pooling: window (one chunk of one tap per step) -> max over the taps in the image ---------
+template <class in_T, class res_T, typename CFG> void pool_max(hls::stream<Step<in_T, CFG::PI> > &in, hls::stream<res_T> &out) {
+    typedef typename res_T::value_type o_T;
+    in_T m[CFG::PI];
+    #pragma HLS ARRAY_PARTITION variable = m complete
+    bool any = false;
+    unsigned tap = 0;
+Steps:
+    for (unsigned i = 0; i < CFG::OH * CFG::OW * CFG::NSTEP; i++) {
+        #pragma HLS PIPELINE II = 1
+        Step<in_T, CFG::PI> x = in.read();
+        res_T o;
+        for (unsigned j = 0; j < CFG::PI; j++) {
+            #pragma HLS UNROLL
+            in_T v = (!x.pad && (!any || x.d[j] > m[j])) ? x.d[j] : m[j];
+            m[j] = v;
+            o[j] = o_T(v);
+        }
+        any = any || !x.pad;
+        if (++tap == CFG::K * CFG::K) {
+            tap = 0;
+            any = false;
+            out.write(o);
+        }
+    }
+}
+
+template <class data_T, class res_T, typename CFG> void maxpool(hls::stream<data_T> &data, hls::stream<res_T> &res) {
+    #pragma HLS DATAFLOW
+    typedef typename data_T::value_type in_T;
+    hls::stream<Step<in_T, CFG::PI> > steps("steps");
+    window<data_T, in_T, CFG>(data, steps);
+    pool_max<in_T, res_T, CFG>(steps, res);
 }
 
 // ---- exact average: shared by the global and the windowed average pool (sqz_avgpool.h) ---------
@@ -217,123 +332,161 @@ template <class out_T, typename CONFIG_T> out_T exact_average(ap_int<CONFIG_T::s
 }
 
 // ---- global average pooling with exact rounding ------------------------------------------------
-// out = round_half_even(sum * 2^(out_frac - in_frac) / N), saturated: the same integers the QONNX
-// Quant after GlobalAveragePool produces, with one integer division per channel per frame.
+// out = round_half_even(sum * 2^(out_frac - in_frac) / N), saturated: the integers the QONNX Quant after
+// GlobalAveragePool produces. One beat (BIN channels) added per iteration, then one pipelined divider.
 template <class data_T, class res_T, typename CONFIG_T>
 void global_avg(hls::stream<data_T> &data, hls::stream<res_T> &res) {
-    const unsigned C = CONFIG_T::n_chan, N = CONFIG_T::in_height * CONFIG_T::in_width;
-    typedef ap_int<CONFIG_T::sum_width> sum_t;
-    sum_t sum[C];
-    #pragma HLS ARRAY_PARTITION variable = sum complete
-    for (unsigned ch = 0; ch < C; ch++)
-        sum[ch] = 0;
-Pixels:
-    for (unsigned i = 0; i < N; i++) {
-        #pragma HLS PIPELINE
+    static const unsigned C = CONFIG_T::n_chan, N = CONFIG_T::in_height * CONFIG_T::in_width;
+    static const unsigned BIN = data_T::size, NB = C / BIN;
+    ap_int<CONFIG_T::sum_width> sum[NB][BIN];
+    #pragma HLS ARRAY_PARTITION variable = sum complete dim = 0
+    unsigned beat = 0;
+Beats:
+    for (unsigned i = 0; i < N * NB; i++) {
+        #pragma HLS PIPELINE II = 1
         data_T px = data.read();
-        for (unsigned ch = 0; ch < C; ch++) {
+        for (unsigned j = 0; j < BIN; j++) {
             #pragma HLS UNROLL
-            if (CONFIG_T::in_signed)
-                sum[ch] += raw_signed<CONFIG_T::sum_width>(px[ch]);
-            else
-                sum[ch] += raw_unsigned<CONFIG_T::sum_width>(px[ch]);
+            sum[beat][j] = (i < NB ? ap_int<CONFIG_T::sum_width>(0) : sum[beat][j]) +
+                           raw<CONFIG_T::sum_width, CONFIG_T::in_signed>(px[j]);
         }
+        beat = beat == NB - 1 ? 0 : beat + 1;
     }
     res_T o;
+Divide:
     for (unsigned ch = 0; ch < C; ch++) {
-        o[ch] = exact_average<typename res_T::value_type, CONFIG_T>(sum[ch], N);
+        #pragma HLS PIPELINE II = 1
+        o[ch] = exact_average<typename res_T::value_type, CONFIG_T>(sum[ch / BIN][ch % BIN], N);
     }
     res.write(o);
 }
 
+// ---- the Fire module ------------------------------------------------------------------------------
+// squeeze (window -> mac) -> expand (window -> mac, the 1x1 and 3x3 expands as two segments of one
+// unit, outputs concatenated) [-> add the bypass: the module input, requantised (identity) or through a
+// 1x1 conv unit]. The bypass copy waits in a FIFO of BYPASS_DEPTH beats (W + 4 pixels, as the RTL's)
+// while the expand fills a row.
 
-// ---- fused Fire module ------------------------------------------------------------------------
-// squeeze 1x1 (+ReLU, requant) on each arriving pixel into a 3-row line buffer; both expands read
-// that one buffer (3x3 zero padding = skipped taps) and are written as one concatenated pixel;
-// optional bypass (identity or 1x1 conv of the module input, kept in a 2-row buffer) is added
-// before the last requantisation. No clone, no zero-padding layer, no whole-frame FIFO.
-template <class data_T, class res_T, typename CONFIG_T> struct FireKernel {
-    static const unsigned H = CONFIG_T::height, W = CONFIG_T::width, CI = CONFIG_T::n_chan, SQ = CONFIG_T::n_squeeze;
-    static const unsigned E1 = CONFIG_T::n_expand1x1, E3 = CONFIG_T::n_expand3x3;
-    typedef typename data_T::value_type in_T;
-    typedef typename CONFIG_T::squeeze_t sq_T;
-    typedef typename CONFIG_T::expand_t ex_T;
-    typedef typename CONFIG_T::squeeze_config SqC;
-    typedef typename CONFIG_T::expand1x1_config E1C;
-    typedef typename CONFIG_T::expand3x3_config E3C;
-    typedef typename CONFIG_T::bypass_config ByC;
-    sq_T sbuf[3][W][SQ];
-    in_T xbuf[2][W][CI];
-    const typename SqC::weight_t *sq_w;
-    const typename SqC::bias_t *sq_b;
-    const typename E1C::weight_t *e1_w;
-    const typename E1C::bias_t *e1_b;
-    const typename E3C::weight_t *e3_w;
-    const typename E3C::bias_t *e3_b;
-    const typename ByC::weight_t *by_w;
-    const typename ByC::bias_t *by_b;
-
-    void load(unsigned r, unsigned c, const data_T &px) {
-        in_T x[1][1][CI];
-        for (unsigned ch = 0; ch < CI; ch++) {
-            x[0][0][ch] = px[ch];
-            if (CONFIG_T::bypass != 0)
-                xbuf[r % 2][c][ch] = px[ch];
-        }
-        conv_pixel<in_T, sq_T, SqC, SQ, 1, 1, 0, 0, 1, 1, CI>(x, 0, 0, sq_w, sq_b, SqC::relu, sbuf[r % 3][c]);
+// one input beat to both the squeeze and the bypass
+template <class T, unsigned N> void dup(hls::stream<T> &in, hls::stream<T> &a, hls::stream<T> &b) {
+Beats:
+    for (unsigned i = 0; i < N; i++) {
+        #pragma HLS PIPELINE II = 1
+        T x = in.read();
+        a.write(x);
+        b.write(x);
     }
-
-    void emit(unsigned oy, unsigned ox, res_T &o) {
-        ex_T e[E1 + E3];
-        sq_T center[1][1][SQ];
-        for (unsigned ch = 0; ch < SQ; ch++)
-            center[0][0][ch] = sbuf[oy % 3][ox][ch];
-        conv_pixel<sq_T, ex_T, E1C, E1, 1, 1, 0, 0, 1, 1, SQ>(center, 0, 0, e1_w, e1_b, E1C::relu, e);
-        conv_pixel<sq_T, ex_T, E3C, E3, 3, 1, 1, 1, H, W, SQ>(sbuf, oy, ox, e3_w, e3_b, E3C::relu, e + E1);
-        if (CONFIG_T::bypass == 0) {
-            for (unsigned ch = 0; ch < E1 + E3; ch++)
-                o[ch] = e[ch];
-            return;
-        }
-        ex_T by[E1 + E3];
-        in_T x[1][1][CI];
-        for (unsigned ch = 0; ch < CI; ch++)
-            x[0][0][ch] = xbuf[oy % 2][ox][ch];
-        if (CONFIG_T::bypass == 1) {
-            for (unsigned ch = 0; ch < CI; ch++)
-                by[ch] = requant<ex_T>(x[0][0][ch], true);
-        } else {
-            conv_pixel<in_T, ex_T, ByC, E1 + E3, 1, 1, 0, 0, 1, 1, CI>(x, 0, 0, by_w, by_b, ByC::relu, by);
-        }
-        for (unsigned ch = 0; ch < E1 + E3; ch++) {
-            typename CONFIG_T::add_t sum = typename CONFIG_T::add_t(e[ch]) + typename CONFIG_T::add_t(by[ch]);
-            o[ch] = requant<typename res_T::value_type>(sum, CONFIG_T::add_relu);
-        }
-    }
-};
-
-// by_w/by_b only for the 1x1-conv bypass
-template <class data_T, class res_T, typename CONFIG_T>
-void fire(hls::stream<data_T> &data, hls::stream<res_T> &res, const typename CONFIG_T::squeeze_config::weight_t *sq_w,
-          const typename CONFIG_T::squeeze_config::bias_t *sq_b, const typename CONFIG_T::expand1x1_config::weight_t *e1_w,
-          const typename CONFIG_T::expand1x1_config::bias_t *e1_b, const typename CONFIG_T::expand3x3_config::weight_t *e3_w,
-          const typename CONFIG_T::expand3x3_config::bias_t *e3_b,
-          const typename CONFIG_T::bypass_config::weight_t *by_w = 0,
-          const typename CONFIG_T::bypass_config::bias_t *by_b = 0) {
-    FireKernel<data_T, res_T, CONFIG_T> k;
-    #pragma HLS ARRAY_PARTITION variable = k.sbuf complete dim = 3
-    #pragma HLS ARRAY_PARTITION variable = k.xbuf complete dim = 3
-    k.sq_w = sq_w;
-    k.sq_b = sq_b;
-    k.e1_w = e1_w;
-    k.e1_b = e1_b;
-    k.e3_w = e3_w;
-    k.e3_b = e3_b;
-    k.by_w = by_w;
-    k.by_b = by_b;
-    stream_windows<data_T, res_T, FireKernel<data_T, res_T, CONFIG_T>, CONFIG_T::height, CONFIG_T::width, 3, 1, 1, 1,
-                   CONFIG_T::height, CONFIG_T::width>(data, res, k);
 }
+
+// a + requant(b) per channel, requantised: sqz_add (sqz_stream.sv). a comes in beats of A::size channels,
+// b in beats of B::size; a pixel of b is collected in registers as its beats arrive (one read per iteration).
+template <class a_T, class b_T, class res_T, typename CFG> void add(hls::stream<a_T> &a, hls::stream<b_T> &b, hls::stream<res_T> &res) {
+    static const unsigned C = CFG::C, NA = a_T::size, NB = b_T::size;
+    typedef typename a_T::value_type av_T;
+    typedef typename b_T::value_type bv_T;
+    typedef typename res_T::value_type o_T;
+    static const int AB = av_T::width, BB = bv_T::width, SW = (AB > BB ? AB : BB) + 3;
+    av_T bpix[C / NB][NB];
+    #pragma HLS ARRAY_PARTITION variable = bpix complete dim = 0
+    unsigned got = 0, done = 0;  // b and a channels of the current pixel so far
+Beats:
+    for (unsigned i = 0; i < CFG::PIXELS * (C / NA + C / NB); i++) {
+        #pragma HLS PIPELINE II = 1
+        if (got < done + NA) {  // the b channels of the next a beat are not all in yet
+            b_T x = b.read();
+            for (unsigned j = 0; j < NB; j++) {
+                #pragma HLS UNROLL
+                bpix[got / NB][j] = requant<av_T, CFG::ASIGNED, CFG::BD, CFG::BRELU>(raw<BB + 1, CFG::BSIGNED>(x[j]));
+            }
+            got += NB;
+        } else {
+            a_T x = a.read();
+            res_T o;
+            for (unsigned j = 0; j < NA; j++) {
+                #pragma HLS UNROLL
+                unsigned ch = done + j;
+                ap_int<SW> s = raw<SW, CFG::ASIGNED>(x[j]) + raw<SW, CFG::ASIGNED>(bpix[ch / NB][ch % NB]);
+                o[j] = requant<o_T, CFG::OSIGNED, CFG::OD, CFG::ORELU>(s);
+            }
+            res.write(o);
+            done += NA;
+            if (done == C) {
+                done = 0;
+                got = 0;
+            }
+        }
+    }
+}
+
+// Three forms, one per bypass kind, so that each DATAFLOW region is a plain sequence of processes.
+#define SQZ_FIRE_ARGS                                                                                             \
+    hls::stream<data_T> &data, hls::stream<res_T> &res,                                                          \
+        const typename CFG::squeeze::weight_t sq_w[CFG::squeeze::NSTEP * CFG::squeeze::LANES],                   \
+        const typename CFG::squeeze::bias_t sq_b[CFG::squeeze::NBIAS],                                           \
+        const typename CFG::expand::weight_t ex_w[CFG::expand::NSTEP * CFG::expand::LANES],                      \
+        const typename CFG::expand::bias_t ex_b[CFG::expand::NBIAS]
+
+template <class data_T, class res_T, typename CFG> void fire(SQZ_FIRE_ARGS) {
+    #pragma HLS DATAFLOW
+    typedef typename data_T::value_type in_T;
+    typedef typename CFG::squeeze_beat sq_beat;
+    typedef typename sq_beat::value_type sq_T;
+    hls::stream<Step<in_T, CFG::squeeze::PI> > sq_steps("sq_steps");
+    hls::stream<sq_beat> sq_out("sq_out");
+    hls::stream<Step<sq_T, CFG::expand::PI> > ex_steps("ex_steps");
+    window<data_T, in_T, typename CFG::squeeze>(data, sq_steps);
+    mac<in_T, sq_beat, typename CFG::squeeze>(sq_steps, sq_out, sq_w, sq_b);
+    window<sq_beat, sq_T, typename CFG::expand>(sq_out, ex_steps);
+    mac<sq_T, res_T, typename CFG::expand>(ex_steps, res, ex_w, ex_b);
+}
+
+template <class data_T, class res_T, typename CFG> void fire_identity(SQZ_FIRE_ARGS) {
+    #pragma HLS DATAFLOW
+    typedef typename data_T::value_type in_T;
+    typedef typename CFG::squeeze_beat sq_beat;
+    typedef typename sq_beat::value_type sq_T;
+    typedef typename CFG::expand_beat ex_beat;
+    hls::stream<data_T> sq_in("sq_in"), by_in("by_in");
+    #pragma HLS STREAM variable = by_in depth = CFG::BYPASS_DEPTH
+    hls::stream<Step<in_T, CFG::squeeze::PI> > sq_steps("sq_steps");
+    hls::stream<sq_beat> sq_out("sq_out");
+    hls::stream<Step<sq_T, CFG::expand::PI> > ex_steps("ex_steps");
+    hls::stream<ex_beat> ex_out("ex_out");
+    dup<data_T, CFG::squeeze::H * CFG::squeeze::W * (CFG::squeeze::C / data_T::size)>(data, sq_in, by_in);
+    window<data_T, in_T, typename CFG::squeeze>(sq_in, sq_steps);
+    mac<in_T, sq_beat, typename CFG::squeeze>(sq_steps, sq_out, sq_w, sq_b);
+    window<sq_beat, sq_T, typename CFG::expand>(sq_out, ex_steps);
+    mac<sq_T, ex_beat, typename CFG::expand>(ex_steps, ex_out, ex_w, ex_b);
+    add<ex_beat, data_T, res_T, typename CFG::adder>(ex_out, by_in, res);
+}
+
+template <class data_T, class res_T, typename CFG>
+void fire_conv(SQZ_FIRE_ARGS, const typename CFG::bypass::weight_t by_w[CFG::bypass::NSTEP * CFG::bypass::LANES],
+               const typename CFG::bypass::bias_t by_b[CFG::bypass::NBIAS]) {
+    #pragma HLS DATAFLOW
+    typedef typename data_T::value_type in_T;
+    typedef typename CFG::squeeze_beat sq_beat;
+    typedef typename sq_beat::value_type sq_T;
+    typedef typename CFG::expand_beat ex_beat;
+    typedef typename CFG::bypass_beat by_beat;
+    hls::stream<data_T> sq_in("sq_in"), by_in("by_in");
+    #pragma HLS STREAM variable = by_in depth = CFG::BYPASS_DEPTH
+    hls::stream<Step<in_T, CFG::squeeze::PI> > sq_steps("sq_steps");
+    hls::stream<sq_beat> sq_out("sq_out");
+    hls::stream<Step<sq_T, CFG::expand::PI> > ex_steps("ex_steps");
+    hls::stream<ex_beat> ex_out("ex_out");
+    hls::stream<Step<in_T, CFG::bypass::PI> > by_steps("by_steps");
+    hls::stream<by_beat> by_out("by_out");
+    dup<data_T, CFG::squeeze::H * CFG::squeeze::W * (CFG::squeeze::C / data_T::size)>(data, sq_in, by_in);
+    window<data_T, in_T, typename CFG::squeeze>(sq_in, sq_steps);
+    mac<in_T, sq_beat, typename CFG::squeeze>(sq_steps, sq_out, sq_w, sq_b);
+    window<sq_beat, sq_T, typename CFG::expand>(sq_out, ex_steps);
+    mac<sq_T, ex_beat, typename CFG::expand>(ex_steps, ex_out, ex_w, ex_b);
+    window<data_T, in_T, typename CFG::bypass>(by_in, by_steps);
+    mac<in_T, by_beat, typename CFG::bypass>(by_steps, by_out, by_w, by_b);
+    add<ex_beat, by_beat, res_T, typename CFG::adder>(ex_out, by_out, res);
+}
+#undef SQZ_FIRE_ARGS
 
 } // namespace sqz
 
