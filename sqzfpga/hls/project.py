@@ -33,7 +33,9 @@ def write_testbench(prj: Path, images: np.ndarray, expected: np.ndarray, golden:
 
 
 def compiled_library(hm) -> Path:
-    """The firmware as hls4ml's compile (build_lib.sh, run by the C simulation) left it: firmware/<project>-<stamp>.so."""
+    """The firmware as hls4ml's compile (build_lib.sh, run by the C simulation) left it:
+    firmware/<project>-<stamp>.so. Its weights path is the folder it was compiled in (the build's
+    temporary folder), so it serves only the build that compiled it."""
     cfg = hm.config
     return Path(cfg.get_output_dir()) / "firmware" / f"{cfg.get_project_name()}-{cfg.get_config_value('Stamp')}.so"
 
