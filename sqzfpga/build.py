@@ -336,14 +336,23 @@ def step_csim(s: BuildState) -> None:
 
 
 def step_project(s: BuildState) -> None:
-    """Testbench + vectors and hls4ml's build options; where Vitis HLS (or, for the Vivado backend,
-    Vivado HLS) is on PATH, hls4ml's build_prj.tcl run as hls4ml runs it: C simulation, synthesis, IP export."""
+    """Testbench + vectors, run when the csim step ran (as Vitis csim runs it, linked with the firmware
+    that step compiled: it writes tb_data/csim_results.log); hls4ml's build options; where Vitis HLS (or,
+    for the Vivado backend, Vivado HLS) is on PATH, hls4ml's build_prj.tcl run as hls4ml runs it: C
+    simulation, synthesis, IP export."""
     from sqzfpga import vendor
     from sqzfpga.driver.layout import Layout
     from sqzfpga.hls import project
 
     prj, backend, manifest = s.dir / "hls", s.request.backend, load_rtl(s)
     project.write_testbench(prj, load_samples(s)[:50], load_expected(s)[:50], load_golden(s))
+    if s.csim is not None:
+        try:
+            line = project.run_testbench(prj, project.compiled_library(graph(s)))
+        except RuntimeError as e:
+            raise UserError(f"the HLS project's testbench (hls/{project.PROJECT}_test.cpp): {e}; this is a bug in "
+                            "sqzfpga, please report it with the model file") from None
+        s.log(f"[csim] testbench: {line} (hls/{project.CSIM_RESULTS})")
     project.write_axis_top(prj, Layout.from_dict(manifest["layout"]), manifest["input"]["bits"])
     argv = project.write_build_options(prj, backend)
     if shutil.which(argv[0]):

@@ -69,6 +69,12 @@ def test_build_runs_hls_and_vivado_as_the_tools_expect(built):
     assert (out / "hls" / project.EXPORTED_IP).is_file()
     log = (out / "hls" / "logs" / "vitis-run.log").read_text()
     assert "EXPORT IP COMPLETED" in log and "C/RTL SIMULATION" not in log and "VALIDATION" not in log
+    assert "CSim done with 0 errors" in log
+    # the build's C simulation ran the project's testbench: its log, one line per image, exact values
+    tb = out / "hls" / "tb_data"
+    results = (out / "hls" / project.CSIM_RESULTS).read_text().splitlines()
+    assert len(results) == len((tb / "inputs.dat").read_text().splitlines()) == 2
+    assert [r.rstrip(" ") for r in results] == (tb / "expected.dat").read_text().splitlines()
     opts = (out / "hls" / "build_opt.tcl").read_text()
     assert "csim       1" in opts and "export     1" in opts and "validation 0" in opts
     assert "set clock_period 5.0\n" in (out / "hls" / "project.tcl").read_text()  # the HLS clock is the build's
@@ -85,7 +91,8 @@ def test_build_runs_hls_and_vivado_as_the_tools_expect(built):
 def test_old_invocation_exports_nothing(built, tmp_path):
     """The invocation the build used before (`vitis_hls -f build_prj.tcl -tclargs csim=1 synth=1
     export=1`) on hls4ml's own build_opt.tcl: build_prj.tcl ignores the arguments, runs cosimulation and
-    validation (exit 1: no result logs) and never exports; the new options on the same folder export."""
+    validation (which pass: our testbench writes both result logs, as hls4ml's does) and never exports;
+    the new options on the same folder export."""
     _, out, _ = built
     prj = tmp_path / "hls"
     shutil.copytree(out / "hls", prj, ignore=shutil.ignore_patterns("sqznet_prj", "logs"))
@@ -93,7 +100,8 @@ def test_old_invocation_exports_nothing(built, tmp_path):
     env = standin_env(tmp_path, ("vitis_hls", "vitis-run"))
     old = subprocess.run(["vitis_hls", "-f", "build_prj.tcl", "-tclargs", "csim=1", "synth=1", "export=1"], cwd=prj,
                          env=env, capture_output=True, text=True, timeout=120)
-    assert old.returncode == 1 and "ERROR: Test failed" in old.stdout, old.stdout + old.stderr
+    assert old.returncode == 0 and "C/RTL SIMULATION" in old.stdout, old.stdout + old.stderr
+    assert "INFO: Test PASSED" in old.stdout and "EXPORT IP" not in old.stdout
     assert not (prj / project.EXPORTED_IP).exists()
     argv = project.write_build_options(prj, "Vitis")
     new = subprocess.run(argv, cwd=prj, env=env, capture_output=True, text=True, timeout=120)
@@ -116,9 +124,36 @@ def test_vivado_backend_options_as_hls4ml_passes_them(built, tmp_path):
     assert argv[:3] == ["vivado_hls", "-f", "build_prj.tcl"] and "export=1" in argv[3] and "validation=0" in argv[3]
     assert not (prj / "build_opt.tcl").exists()
     plain = subprocess.run(argv[:3], cwd=prj, env=env, capture_output=True, text=True, timeout=120)
-    assert plain.returncode == 1 and not (prj / project.EXPORTED_IP).exists()
+    assert "C/RTL SIMULATION" in plain.stdout and not (prj / project.EXPORTED_IP).exists()
     r = subprocess.run(argv, cwd=prj, env=env, capture_output=True, text=True, timeout=120)
     assert r.returncode == 0 and (prj / project.EXPORTED_IP).is_file(), r.stdout + r.stderr
+
+
+@pytest.mark.parametrize("tool", ["vitis-run", "vitis_hls"])
+def test_csim_needs_the_testbench_results(built, tmp_path, tool):
+    """build_prj.tcl's C simulation with our build_opt.tcl, on a copy of the built project: exports with
+    the testbench's log; without it, or with a line missing, csim fails (exit 1) and nothing is exported."""
+    _, out, _ = built
+    env = standin_env(tmp_path, (tool,))
+    argv = (["vitis-run", "--mode", "hls", "--tcl", "build_prj.tcl"] if tool == "vitis-run"
+            else ["vitis_hls", "-f", "build_prj.tcl"])
+    results = (out / "hls" / project.CSIM_RESULTS).read_text()
+    cases = {"as built": results, "no log": None, "a line missing": results.split("\n", 1)[1]}
+    for case, log in cases.items():
+        prj = tmp_path / case / "hls"
+        shutil.copytree(out / "hls", prj, ignore=shutil.ignore_patterns("sqznet_prj", "logs", "csim_results.log"))
+        if log is not None:
+            (prj / project.CSIM_RESULTS).write_text(log)
+        r = subprocess.run(argv, cwd=prj, env=env, capture_output=True, text=True, timeout=120)
+        if case == "as built":
+            assert r.returncode == 0 and "CSim done with 0 errors" in r.stdout, r.stdout + r.stderr
+            assert (prj / project.EXPORTED_IP).is_file()
+            continue
+        why = ("no tb_data/csim_results.log" if log is None
+               else "tb_data/csim_results.log has 1 lines for the 2 images of tb_data/inputs.dat")
+        assert r.returncode == 1 and f"CSim failed with errors: {why}" in r.stdout, r.stdout + r.stderr
+        assert "C/RTL SYNTHESIS" not in r.stdout and not (prj / project.EXPORTED_IP).exists()
+    assert [(c["tool"], c["argv"]) for c in recorded(tmp_path)] == [(tool, argv[1:])] * 3
 
 
 def test_failing_hls_tool_is_one_error_line(tmp_path):

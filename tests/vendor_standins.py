@@ -8,10 +8,13 @@
 Modelled on hls4ml 1.3.0's backends and templates and UG1399/UG835, not on sqzfpga: a wrong command
 line is refused as the tool refuses it (exit 1), and the HLS stand-ins run the given Tcl script
 itself (hls4ml's build_prj.tcl, unchanged) in tclsh, with the HLS commands defined as the tool
-behaves: csim_design/cosim_design write the result logs only when the testbench writes them,
-export_design writes the IP under <project>/<solution>/impl/ip/, `exit 1` from the script is the exit
-status. The Vivado stand-in runs the script through sqzfpga's Tcl checker with its stubs answering
-(SQZFPGA_STANDIN_SLACK sets the routed slack) and writes the files the script writes and copies.
+behaves: csim_design fails unless the testbench's run left its log (tb_data/csim_results.log, one
+line per image of the project's tb_data/inputs.dat: the stand-in does not compile the testbench, the
+build's C simulation runs it), cosim_design's testbench writes the same values to
+tb_data/rtl_cosim_results.log when it writes that log, export_design writes the IP under
+<project>/<solution>/impl/ip/, `exit 1` from the script is the exit status. The Vivado stand-in runs
+the script through sqzfpga's Tcl checker with its stubs answering (SQZFPGA_STANDIN_SLACK sets the
+routed slack) and writes the files the script writes and copies.
 
 Every call is appended to $SQZFPGA_STANDIN_RECORD as a JSON line {tool, argv, cwd}; with
 SQZFPGA_STANDIN_FAIL=1 the HLS synthesis fails as a C++ error does.
@@ -59,18 +62,36 @@ proc create_clock {args} {
     if {![string is double -strict $p] || $p <= 0} { error "ERROR: \[HLS 200-1\] bad clock period '$p'" }
     set ::period $p
 }
-# the testbench's result logs exist only if the testbench writes them (hls4ml's own does; ours does not)
+# the testbench's result logs exist only if the testbench writes them (hls4ml's own does, and ours)
 proc tb_writes {name} {
     foreach f $::tb {
         if {[file isfile $f] && [string first $name [read [set h [open $f]]][close $h]] >= 0} { return 1 }
     }
     return 0
 }
+proc lines {f} {
+    if {![file isfile $f]} { return -1 }
+    set h [open $f]; set n [llength [split [string trimright [read $h] \n] \n]]; close $h
+    return $n
+}
+# csim_design compiles and runs the testbench, which writes tb_data/csim_results.log; the stand-in does
+# not compile it (minutes of g++ on a whole network), it requires what that run leaves, as the build's
+# C simulation runs the same testbench: one line per image of tb_data/inputs.dat
 proc csim_design {args} {
     need solution csim_design
     puts "INFO: \[SIM 211-2\] *************** CSIM start ***************"
-    if {[tb_writes csim_results.log]} {
-        set h [open tb_data/csim_results.log w]; puts $h "0.5"; close $h
+    set want [lines tb_data/inputs.dat]
+    set got [lines tb_data/csim_results.log]
+    if {![tb_writes csim_results.log]} {
+        set why "the testbench does not write tb_data/csim_results.log"
+    } elseif {$got < 0} {
+        set why "no tb_data/csim_results.log (the testbench did not run)"
+    } elseif {$want < 1 || $got != $want} {
+        set why "tb_data/csim_results.log has $got lines for the $want images of tb_data/inputs.dat"
+    }
+    if {[info exists why]} {
+        puts "ERROR: \[SIM 211-100\] CSim failed with errors: $why"
+        error "ERROR: \[SIM 211-100\] CSim failed with errors."
     }
     puts "INFO: \[SIM 211-1\] CSim done with 0 errors."
 }
@@ -91,8 +112,9 @@ proc cosim_design {args} {
     file mkdir $dir [file join $::sol sim report]
     set h [open [file join $dir $::top.tcl] w]; puts $h "log_wave -r /"; puts $h "quit"; close $h
     set h [open [file join $dir run_sim.tcl] w]
-    if {[tb_writes rtl_cosim_results.log]} {
-        puts $h "set h \[open [file join [pwd] tb_data rtl_cosim_results.log] w\]; puts \$h 0.5; close \$h"
+    set csim [file join [pwd] tb_data csim_results.log]
+    if {[tb_writes rtl_cosim_results.log] && [file isfile $csim]} {  ;# the RTL computes what the C simulation did
+        puts $h [list file copy -force $csim [file join [pwd] tb_data rtl_cosim_results.log]]
     }
     close $h
     set h [open [file join $::sol sim report ${::top}_cosim.rpt] w]; puts $h "Pass"; close $h

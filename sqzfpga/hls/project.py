@@ -12,6 +12,7 @@ from sqzfpga.jinja import render
 
 PROJECT = "sqznet"
 AXIS_TOP = f"{PROJECT}_axis"  # the DMA-facing top: what `export_ip.tcl` packages as IP
+CSIM_RESULTS = "tb_data/csim_results.log"  # the testbench's outputs, one line per image, as hls4ml's testbench writes
 
 
 def _fmt(values: np.ndarray) -> str:
@@ -31,26 +32,40 @@ def write_testbench(prj: Path, images: np.ndarray, expected: np.ndarray, golden:
         "testbench.cpp.jinja", project=PROJECT, in_pixels=h * w, in_chan=c, out_pixels=oh * ow, out_chan=oc) + "\n")
 
 
-def run_testbench(prj: Path, timeout: int = 1800) -> str:
-    """Compile the project's testbench with g++ (as vitis_hls csim would) and run it; its last line."""
+def compiled_library(hm) -> Path:
+    """The firmware as hls4ml's compile (build_lib.sh, run by the C simulation) left it:
+    firmware/<project>-<stamp>.so. Its weights path is the folder it was compiled in (the build's
+    temporary folder), so it serves only the build that compiled it."""
+    cfg = hm.config
+    return Path(cfg.get_output_dir()) / "firmware" / f"{cfg.get_project_name()}-{cfg.get_config_value('Stamp')}.so"
+
+
+def run_testbench(prj: Path, library: Path | None = None, timeout: int = 1800) -> str:
+    """Compile the project's testbench with g++ and run it in `prj`, as vitis_hls csim does (it reads and
+    writes tb_data/, CSIM_RESULTS included); its last line. Without `library` the firmware is compiled
+    with it, as Vitis compiles it; with one (the firmware hls4ml's compile already built) the testbench
+    is linked with that, so that the build compiles the firmware once."""
     exe = prj / "csim_tb"
+    sources = [str(prj / f"{PROJECT}_test.cpp")]
+    sources += [str(Path(library).resolve())] if library else [str(prj / "firmware" / f"{PROJECT}.cpp")]
     cmd = ["g++", "-O2", "-std=c++14", f"-I{prj / 'firmware' / 'ap_types'}", f"-I{prj}", f"-I{prj / 'firmware'}",
-           f'-DWEIGHTS_DIR="{prj / "firmware" / "weights"}"', str(prj / f"{PROJECT}_test.cpp"),
-           str(prj / "firmware" / f"{PROJECT}.cpp"), "-o", str(exe)]
-    subprocess.run(cmd, check=True, capture_output=True, text=True, timeout=timeout)
+           f'-DWEIGHTS_DIR="{prj / "firmware" / "weights"}"', *sources, "-o", str(exe)]
+    c = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    if c.returncode != 0:
+        raise RuntimeError(f"testbench did not compile: {c.stderr.strip()[-500:]}")
     try:
         r = subprocess.run([str(exe)], cwd=prj, capture_output=True, text=True, timeout=timeout)
     finally:
         exe.unlink(missing_ok=True)
     if r.returncode != 0:
-        raise RuntimeError(f"testbench failed: {r.stdout.strip()[-500:]}")
+        raise RuntimeError(f"testbench failed: {(r.stdout + r.stderr).strip()[-500:]}")
     return r.stdout.strip().splitlines()[-1]
 
 
 # hls4ml's build_prj.tcl options (the order of hls4ml's VitisBackend.build): C simulation with our exact
 # testbench, C synthesis, IP export. No cosimulation (our own RTL is the one simulated cycle-accurately)
-# and no validation: that compares tb_data/csim_results.log with rtl_cosim_results.log, which our
-# testbench does not write, and build_prj.tcl exits 1 when they are missing.
+# and so no validation: that compares tb_data/csim_results.log with the rtl_cosim_results.log a cosimulation
+# writes (our testbench writes both, as hls4ml's does), and build_prj.tcl exits 1 when one is missing.
 BUILD_OPTIONS = (("reset", 1), ("csim", 1), ("synth", 1), ("cosim", 0), ("validation", 0), ("export", 1),
                  ("vsynth", 0), ("fifo_opt", 0))
 EXPORTED_IP = f"{PROJECT}_prj/solution1/impl/ip/component.xml"  # export_design -format ip_catalog
