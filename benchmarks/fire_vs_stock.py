@@ -227,6 +227,8 @@ def main() -> None:
 
     from sqzfpga.hls import fit
     from sqzfpga.hls.convert import convert_folded
+    from sqzfpga.parts import get_part
+    from sqzfpga.rtl.plan import budget
     from sqzfpga.hls.csim import to_stream
     from sqzfpga.layers import lower
     from sqzfpga.model import checkpoint, export, reference
@@ -240,7 +242,7 @@ def main() -> None:
         ref = reference.run(proto, images).reshape(len(images), -1)
 
         canon, golden, low = lower(proto)
-        ours = convert_folded(canon, low.input.q, tmp / "ours", "xc7z020clg400-1")
+        ours = convert_folded(canon, low.input.q, tmp / "ours", "xc7z020clg400-1", budget(get_part("xc7z020")))
         rows = fit.estimate(ours)
         _, t_ours = timed(ours.compile)
         y, run_ours = timed(ours.predict, to_stream(images))

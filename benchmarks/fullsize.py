@@ -33,6 +33,7 @@ def main() -> None:
     from sqzfpga.model.quant import calibrate, quantize_float
     from sqzfpga.model.squeezenet import SqueezeNet
     from sqzfpga.parts import get_part
+    from sqzfpga.rtl.plan import budget
 
     torch.manual_seed(0)
     cfg = preset(name="v1.1", weight_bits=8, act_bits=8)
@@ -48,7 +49,7 @@ def main() -> None:
         model = reference.load(path)
         t0 = time.perf_counter()
         canon, golden, low = lower(model)
-        hm = convert_folded(canon, low.input.q, Path(tmp) / "hls", "xczu9eg-ffvb1156-2-e")
+        hm = convert_folded(canon, low.input.q, Path(tmp) / "hls", "xczu9eg-ffvb1156-2-e", budget(get_part("xczu9eg")))
         out["convert_s"] = time.perf_counter() - t0
         rows = fit.estimate(hm)
         for part in ("xc7z020", "xczu9eg"):

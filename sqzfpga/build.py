@@ -441,15 +441,15 @@ STEP_NAMES = [name for name, _ in STEPS]
 # ---- build.json ----------------------------------------------------------------------------------------
 def resources(s: BuildState) -> dict:
     """The deployed accelerator's LUT/FF/BRAM36/DSP estimate (and whether it fits the part): the RTL
-    planner's (as `plan` states it) for --accel rtl, hls.fit's for --accel hls (no LUT/FF estimate;
-    BRAM36 = BRAM18 / 2, a URAM counted as 8 BRAM36 as the planner's budget counts it). The other
+    planner's (as `plan` states it) for --accel rtl, hls.fit's for --accel hls (BRAM36 = BRAM18 / 2, a
+    URAM counted as 8 BRAM36 as the planner's budget counts it). The other
     backend's figures stay beside it, under "hls" and "rtl"."""
     keys = ("lut", "ff", "bram36", "dsp")
     hls, manifest = s.fit or s.previous.get("hls"), _rtl_so_far(s)
     if (hls if s.request.accel == "hls" else manifest) is None:  # stopped before that backend's step
         return dict.fromkeys((*keys, "fits"))
     if s.request.accel == "hls":
-        return {"lut": None, "ff": None, "bram36": hls["bram18"] / 2 + 8 * hls["uram"], "dsp": hls["dsp"],
+        return {"lut": hls["lut"], "ff": hls["ff"], "bram36": hls["bram18"] / 2 + 8 * hls["uram"], "dsp": hls["dsp"],
                 "fits": hls["fits"]}
     est, cap = manifest["plan"]["estimate"], s.part.capacity()
     return {**{k: est[k] for k in keys}, "fits": all(est[k] <= cap[k] for k in keys)}

@@ -49,6 +49,7 @@ class Part:
     bram36: int
     uram: int
     dsp: int
+    lutram: int  # LUTs that can be distributed RAM or shift registers (SLICEM; Vivado's "LUT as Memory")
 
     def capacity(self) -> dict[str, int]:
         """The resources that synthesis reports and the planner budgets, by the names both use."""
@@ -57,12 +58,12 @@ class Part:
 
 _Z7, _ZU = get_family("zynq7"), get_family("zynqmp")
 PARTS = {p.name: p for p in [
-    Part("xc7z010", "xc7z010clg400-1", _Z7, 17_600, 35_200, 60, 0, 80),
-    Part("xc7z020", "xc7z020clg400-1", _Z7, 53_200, 106_400, 140, 0, 220),
-    Part("xczu3eg", "xczu3eg-sbva484-1-e", _ZU, 70_560, 141_120, 216, 0, 360),
-    Part("xczu7ev", "xczu7ev-ffvc1156-2-e", _ZU, 230_400, 460_800, 312, 96, 1_728),
-    Part("xczu9eg", "xczu9eg-ffvb1156-2-e", _ZU, 274_080, 548_160, 912, 0, 2_520),
-    Part("xck26", "xck26-sfvc784-2LV-c", _ZU, 117_120, 234_240, 144, 64, 1_248),
+    Part("xc7z010", "xc7z010clg400-1", _Z7, 17_600, 35_200, 60, 0, 80, 6_000),
+    Part("xc7z020", "xc7z020clg400-1", _Z7, 53_200, 106_400, 140, 0, 220, 17_400),
+    Part("xczu3eg", "xczu3eg-sbva484-1-e", _ZU, 70_560, 141_120, 216, 0, 360, 28_800),
+    Part("xczu7ev", "xczu7ev-ffvc1156-2-e", _ZU, 230_400, 460_800, 312, 96, 1_728, 101_760),
+    Part("xczu9eg", "xczu9eg-ffvb1156-2-e", _ZU, 274_080, 548_160, 912, 0, 2_520, 144_000),
+    Part("xck26", "xck26-sfvc784-2LV-c", _ZU, 117_120, 234_240, 144, 64, 1_248, 57_600),
 ]}
 
 

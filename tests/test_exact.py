@@ -94,9 +94,23 @@ def test_qonnx_equals_brevitas(case, fmnist_dir, tmp_path):
     assert res["layer_mismatches"] == {name: 0 for name in golden}, res["layer_mismatches"]
     np.testing.assert_array_equal(y, expected.reshape(len(images), -1))
     assert res["exact"] and res["argmax_agreement"] == 1.0
+    check_hls_rate(hm)
 
     if case in RTL_CASES:  # the RTL backend on the same graph: equal to the C simulation, cycles as planned
         check_rtl(hm, tmp_path / "rtl", images[:6], y[:6])
+
+
+def check_hls_rate(hm, budget=RTL_BUDGET):
+    """The HLS cycle model (the generated loops, hls/cycles.py) within 5% of the RTL plan's cycles per
+    frame for the same folding: the kernels run at the RTL's rate."""
+    from sqzfpga.hls import fit
+    from sqzfpga.layers.units import units
+    from sqzfpga.parts import get_part
+    from sqzfpga.rtl.plan import plan
+
+    hls = fit.check(fit.estimate(hm), get_part("xc7z020"))["cycles_per_frame"]
+    rtl = plan(units(hm)[0], budget)["cycles_per_frame"]
+    assert abs(hls / rtl - 1) <= 0.05, (hls, rtl)
 
 
 def check_rtl(hm, folder, images, y):

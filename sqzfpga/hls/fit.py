@@ -78,6 +78,7 @@ def estimate(hm) -> list[dict]:
             "buffer_bram18": sum(s.bram18 for s in bufs),
             "fifo_depth": FIFO_DEPTH, "fifo_bits": sum(w * d for w, d in flow.streams) + beat_bits * FIFO_DEPTH,
             "fifo_bram18": sum(s.bram18 for s in fifos), "fifo_lut": sum(s.luts for s in fifos),
+            "lutram": sum(s.lutram_luts + s.srl_luts for s in storage),
             "dsp": sum(u.dsps for u in us), "lut": round(lut + sum(s.luts for s in storage)),
             "ff": round(ff + sum(s.ff for s in storage)), "cycles": cycles, "slowest": slow})
     return rows
@@ -99,10 +100,11 @@ def check(rows: list[dict], part: Part) -> dict:
                "bram18": bram, "bram18_available": 2 * part.bram36, "uram": uram, "uram_available": part.uram,
                "dsp": total["dsp"], "dsp_available": part.dsp, "lut": total["lut"], "lut_available": part.lut,
                "ff": total["ff"], "ff_available": part.ff, "fifo_bram18": sum(r["fifo_bram18"] for r in rows),
-               "fifo_lut": sum(r["fifo_lut"] for r in rows),
+               "fifo_lut": sum(r["fifo_lut"] for r in rows), "lutram": sum(r["lutram"] for r in rows),
+               "lutram_available": part.lutram,
                "cycles_per_frame": slow["cycles"], "bottleneck": slow["slowest"]}
     summary["fits"] = (bram <= 2 * part.bram36 and uram <= part.uram and total["dsp"] <= part.dsp
-                       and total["lut"] <= part.lut and total["ff"] <= part.ff)
+                       and total["lut"] <= part.lut and total["ff"] <= part.ff and summary["lutram"] <= part.lutram)
     return summary
 
 

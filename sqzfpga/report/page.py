@@ -91,7 +91,7 @@ def layer_facts(hm, rows: list[dict], acts: dict[str, tuple]) -> list[dict]:
             "weight_widths": sorted({v.type.precision.width for v in _weights(layer)}),
             "parameters": sum(int(v.data_length) for v in layer.get_weights()),
             "memory_bits": r["weight_bits"] + r["buffer_bits"] + r["fifo_bits"],
-            **{k: r[k] for k in ("weight_bits", "buffer_bits", "fifo_bits", "reuse", "fifo_depth")},
+            **{k: r[k] for k in ("weight_bits", "buffer_bits", "fifo_bits", "lanes", "fifo_depth")},
             "hls_dsp": r["dsp"], "hls_bram18": r["weight_bram18"] + r["buffer_bram18"] + r["fifo_bram18"],
             "weights": wrange,
             "activations": None if act is None else {"min": act[0], "max": act[1], "type_min": lo, "type_max": hi,
