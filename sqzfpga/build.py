@@ -36,6 +36,7 @@ if TYPE_CHECKING:
 
 BACKENDS = ("Vitis", "Vivado")  # hls4ml backends
 ACCELS = ("rtl", "hls")  # which accelerator goes into the block design
+REFOLDS = 3  # re-plans with a smaller budget when the HLS design does not fit where the RTL plan does
 DEFAULT_STOP = "report"  # the last step of a plain `build`; rtlsim and synth run on request
 
 
@@ -125,6 +126,7 @@ class BuildState:
     images_source: str | None = None
     expected: np.ndarray | None = None  # the QONNX reference's outputs on `images`
     graph: Any = None  # the hls4ml ModelGraph (folded)
+    budget: object = None  # the planner's budget both backends are folded for (rtl.plan.Budget)
     rows: list[dict] | None = None  # hls.fit's per-layer estimate of the graph
     fit: dict | None = None  # hls.fit's totals against the part
     rtl: dict | None = None  # rtl/rtl.json
@@ -214,11 +216,17 @@ def graph(s: BuildState, write: bool = False):
         from sqzfpga.rtl.plan import budget
 
         canon, in_q = load_canonical(s)
-        s.graph = convert_folded(canon, in_q, s.dir / "hls", s.part.device, budget(s.part), s.request.backend,
-                                 clock_period=round(1000 / s.request.clock_mhz, 3),  # the HLS clock is the build's
-                                 max_cycles=s.request.max_cycles)
-        s.rows = fit.estimate(s.graph)
-        s.fit = fit.check(s.rows, s.part)
+        bud = budget(s.part)
+        for _ in range(REFOLDS + 1):  # the RTL plan, re-planned with less where the HLS design needs more
+            s.graph = convert_folded(canon, in_q, s.dir / "hls", s.part.device, bud, s.request.backend,
+                                     clock_period=round(1000 / s.request.clock_mhz, 3),  # the build's clock
+                                     max_cycles=s.request.max_cycles)
+            s.rows = fit.estimate(s.graph)
+            s.fit = fit.check(s.rows, s.part)
+            if s.fit["fits"]:
+                break
+            bud = fit.shrink(bud, s.fit, s.part)
+        s.budget = bud
         if write:
             fit.refuse(s.rows, s.fit, s.part)
             s.graph.write()
@@ -302,7 +310,7 @@ def step_rtl(s: BuildState) -> None:
 
     tmp = Path(tempfile.mkdtemp(prefix=".rtl.partial-", dir=s.dir))
     try:
-        s.rtl = generate.write(graph(s), tmp, s.part, s.request.max_cycles)
+        s.rtl = generate.write(graph(s), tmp, s.budget, s.request.max_cycles)
         swap_in(tmp, s.dir / "rtl")
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -591,10 +599,10 @@ def refuse_inexact_rtlsim(s: BuildState) -> None:
 def plan_graph(s: BuildState) -> dict:
     """The RTL planner's folding of the state's graph for its part (what `plan` shows)."""
     from sqzfpga.rtl.generate import units_of
-    from sqzfpga.rtl.plan import budget, plan
+    from sqzfpga.rtl.plan import plan
 
     units, _ = units_of(graph(s))
-    return plan(units, budget(s.part), s.request.max_cycles)
+    return plan(units, s.budget, s.request.max_cycles)
 
 
 def plan_model(request: BuildRequest, log=print) -> dict:

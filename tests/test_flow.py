@@ -109,7 +109,8 @@ def test_build_json_resources_are_the_deployed_rtl_plan(default_build):
     estimate = json.loads((out / "rtl" / "rtl.json").read_text())["plan"]["estimate"]
     assert summary["accel"] == "rtl" and summary["fits"] is True
     assert {k: summary[k] for k in ("lut", "ff", "bram36", "dsp")} == estimate
-    assert summary["hls"]["dsp"] != summary["dsp"]  # the other backend's figure, under its own key
+    assert summary["hls"]["dsp"] == summary["dsp"]  # the same folding: the same multipliers
+    assert summary["hls"]["lut"] != summary["lut"]  # the other backend's estimate, under its own key
     plan = _last_json(run_cli("plan", "--build", out, "--json"))
     assert {k: plan[k] for k in ("lut", "ff", "bram36", "dsp")} == estimate
     md = (out / "report.md").read_text()  # the report's fit table reads the same set
@@ -117,11 +118,11 @@ def test_build_json_resources_are_the_deployed_rtl_plan(default_build):
 
 
 def test_hls_accelerator_reports_the_hls_estimate(default_build, tmp_path):
-    """With --accel hls the deployed set is hls.fit's (no LUT/FF estimate there), the RTL's beside it."""
+    """With --accel hls the deployed set is hls.fit's, the RTL's beside it."""
     out, _ = default_build
     s = new_state(BuildRequest(model=out / "model.onnx", part="xc7z020", out=out, accel="hls"), out)
     fit = s.previous["hls"]
-    assert resources(s) == {"lut": None, "ff": None, "bram36": fit["bram18"] / 2, "dsp": fit["dsp"],
+    assert resources(s) == {"lut": fit["lut"], "ff": fit["ff"], "bram36": fit["bram18"] / 2, "dsp": fit["dsp"],
                             "fits": fit["fits"]}
     s = new_state(BuildRequest(model=out / "model.onnx", part="xc7z020", out=out), out)
-    assert resources(s)["dsp"] == s.previous["rtl"]["dsp"] != fit["dsp"]
+    assert resources(s)["lut"] == s.previous["rtl"]["estimate"]["lut"] != fit["lut"]

@@ -29,8 +29,10 @@ STAGES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("model", ("sqzfpga.model",)),                                    # PyTorch model, data, QONNX export
     ("ir", ("sqzfpga.ir",)),                                          # fixed-point types, exact widths
     ("frontend", ("sqzfpga.frontend",)),                              # QONNX -> lowered graph
-    # what the layer modules use of each backend: hls4ml types, the RTL unit, its cost and ROM packing
-    ("backend kit", ("sqzfpga.hls.types", "sqzfpga.rtl.unit", "sqzfpga.rtl.cost", "sqzfpga.rtl.rom")),
+    # what the layer modules use of each backend: hls4ml types, the kernels' configs and cycle model, the
+    # RTL unit, its cost, ROM packing and the planner (both backends take its folding)
+    ("backend kit", ("sqzfpga.hls.types", "sqzfpga.hls.cycles", "sqzfpga.hls.kernel", "sqzfpga.rtl.unit",
+                     "sqzfpga.rtl.cost", "sqzfpga.rtl.rom", "sqzfpga.rtl.plan")),
     ("layers", ("sqzfpga.layers",)),                                  # one module per layer type
     ("hls", ("sqzfpga.hls",)),                                        # hls4ml layers, project, fit, csim
     ("rtl", ("sqzfpga.rtl",)),                                        # SV generator, planner, cost, Yosys

@@ -12,6 +12,7 @@ Cycles per frame: the slowest process of the dataflow (hls/cycles.py).
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 
 from sqzfpga.errors import UserError
@@ -106,6 +107,15 @@ def check(rows: list[dict], part: Part) -> dict:
     summary["fits"] = (bram <= 2 * part.bram36 and uram <= part.uram and total["dsp"] <= part.dsp
                        and total["lut"] <= part.lut and total["ff"] <= part.ff and summary["lutram"] <= part.lutram)
     return summary
+
+
+def shrink(bud, summary: dict, part: Part):
+    """The planner's budget less what the HLS design needs beyond the part (FIFOs, line-buffer banks
+    and LUTRAM the RTL plan does not have), so that a re-plan leaves room for them."""
+    over = {"lut": max(0, summary["lut"] - part.lut) + max(0, summary["lutram"] - part.lutram),
+            "ff": max(0, summary["ff"] - part.ff), "dsp": max(0, summary["dsp"] - part.dsp),
+            "bram36": max(0, summary["bram18"] - 2 * part.bram36) / 2}
+    return dataclasses.replace(bud, **{k: type(getattr(bud, k))(max(0, getattr(bud, k) - v)) for k, v in over.items()})
 
 
 def refuse(rows: list[dict], summary: dict, part: Part) -> None:

@@ -19,7 +19,7 @@ from sqzfpga.ir.schema import Geometry
 from sqzfpga.ir.types import QType
 from sqzfpga.layers import REGISTRY
 from sqzfpga.layers.units import input_unit, stages
-from sqzfpga.rtl.plan import Budget, budget, plan
+from sqzfpga.rtl.plan import Budget, plan
 from sqzfpga.rtl.unit import Unit
 from sqzfpga.tools import lint
 
@@ -70,9 +70,9 @@ def layout_of(hm) -> Layout:
                   out_signed=bool(oq.signed))
 
 
-def write(hm, folder: Path, part, max_cycles: int | None = None) -> dict:
-    """generate() for `part`, then lint the result with Verilator (a generator bug stops the build)."""
-    manifest = generate(hm, folder, budget(part), max_cycles)
+def write(hm, folder: Path, bud: Budget, max_cycles: int | None = None) -> dict:
+    """generate() for `bud`, then lint the result with Verilator (a generator bug stops the build)."""
+    manifest = generate(hm, folder, bud, max_cycles)
     lint(folder, manifest["top"], manifest["sources"])
     return manifest
 
