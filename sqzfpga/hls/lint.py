@@ -406,8 +406,7 @@ class Env:
             if p in st.types:
                 cur = st.types[p]
             elif p in st.consts and k == len(parts) - 1:
-                return evaluate(st.consts[p], lambda q: self.member([cur] + q[1:]) if len(q) > 1 else
-                                self.member([cur, q[0]]))
+                return evaluate(st.consts[p], lambda q, cur=cur: self.member([cur] + q))
             else:
                 return None
         return None
@@ -478,7 +477,8 @@ def trip(loop: Loop, env: Env) -> int | None:
     var = loop_var(loop)
     if [t.text for t in cond[:1]] != [var] or cond[1].text not in ("<", "<=", "!="):
         return None
-    a, b = evaluate(init[init.index(next(t for t in init if t.text == "=")) + 1:], env.value), evaluate(cond[2:], env.value)
+    eq = [t.text for t in init].index("=") if "=" in [t.text for t in init] else len(init)
+    a, b = evaluate(init[eq + 1:], env.value), evaluate(cond[2:], env.value)
     step = 1 if [t.text for t in inc] in ([var, "++"], ["++", var]) else None
     if a is None or b is None or step is None:
         return None
@@ -522,7 +522,8 @@ class Pipelined:
 
     def __init__(self, f: Function, env: Env):
         self.f, self.env = f, env
-        self.dims: dict[str, dict[int, int]] = {}  # array -> dimension (1-based) -> first line read by an unrolled index
+        # array -> dimension (1-based) -> the first line reading it with an index of an unrolled loop
+        self.dims: dict[str, dict[int, int]] = {}
 
     def run(self, stmts: list, unrolled: list[tuple[str, int | None]], taint: dict[str, set]) -> dict:
         total: dict = {}
@@ -634,9 +635,10 @@ class Lint:
             if not isinstance(s, Loop):
                 continue
             if not s.has("LOOP_TRIPCOUNT") and (s.kind != "for" or not self.constant_bound(f, s)):
-                what = f"`{s.kind}` loop" if s.kind != "for" else "`for` loop with a bound that is not a compile-time constant"
+                what = f"`{s.kind}` loop" if s.kind != "for" else "`for` loop with a bound that is not a constant"
                 self.report((f.file, s.line, "tc"), f.file, s.line, "loop-tripcount",
-                            f"{what} in {f.name}() has no `#pragma HLS LOOP_TRIPCOUNT` (Vitis reports its latency as unknown)")
+                            f"{what} in {f.name}() has no `#pragma HLS LOOP_TRIPCOUNT` (Vitis reports its latency "
+                            "as unknown)")
             if s.has("PIPELINE"):
                 for inner in walk(s.body):
                     if isinstance(inner, Loop) and not inner.has("UNROLL"):

@@ -1,0 +1,107 @@
+"""The HLS lint (sqzfpga/hls/lint.py) on written projects: none of its rules fires on what sqzfpga
+generates, and each of three planted mutants (a weight ROM read in mac's pipelined loop without its
+reshape, a stream read twice in one iteration, the window's data-dependent loop without a trip count)
+gives exactly one finding naming its file, line and rule. Two projects: the small default model and the
+complex-bypass one cut to four Fires (conv and identity bypasses: fire_conv's and fire_identity's calls).
+About 45 s, nearly all of it the QONNX export of the two models."""
+import re
+import shutil
+
+import numpy as np
+import pytest
+import torch
+
+from sqzfpga.driver.layout import Layout
+from sqzfpga.errors import UserError
+from sqzfpga.hls import lint
+from sqzfpga.hls.project import write_axis_top
+from test_exact import CASES, RTL_BUDGET
+
+LAYERS = "firmware/nnet_utils/sqz_layers.h"
+TOP = "firmware/sqznet.cpp"
+
+
+def written_project(folder, case: str):
+    """The case's model, quantized and calibrated on random images, written as an HLS project folded by
+    the RTL planner (as test_exact), with the AXI-Stream top."""
+    from sqzfpga.hls.convert import convert_folded
+    from sqzfpga.layers import lower
+    from sqzfpga.model import export, reference
+    from sqzfpga.model.config import preset
+    from sqzfpga.model.quant import calibrate, quantize_float
+    from sqzfpga.model.squeezenet import SqueezeNet
+
+    torch.manual_seed(0)
+    cfg = preset(**CASES[case], **({"num_fires": 4} if case == "complex-bypass" else {}))  # 4: every Fire form
+    qmodel = quantize_float(SqueezeNet(cfg))
+    size = cfg.input_size
+    calib = np.random.default_rng(0).integers(0, 256, (16, cfg.in_channels, size, size))
+    calibrate(qmodel, [torch.from_numpy(calib).float()])
+    canon, _, low = lower(reference.load(export.export(qmodel, folder / "m.onnx")))
+    hm = convert_folded(canon, low.input.q, folder / "hls", "xc7z020clg400-1", RTL_BUDGET)
+    hm.write()
+    write_axis_top(folder / "hls", Layout(cfg.in_channels, size, size, cfg.num_classes, 16, 8, False), 8)
+    return folder / "hls"
+
+
+@pytest.fixture(scope="module", params=["small", "complex-bypass"])
+def project(request, tmp_path_factory):
+    return written_project(tmp_path_factory.mktemp(request.param), request.param)
+
+
+def mutant(project, tmp_path, rel: str, old: str, new: str):
+    """A copy of the project's C++ with `old` (found exactly once in file rel) replaced by `new`."""
+    dst = tmp_path / "prj"
+    shutil.copytree(project / "firmware", dst / "firmware", ignore=shutil.ignore_patterns("weights"))
+    text = (dst / rel).read_text()
+    assert text.count(old) == 1, old
+    (dst / rel).write_text(text.replace(old, new))
+    return dst, (dst / rel).read_text().splitlines()
+
+
+def line_of(lines: list[str], pattern: str) -> int:
+    return next(i for i, ln in enumerate(lines, 1) if re.search(pattern, ln))
+
+
+def test_generated_project_passes(project):
+    assert lint.lint(project) == []
+    lint.check(project)  # no exception
+    names = {p.name for p in (project / "firmware").glob("*.cpp")}
+    assert names == {"sqznet.cpp", "sqznet_axis.cpp"}, names  # both tops were linted
+
+
+def test_unreshaped_weight_rom(project, tmp_path):
+    """Deleting a weight ROM's reshape at the call site: one array-ports finding on that call, for a ROM
+    of each kind (conv -> mac, fire's squeeze and expand -> mac, fire_conv's bypass -> mac)."""
+    text = (project / TOP).read_text()
+    kinds = ["", "squeeze_", "expand_"] + (["bypass_"] if "sqz::fire_conv<" in text else [])
+    assert ("sqz::fire_conv<" in text and "sqz::fire_identity<" in text) == project.parent.name.startswith("complex")
+    for prefix in kinds:
+        m = re.search(rf"^\s*#pragma HLS ARRAY_RESHAPE variable = ({prefix}w\d+) cyclic factor = \d+ dim = 1\n",
+                      text, re.M)
+        prj, lines = mutant(project, tmp_path / (prefix or "conv"), TOP, m.group(0), "\n")
+        found = lint.lint(prj)
+        assert [(f.file, f.rule) for f in found] == [(TOP, "array-ports")], found
+        call = line_of(lines, rf"^\s*sqz::\w+<.*\b{m.group(1)}\b")
+        assert found[0].line == call and str(found[0]).startswith(f"{TOP}:{call}: array-ports: `{m.group(1)}`")
+
+
+def test_stream_read_twice(project, tmp_path):
+    old = "        Step<T, PI> x = in.read();\n"
+    prj, lines = mutant(project, tmp_path, LAYERS, old, old + "        x = in.read(); // mutant\n")
+    found = lint.lint(prj)
+    want = line_of(lines, "// mutant")
+    assert [(f.file, f.line, f.rule) for f in found] == [(LAYERS, want, "stream-read-once")], found
+    assert "`in`" in found[0].message and "mac()" in found[0].message
+
+
+def test_loop_without_tripcount(project, tmp_path):
+    tripcount = "        #pragma HLS LOOP_TRIPCOUNT min = CFG::TRIP max = CFG::TRIP\n"  # sqz::window's loop
+    prj, lines = mutant(project, tmp_path, LAYERS, tripcount, "")
+    found = lint.lint(prj)
+    want = line_of(lines, r"^\s*while \(steps < STEPS \|\| beats < BEATS\)")
+    assert [(f.file, f.line, f.rule) for f in found] == [(LAYERS, want, "loop-tripcount")], found
+    with pytest.raises(UserError) as e:
+        lint.check(prj)
+    msg = str(e.value)
+    assert msg.startswith(f"HLS lint: {LAYERS}:{want}: loop-tripcount: ") and "(1 finding)" in msg and "\n" not in msg
