@@ -86,6 +86,19 @@ def test_unreshaped_weight_rom(project, tmp_path):
         assert found[0].line == call and str(found[0]).startswith(f"{TOP}:{call}: array-ports: `{m.group(1)}`")
 
 
+def test_reshape_factor_too_small(project, tmp_path):
+    """Halving a weight ROM's reshape factor: two reads per bank of a one-port ROM, one finding."""
+    text = (project / TOP).read_text()
+    rom = re.finditer(r"variable = (\w*w\d+) cyclic factor = (\d+) dim = 1", text)
+    m = next(m for m in rom if int(m.group(2)) % 2 == 0)
+    half = m.group(0).replace(f"factor = {m.group(2)}", f"factor = {int(m.group(2)) // 2}")
+    prj, lines = mutant(project, tmp_path, TOP, m.group(0) + "\n", half + "\n")
+    found = lint.lint(prj)
+    call = line_of(lines, rf"^\s*sqz::\w+<.*\b{m.group(1)}\b")
+    assert [(f.file, f.line, f.rule) for f in found] == [(TOP, call, "array-ports")], found
+    assert "2 reads per bank" in found[0].message
+
+
 def test_stream_read_twice(project, tmp_path):
     old = "        Step<T, PI> x = in.read();\n"
     prj, lines = mutant(project, tmp_path, LAYERS, old, old + "        x = in.read(); // mutant\n")

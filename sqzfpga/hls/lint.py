@@ -16,7 +16,9 @@ and the config structs of firmware/parameters.h give the folding constants). Rul
                   otherwise the II is limited by the memory's ports): an ARRAY_PARTITION or ARRAY_RESHAPE
                   naming it (dim = that dimension, or 0 for all; no dim: 1) in its function or, for an array
                   parameter, on the argument at any call site up the chain (the weight ROMs are globals
-                  reshaped by firmware/<project>.cpp's call site). The partition factor is not checked.
+                  reshaped by firmware/<project>.cpp's call site). The banks the
+                  partitions make (their factors) must then take the reads: ceil(reads / banks) <= ports,
+                  the reads assumed spread over the banks (consecutive indices, as ours are).
                   Reads count along the longest if/else path (a constant condition: its branch only); a
                   read in unrolled loops counts the product of the trip counts of the loops its index
                   depends on (unknown: many). Arrays inside struct values
@@ -34,6 +36,7 @@ and the config structs of firmware/parameters.h give the folding constants). Rul
 Code under `#ifndef __SYNTHESIS__` is skipped (C simulation only)."""
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -271,7 +274,7 @@ def flat(stmts: list) -> list:
 @dataclass
 class Param:
     name: str
-    dims: int  # 0: not an array
+    dims: list[list[Tok]]  # an array's dimension expressions; []: not an array
 
 
 @dataclass
@@ -283,11 +286,12 @@ class Function:
     params: list[Param]
     body: list
     consts: dict[str, list[Tok]] = field(default_factory=dict)  # const locals: initialiser
-    arrays: dict[str, int] = field(default_factory=dict)  # local arrays: dimensions
+    arrays: dict[str, list[list[Tok]]] = field(default_factory=dict)  # local arrays: dimension expressions
     decls: set = field(default_factory=set)  # ids of the tokens naming a declared array
 
-    def is_array(self, name: str) -> bool:
-        return name in self.arrays or any(p.name == name and p.dims for p in self.params)
+    def shape(self, name: str) -> list[list[Tok]]:
+        """The dimension expressions of a local array or array parameter ([] for anything else)."""
+        return self.arrays.get(name) or next((p.dims for p in self.params if p.name == name), [])
 
     def pragmas(self) -> list[str]:
         return [s.text for s in walk(self.body) if isinstance(s, Pragma)]
@@ -326,11 +330,22 @@ def parse_functions(toks: list[Tok], file: str) -> list[Function]:
 
 
 def param(toks: list[Tok]) -> Param:
-    names = [k for k, t in enumerate(toks) if t.kind == "id"]
-    if "[" in [t.text for t in toks]:
-        k = [t.text for t in toks].index("[")
-        return Param(toks[k - 1].text, sum(t.text == "[" for t in toks[k:]))
-    return Param(toks[names[-1]].text if names else "", 0)
+    tx = [t.text for t in toks]
+    if "[" in tx:
+        k = tx.index("[")
+        return Param(tx[k - 1], brackets(toks, k)[0])
+    names = [t.text for t in toks if t.kind == "id"]
+    return Param(names[-1] if names else "", [])
+
+
+def brackets(toks: list[Tok], j: int) -> tuple[list[list[Tok]], int]:
+    """The expressions of the subscripts `[a][b]...` starting at toks[j], and the index after them."""
+    out = []
+    while j < len(toks) and toks[j].text == "[":
+        e = match(toks, j)
+        out.append(toks[j + 1:e])
+        j = e + 1
+    return out, j
 
 
 def locals_of(f: Function) -> None:
@@ -349,7 +364,7 @@ def locals_of(f: Function) -> None:
             if t.kind == "id" and s.toks[k + 1].text == "[" and not set(tx[:k]) & {"=", "(", "?", "[", ".", "return"}:
                 prev = s.toks[k - 1]
                 if prev.text == ">" or (prev.kind == "id" and prev.text not in KEYWORDS):
-                    f.arrays[t.text] = tx[k:].count("[")
+                    f.arrays[t.text] = brackets(s.toks, k + 1)[0]
                     f.decls.add(id(t))
                     break
 
@@ -524,6 +539,7 @@ class Pipelined:
         self.f, self.env = f, env
         # array -> dimension (1-based) -> the first line reading it with an index of an unrolled loop
         self.dims: dict[str, dict[int, int]] = {}
+        self.addresses: set = set()  # (array, index text, unrolled loops): one read however often written
 
     def run(self, stmts: list, unrolled: list[tuple[str, int | None]], taint: dict[str, set]) -> dict:
         total: dict = {}
@@ -565,14 +581,12 @@ class Pipelined:
             nxt = toks[k + 1].text if k + 1 < len(toks) else ""
             if nxt == "." and k + 3 < len(toks) and toks[k + 2].text in ("read", "read_nb") and toks[k + 3].text == "(":
                 out = add(out, {("stream", t.text): Count(every, [t.line] * min(every, 2))})
-            elif nxt == "[" and self.f.is_array(t.text) and id(t) not in self.f.decls:
-                j, dims = k + 1, []
-                while j < len(toks) and toks[j].text == "[":
-                    e = match(toks, j)
-                    dims.append(toks[j + 1:e])
-                    j = e + 1
-                if j < len(toks) and toks[j].text == "=":
-                    continue  # a write
+            elif nxt == "[" and self.f.shape(t.text) and id(t) not in self.f.decls:
+                dims, j = brackets(toks, k + 1)
+                address = (t.text, tuple(" ".join(x.text for x in d) for d in dims), tuple(v for v, _ in unrolled))
+                if (j < len(toks) and toks[j].text == "=") or address in self.addresses:
+                    continue  # a write, or an element this iteration has read already
+                self.addresses.add(address)
                 n, dep = 1, set()
                 for d, idx in enumerate(dims, 1):
                     vs = set().union(*(taint.get(x.text, set()) for x in idx if x.kind == "id"))
@@ -585,20 +599,32 @@ class Pipelined:
         return out
 
 
-def partitions(pragmas: list[str], name: str) -> tuple[set[int], int]:
-    """Dimensions partitioned or reshaped by pragmas naming `name` (0: all), and its read ports."""
-    dims, ports = set(), 2
+def partitions(pragmas: list[str], name: str, sizes: list[int | None], resolve) -> tuple[set[int], int, int | None]:
+    """Dimensions partitioned or reshaped by pragmas naming `name` (0: all), its read ports (0: registers,
+    every dimension completely partitioned), and the banks the partitions make (None: unknown); sizes:
+    the array's dimensions."""
+    dims, ports, banks, complete = set(), 2, 1, set()
     for p in pragmas:
         u = p.upper()
         if not re.search(rf"\bVARIABLE\s*=\s*{re.escape(name.upper())}\b", u):
             continue
         if re.search(r"\bARRAY_(PARTITION|RESHAPE)\b", u):
             m = re.search(r"\bDIM\s*=\s*(\d+)", u)
-            dims.add(int(m.group(1)) if m else 1)
+            dim = int(m.group(1)) if m else 1
+            dims.add(dim)
+            m = re.search(r"\bFACTOR\s*=\s*(\S+)", p, re.I)
+            over = sizes if dim == 0 else sizes[dim - 1:dim]
+            if m:  # block or cyclic: factor banks per dimension
+                factor = evaluate(lex(m.group(1), 0, {}), resolve)
+                n = None if factor is None else factor ** len(over)
+            else:  # complete: one bank per element
+                n = None if None in over or not over else math.prod(over)
+                complete.add(dim)
+            banks = None if banks is None or n is None else banks * n
         m = re.search(r"\bTYPE\s*=\s*(\w+)", u)
         if "BIND_STORAGE" in u and m and m.group(1).endswith("_1P"):
             ports = 1
-    return dims, ports
+    return dims, 0 if 0 in complete or complete >= set(range(1, len(sizes) + 1)) else ports, banks
 
 
 class Lint:
@@ -696,32 +722,40 @@ class Lint:
             if kind != "array":
                 continue
             o = origins.get(name)
+            sizes = [evaluate(d, env.value) for d in f.shape(name)]
             if name in f.arrays:
-                dims, ports = partitions(f.pragmas(), name)
+                dims, ports, banks = partitions(f.pragmas(), name, sizes, env.value)
             elif o is not None:
-                dims, ports = set(), 2
-                for fn, n in o.chain:
-                    d, pt = partitions(self.functions[fn].pragmas(), n) if fn in self.functions else (set(), 2)
-                    dims, ports = dims | d, min(ports, pt)
+                dims, ports, banks = set(), 2, 1
+                for fn, n in o.chain:  # pragmas in other functions: their literals only
+                    d, pt, b = partitions(self.functions[fn].pragmas(), n, sizes,
+                                          env.value if fn == f.name else Env(self.functions[fn], {}, {}).value)
+                    dims, ports, banks = dims | d, min(ports, pt), None if banks is None or b is None else banks * b
             else:
                 continue  # a parameter no written code passes: checked where it is instantiated
-            if c.n <= ports:
+            if c.n <= ports or ports == 0:  # within the ports, or registers
                 continue
-            bad = {d: ln for d, ln in p.dims.get(name, {}).items() if d not in dims and 0 not in dims}
-            if not bad and p.dims.get(name):
-                continue
+            dep = p.dims.get(name, {})
+            bad = {d: ln for d, ln in dep.items() if d not in dims and 0 not in dims}
             how = "several" if c.n >= MANY else str(c.n)
-            line = min(bad.values()) if bad else c.lines[0]
-            on = f" on dimension {min(bad)}" if bad else ""
-            fix = f"ARRAY_PARTITION or ARRAY_RESHAPE{on}"
+            line = min(bad.values()) if bad else min(dep.values()) if dep else c.lines[0]
+            if bad or not dims:
+                fix = "no ARRAY_PARTITION or ARRAY_RESHAPE" + (f" on dimension {min(bad)}" if bad else "")
+            elif banks is not None and c.n < MANY and -(-c.n // banks) > ports:
+                per = -(-c.n // banks)
+                fix = f"{banks} bank{'s' * (banks != 1)}: {per} reads per bank (raise the partition factor)"
+            else:
+                continue
+            has = f"{ports} port{'s' * (ports > 1)}"
             if o is None:
                 self.report((f.file, name, "a"), f.file, line, "array-ports",
                             f"array `{name}` is read {how} times per iteration of the pipelined loop of line "
-                            f"{loop.line} in {f.name}() but has {ports} port{'s' * (ports > 1)}: add {fix}")
+                            f"{loop.line} in {f.name}(); it has {has} and {fix}")
             else:
+                at = "" if fix.endswith(")") else " at this call"
                 self.report((o.file, o.line, o.name, "a"), o.file, o.line, "array-ports",
                             f"`{o.name}` (`{name}` of {f.name}(), read {how} times per iteration of a pipelined "
-                            f"loop, {f.file}:{line}) has {ports} port{'s' * (ports > 1)} and no {fix} at this call")
+                            f"loop, {f.file}:{line}) has {has} and {fix}{at}")
 
     def calls(self, f: Function, env: Env, toks: list[Tok], origins: dict[str, Origin]) -> None:
         for k, t in enumerate(toks):
