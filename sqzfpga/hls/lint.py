@@ -79,7 +79,7 @@ def tokenize(text: str) -> list[Tok]:
     lines = text.split("\n")
     defines: dict[str, list[Tok]] = {}
     out: list[Tok] = []
-    skip: list[bool] = []  # per open #if: whether its lines are skipped
+    skip: list[tuple[bool, bool]] = []  # per open #if: whether its lines are skipped, and those after #else
     i = 0
     while i < len(lines):
         start, line = i + 1, lines[i]
@@ -91,22 +91,23 @@ def tokenize(text: str) -> list[Tok]:
         if s.startswith("#"):
             d = s[1:].strip()
             word = d.split(None, 1)[0] if d else ""
+            synthesis = d.split()[1:2] == ["__SYNTHESIS__"]
             if word in ("if", "ifdef", "ifndef"):
-                skip.append(d == "ifndef __SYNTHESIS__" or (bool(skip) and skip[-1]))
+                skip.append((synthesis and word == "ifndef", synthesis and word == "ifdef"))
             elif word == "else" and skip:
-                skip[-1] = not skip[-1] and not (len(skip) > 1 and skip[-2])
+                skip[-1] = (skip[-1][1], skip[-1][1])
             elif word == "endif" and skip:
                 skip.pop()
-            elif any(skip):
+            elif any(k for k, _ in skip):
                 pass
             elif word == "pragma":
                 out.append(Tok(d[len("pragma"):].strip(), start, "pragma"))
             elif word == "define":
-                m = re.match(r"define\s+(\w+)(?!\()\s*(.*)", d)
+                m = re.match(r"define\s+(\w+)\b(?!\()\s*(.*)", d)
                 if m:
                     defines[m.group(1)] = lex(m.group(2), start, {})
             continue
-        if not any(skip):
+        if not any(k for k, _ in skip):
             out += lex(line, start, defines)
     return out
 
@@ -438,7 +439,7 @@ class Env:
 
 def evaluate(toks: list[Tok], resolve) -> int | None:
     """An integer constant expression, names resolved by resolve(qualified name parts); None if any is
-    unknown or the expression is beyond + - * / % << >> comparisons and parentheses."""
+    unknown or the expression is beyond + - * / % << >>, comparisons, && ||, casts and parentheses."""
     out, k = [], 0
     while k < len(toks):
         t = toks[k]
@@ -460,8 +461,8 @@ def evaluate(toks: list[Tok], resolve) -> int | None:
             out.append(t.text.rstrip("uUlL"))
         elif t.text in ("+", "-", "*", "%", "(", ")", "<<", ">>", "<", ">", "<=", ">=", "==", "!="):
             out.append(t.text)
-        elif t.text == "/":
-            out.append("//")
+        elif t.text in ("/", "&&", "||"):
+            out.append({"/": "//", "&&": "and", "||": "or"}[t.text])
         else:
             return None
         k += 1
@@ -480,7 +481,8 @@ def loop_var(loop: Loop) -> str | None:
 
 
 def trip(loop: Loop, env: Env) -> int | None:
-    """Iterations of `for (T i = a; i < b; i++)` (or <=, +=), None if not of that form or unknown."""
+    """Iterations of `for (T i = a; i < b; i++)` (or <=, !=, ++i; an UNROLL factor: that), None if not of
+    that form or unknown."""
     for p in loop.pragmas():
         m = re.search(r"\bUNROLL\b.*\bFACTOR\s*=\s*(\d+)", p)
         if m:
