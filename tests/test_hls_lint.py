@@ -1,9 +1,10 @@
 """The HLS lint (sqzfpga/hls/lint.py) on written projects: none of its rules fires on what sqzfpga
 generates, and each of three planted mutants (a weight ROM read in mac's pipelined loop without its
 reshape, a stream read twice in one iteration, the window's data-dependent loop without a trip count)
-gives exactly one finding naming its file, line and rule. Two projects: the small default model and the
-complex-bypass one cut to four Fires (conv and identity bypasses: fire_conv's and fire_identity's calls).
-About 45 s, nearly all of it the QONNX export of the two models."""
+gives exactly one finding naming its file, line and rule (so does a halved reshape factor); and each rule's
+semantics on hand-written loops. Two projects: the small default model and the complex-bypass one cut to
+four Fires (conv and identity bypasses: fire_conv's and fire_identity's calls). About 40 s, nearly all of
+it the QONNX export of the two models."""
 import re
 import shutil
 
@@ -118,3 +119,39 @@ def test_loop_without_tripcount(project, tmp_path):
         lint.check(prj)
     msg = str(e.value)
     assert msg.startswith(f"HLS lint: {LAYERS}:{want}: loop-tripcount: ") and "(1 finding)" in msg and "\n" not in msg
+
+
+LOOP = """#include "hls_stream.h"
+void f(hls::stream<int> &in, hls::stream<int> &out, int n) {{
+    int a[64];
+    #pragma HLS BIND_STORAGE variable = a type = ram_2p impl = bram
+    int acc[4];
+    #pragma HLS ARRAY_PARTITION variable = acc complete
+    for (unsigned i = 0; i < 64; i++) {{
+        #pragma HLS PIPELINE II = 1
+{body}
+    }}
+}}
+"""
+SEMANTICS = {  # loop body -> the rules it breaks (UG1399 semantics, as the module docstring states them)
+    "int x = in.read(); if (x > 0) { out.write(x); } else { out.write(-x); }": [],
+    "if (i % 2) { int x = in.read(); out.write(x); } else { int y = in.read(); out.write(y); }": [],  # exclusive
+    "if (i % 2) { int x = in.read(); out.write(x); } int y = in.read(); out.write(y);": ["stream-read-once"],
+    "out.write(a[i] + a[63 - i]);": [],  # two reads: a dual-port memory's two ports
+    "out.write(a[i] + a[63 - i] + a[i / 2]);": ["array-ports"],
+    "int s = 0; for (unsigned j = 0; j < 4; j++) { \n#pragma HLS UNROLL\n s += a[4 * i + j] + acc[j]; } out.write(s);":
+        ["array-ports"],  # four reads of a, from the unrolled loop; acc is registers
+    "int s = 0; for (unsigned j = 0; j < 4; j++) { s += acc[j]; } out.write(s);": ["inner-unroll"],
+    "int k = 0; while (k < n) { \n#pragma HLS LOOP_TRIPCOUNT max = 4\n k++; } out.write(k);": ["inner-unroll"],
+    "for (int k = 0; k < n; k++) { \n#pragma HLS UNROLL\n out.write(k); }": ["loop-tripcount"],  # n: an argument
+    "for (int k = 0; k < 64 / 16; k++) { \n#pragma HLS UNROLL\n out.write(in.read()); }": ["stream-read-once"],
+}
+
+
+@pytest.mark.parametrize("body", list(SEMANTICS))
+def test_rule_semantics(tmp_path, body):
+    """Each rule on a hand-written loop: exclusive branches read a stream once, two reads fit a
+    dual-port memory, an unrolled loop's reads count its trips, complete partitions are registers."""
+    (tmp_path / "firmware").mkdir()
+    (tmp_path / "firmware" / "x.cpp").write_text(LOOP.format(body=body.replace("\n", "\n        ")))
+    assert sorted(f.rule for f in lint.lint(tmp_path)) == SEMANTICS[body], lint.lint(tmp_path)
