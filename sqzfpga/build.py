@@ -347,10 +347,10 @@ def step_project(s: BuildState) -> None:
     """Testbench + vectors, run when the csim step ran (as Vitis csim runs it, linked with the firmware
     that step compiled: it writes tb_data/csim_results.log); hls4ml's build options; where Vitis HLS (or,
     for the Vivado backend, Vivado HLS) is on PATH, hls4ml's build_prj.tcl run as hls4ml runs it: C
-    simulation, synthesis, IP export."""
+    simulation, synthesis, IP export. The HLS lint (hls/lint.py) checks the project first."""
     from sqzfpga import vendor
     from sqzfpga.driver.layout import Layout
-    from sqzfpga.hls import project
+    from sqzfpga.hls import lint, project
 
     prj, backend, manifest = s.dir / "hls", s.request.backend, load_rtl(s)
     project.write_testbench(prj, load_samples(s)[:50], load_expected(s)[:50], load_golden(s))
@@ -362,6 +362,7 @@ def step_project(s: BuildState) -> None:
                             "sqzfpga, please report it with the model file") from None
         s.log(f"[csim] testbench: {line} (hls/{project.CSIM_RESULTS})")
     project.write_axis_top(prj, Layout.from_dict(manifest["layout"]), manifest["input"]["bits"])
+    lint.check(prj)  # what Vitis HLS would not pipeline at II=1 stops here, before the vendor tools
     argv = project.write_build_options(prj, backend)
     if shutil.which(argv[0]):
         path = vendor.run(argv, prj, vendor.HLS_TIMEOUT_S, produces=(project.EXPORTED_IP,), log=s.log)

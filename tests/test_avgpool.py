@@ -4,6 +4,7 @@ scoreboard, which is written from the definition (Fraction-exact, ties to even);
 half-up rounding would be caught."""
 from __future__ import annotations
 
+import json
 import math
 from fractions import Fraction
 
@@ -36,10 +37,19 @@ RTL_CASES = {
 
 
 class Layer:
-    """A canonical layer as the layer type's RTL reads it (hls4ml's attributes dict)."""
+    """A canonical layer as the layer type reads it: hls4ml's attributes dict, and for the HLS side the
+    planner's folding and the input stream's beat (channels)."""
 
-    def __init__(self, **attrs):
-        self.attributes = attrs
+    def __init__(self, fold: str = "", in_beat: int = 1, **attrs):
+        self.attributes, self.fold, self.in_beat = attrs, fold, in_beat
+
+    def get_attr(self, name, default=None):
+        return self.fold if name == "fold" else self.attributes.get(name, default)
+
+    def get_input_variable(self):
+        from types import SimpleNamespace
+
+        return SimpleNamespace(type=SimpleNamespace(n_elem=self.in_beat, n_pack=1, unpack=False))
 
 
 def rtl_module(folder, h, c, k, s, nch, iq, oq) -> dict:
@@ -100,8 +110,9 @@ def test_rtl_module_exact(case, tmp_path):
 HLS_CASES = {**RTL_CASES, "3x3s3-signed-to-unsigned": (9, 3, 3, 3, 1, QType(8, 4, True), QType(8, 4, False))}
 
 
-def hls_kernel_outputs(folder, h, c, k, s, iq, oq, frames) -> list[np.ndarray]:
-    """The registered layer type's config struct, compiled into tests/avgpool_harness.cpp, run on frames."""
+def hls_kernel_outputs(folder, h, c, k, s, nch, iq, oq, frames) -> list[np.ndarray]:
+    """The registered layer type's config struct (folded into `nch` chunks), compiled into
+    tests/avgpool_harness.cpp, run on frames."""
     import os
     import subprocess
     from pathlib import Path
@@ -112,8 +123,8 @@ def hls_kernel_outputs(folder, h, c, k, s, iq, oq, frames) -> list[np.ndarray]:
     from sqzfpga.jinja import TEMPLATES
 
     o = (h - k) // s + 1
-    node = Layer(in_shape=[h, h, c], out_shape=[o, o, c], in_q=iq.triple(), out_q=oq.triple(), k=k, s=s,
-                 pads=[0, 0, 0, 0])
+    node = Layer(fold=json.dumps({"": [c // nch, 1, 1, "", 0]}), in_beat=c, in_shape=[h, h, c], out_shape=[o, o, c],
+                 in_q=iq.triple(), out_q=oq.triple(), k=k, s=s, pads=[0, 0, 0, 0])
     cfg = REGISTRY["SqzAvgPool"].hls_config(node, {"name": "config", "in_height": h, "in_width": h, "n_chan": c,
                                                   "out_height": o, "out_width": o, "kernel": k, "stride": s})
     (folder / "config.h").write_text(
@@ -136,9 +147,9 @@ def hls_kernel_outputs(folder, h, c, k, s, iq, oq, frames) -> list[np.ndarray]:
 @pytest.mark.parametrize("case", list(HLS_CASES))
 def test_hls_kernel_exact(case, tmp_path):
     """About 8 s per case (g++)."""
-    h, c, k, s, _, iq, oq = HLS_CASES[case]
+    h, c, k, s, nch, iq, oq = HLS_CASES[case]
     frames = frames_for(h, c, iq, n=4)
-    got = hls_kernel_outputs(tmp_path, h, c, k, s, iq, oq, frames)
+    got = hls_kernel_outputs(tmp_path, h, c, k, s, nch, iq, oq, frames)
     want, _ = expected(frames, k, s, iq, oq)
     for g, w in zip(got, want):
         np.testing.assert_array_equal(g, w)

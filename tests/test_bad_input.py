@@ -130,7 +130,7 @@ ONNX_CASES = [
     ("dynamic-input-shape", _dynamic, [], ["input shape", "fixed N x C x H x W"]),
     ("wrong-input-rank", lambda m: m.graph.input[0].type.tensor_type.shape.dim.pop(1), [],
      ["input shape (1, 28, 28)", "fixed N x C x H x W"]),
-    ("too-big-for-part", lambda m: None, ["--part", "xc7z010"], ["does not fit xc7z010", "BRAM18", "fire8"]),
+    ("too-big-for-part", lambda m: None, ["--part", "xc7z010"], ["does not fit xc7z010", "BRAM36", "larger part"]),
 ]
 
 

@@ -79,6 +79,7 @@ def estimate(hm) -> list[dict]:
             "buffer_bram18": sum(s.bram18 for s in bufs),
             "fifo_depth": FIFO_DEPTH, "fifo_bits": sum(w * d for w, d in flow.streams) + beat_bits * FIFO_DEPTH,
             "fifo_bram18": sum(s.bram18 for s in fifos), "fifo_lut": sum(s.luts for s in fifos),
+            "fifos": len(fifos), "fifo_ff": sum(s.ff for s in fifos),
             "lutram": sum(s.lutram_luts + s.srl_luts for s in storage),
             "dsp": sum(u.dsps for u in us), "lut": round(lut + sum(s.luts for s in storage)),
             "ff": round(ff + sum(s.ff for s in storage)), "cycles": cycles, "slowest": slow})
