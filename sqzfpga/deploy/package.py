@@ -16,6 +16,7 @@ import os
 import shutil
 import subprocess
 import tarfile
+import tempfile
 import time
 import uuid
 from importlib.metadata import version
@@ -24,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from sqzfpga import vendor
+from sqzfpga.atomic import swap_in
 from sqzfpga.deploy import land, scripts, tclcheck
 from sqzfpga.deploy.boards import Board
 from sqzfpga.errors import UserError
@@ -72,27 +74,34 @@ def write(build: Path, board: Board, accel: str, rtl_manifest: dict, clock_mhz: 
         tclcheck.check_all([build / s for s in info["scripts"]])
     else:
         log("[build] tclsh not found: the Vivado scripts were not syntax-checked")
-    dep = build / "deploy"
-    (dep / "sqzfpga_driver").mkdir(parents=True)
-    for f in DRIVER_FILES:
-        shutil.copyfile(DRIVER / f, dep / "sqzfpga_driver" / f)
-    shutil.copyfile(DRIVER / "validate.py", dep / "validate.py")
-    samples, cs = np.load(build / "samples.npz"), np.load(build / "csim.npz")
-    np.savez_compressed(dep / "samples.npz", images=cs["images"], expected=cs["outputs"],
-                        **({"labels": samples["labels"][:len(cs["images"])]} if "labels" in samples.files else {}))
-    (dep / STANDIN / "weights").mkdir(parents=True)
-    _standin_sources(build / "hls", dep / STANDIN, log)
-    for w in (build / "hls" / "firmware" / "weights").glob("*.txt"):
-        shutil.copyfile(w, dep / STANDIN / "weights" / w.name)
-    meta = {"board": board.name, "part": board.part, "device": info["device"], "accel": accel,
-            "vlnv": info["vlnv"], "clock_mhz": clock_mhz, "bitstream": info["bitstream"], "hwh": info["hwh"],
-            "dma": scripts.CELLS["dma"], "layout": rtl_manifest["layout"], "standin": STANDIN,
-            "planned_cycles_per_frame": rtl_manifest["plan"]["cycles_per_frame"], "tools": info["tools"],
-            "scripts": info["scripts"]}
-    (dep / "accel.json").write_text(json.dumps(meta, indent=1) + "\n")
-    (dep / land.MARKER).write_text(json.dumps({
-        "sqzfpga_deploy": 1, "tool": "sqzfpga", "version": version("sqzfpga"), "build_id": uuid.uuid4().hex[:16],
-        "built": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "scratch": [SCRATCH]}, indent=1) + "\n")
+    # written beside, then swapped in: a continued build (--start-step) replaces its copy's deploy/ whole
+    dep = Path(tempfile.mkdtemp(prefix=".deploy.partial-", dir=build))
+    dep.chmod(0o755)  # as mkdir would make it (mkdtemp makes 0700)
+    try:
+        (dep / "sqzfpga_driver").mkdir(parents=True)
+        for f in DRIVER_FILES:
+            shutil.copyfile(DRIVER / f, dep / "sqzfpga_driver" / f)
+        shutil.copyfile(DRIVER / "validate.py", dep / "validate.py")
+        samples, cs = np.load(build / "samples.npz"), np.load(build / "csim.npz")
+        np.savez_compressed(dep / "samples.npz", images=cs["images"], expected=cs["outputs"],
+                            **({"labels": samples["labels"][:len(cs["images"])]} if "labels" in samples.files else {}))
+        (dep / STANDIN / "weights").mkdir(parents=True)
+        _standin_sources(build / "hls", dep / STANDIN, log)
+        for w in (build / "hls" / "firmware" / "weights").glob("*.txt"):
+            shutil.copyfile(w, dep / STANDIN / "weights" / w.name)
+        meta = {"board": board.name, "part": board.part, "device": info["device"], "accel": accel,
+                "vlnv": info["vlnv"], "clock_mhz": clock_mhz, "bitstream": info["bitstream"], "hwh": info["hwh"],
+                "dma": scripts.CELLS["dma"], "layout": rtl_manifest["layout"], "standin": STANDIN,
+                "planned_cycles_per_frame": rtl_manifest["plan"]["cycles_per_frame"], "tools": info["tools"],
+                "scripts": info["scripts"]}
+        (dep / "accel.json").write_text(json.dumps(meta, indent=1) + "\n")
+        (dep / land.MARKER).write_text(json.dumps({
+            "sqzfpga_deploy": 1, "tool": "sqzfpga", "version": version("sqzfpga"), "build_id": uuid.uuid4().hex[:16],
+            "built": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "scratch": [SCRATCH]}, indent=1) + "\n")
+        swap_in(dep, build / "deploy")
+    except BaseException:
+        shutil.rmtree(dep, ignore_errors=True)
+        raise
     archive(build)
     return meta
 
