@@ -40,6 +40,14 @@ def apply_fold(units: list[Unit], prefix: str, fold: str) -> None:
             setattr(u, k, v)
 
 
+def folded_pool(layer, unit: Unit, geo, window, bin_: int | None = None) -> tuple[Unit, Sweep | None]:
+    """A pooling layer's unit (named "u") folded as its `fold` attribute says, and, when the input
+    beat is known, its window's sweep."""
+    apply_fold([unit], "u", layer.get_attr("fold", ""))
+    (h, w, c), (oh, ow, _) = geo.in_shape, geo.out_shape
+    return unit, None if bin_ is None else sweep(h, w, c, window.k, window.s, window.pads, oh, ow, bin_, unit.nstep)
+
+
 @dataclass(frozen=True)
 class Field:
     ctype: str

@@ -13,7 +13,7 @@ from sqzfpga.frontend.lower import check_layout, node_where
 from sqzfpga.ir.arith import gap_widths
 from sqzfpga.ir.registry import LayerType, register
 from sqzfpga.ir.schema import Geometry, Window
-from sqzfpga.hls.kernel import Field, apply_fold, beat_of, bool_text, struct, sweep, unit_dataflow, window_fields
+from sqzfpga.hls.kernel import Field, beat_of, bool_text, folded_pool, struct, unit_dataflow, window_fields
 from sqzfpga.model.geometry import pool_out
 from sqzfpga.rtl.rom import line_rows, line_style
 from sqzfpga.rtl.unit import Unit
@@ -66,11 +66,7 @@ class AvgPool(LayerType):
     def _hls(self, layer, bin_=None):
         """Typed attributes, the folded unit and (given the input beat) its window's sweep."""
         a = self.load(layer.attributes)
-        unit = self._unit(a, "u")
-        apply_fold([unit], "u", layer.get_attr("fold", ""))
-        (h, w, c), (oh, ow, _) = a.geo.in_shape, a.geo.out_shape
-        sw = None if bin_ is None else sweep(h, w, c, a.window.k, a.window.s, a.window.pads, oh, ow, bin_, unit.nstep)
-        return a, unit, sw
+        return (a, *folded_pool(layer, self._unit(a, "u"), a.geo, a.window, bin_))
 
     def hls_weights(self, layer):
         self.load(layer.attributes)

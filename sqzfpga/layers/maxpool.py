@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from sqzfpga.errors import UserError
 from sqzfpga.frontend.lower import check_layout, node_where
 from sqzfpga.ir.registry import LayerType, register
-from sqzfpga.hls.kernel import apply_fold, beat_of, struct, sweep, unit_dataflow, window_fields
+from sqzfpga.hls.kernel import beat_of, folded_pool, struct, unit_dataflow, window_fields
 from sqzfpga.ir.schema import Geometry, Window
 from sqzfpga.model.geometry import pool_out
 from sqzfpga.rtl.rom import line_rows, line_style
@@ -52,11 +52,7 @@ class MaxPool(LayerType):
     def _hls(self, layer, bin_=None):
         """Typed attributes, the folded unit and (given the input beat) its window's sweep."""
         a = self.load(layer.attributes)
-        unit = self._unit(a, "u")
-        apply_fold([unit], "u", layer.get_attr("fold", ""))
-        (h, w, c), (oh, ow, _) = a.geo.in_shape, a.geo.out_shape
-        sw = None if bin_ is None else sweep(h, w, c, a.window.k, a.window.s, a.window.pads, oh, ow, bin_, unit.nstep)
-        return a, unit, sw
+        return (a, *folded_pool(layer, self._unit(a, "u"), a.geo, a.window, bin_))
 
     def hls_weights(self, layer):
         self.load(layer.attributes)

@@ -418,7 +418,8 @@ Beats:
     }
 }
 
-// Three forms, one per bypass kind, so that each DATAFLOW region is a plain sequence of processes.
+// Three forms, one per bypass kind, so that each DATAFLOW region is a plain sequence of processes;
+// the bypass forms run the plain one (squeeze -> expand) as one of their processes.
 #define SQZ_FIRE_ARGS                                                                                             \
     hls::stream<data_T> &data, hls::stream<res_T> &res,                                                          \
         const typename CFG::squeeze::weight_t sq_w[CFG::squeeze::NSTEP * CFG::squeeze::LANES],                   \
@@ -426,6 +427,7 @@ Beats:
         const typename CFG::expand::weight_t ex_w[CFG::expand::NSTEP * CFG::expand::LANES],                      \
         const typename CFG::expand::bias_t ex_b[CFG::expand::NBIAS]
 
+// squeeze -> expand, the part every form shares: a DATAFLOW region of its own (one process of the caller's)
 template <class data_T, class res_T, typename CFG> void fire(SQZ_FIRE_ARGS) {
     #pragma HLS DATAFLOW
     typedef typename data_T::value_type in_T;
@@ -442,21 +444,12 @@ template <class data_T, class res_T, typename CFG> void fire(SQZ_FIRE_ARGS) {
 
 template <class data_T, class res_T, typename CFG> void fire_identity(SQZ_FIRE_ARGS) {
     #pragma HLS DATAFLOW
-    typedef typename data_T::value_type in_T;
-    typedef typename CFG::squeeze_beat sq_beat;
-    typedef typename sq_beat::value_type sq_T;
     typedef typename CFG::expand_beat ex_beat;
     hls::stream<data_T> sq_in("sq_in"), by_in("by_in");
     #pragma HLS STREAM variable = by_in depth = CFG::BYPASS_DEPTH
-    hls::stream<Step<in_T, CFG::squeeze::PI> > sq_steps("sq_steps");
-    hls::stream<sq_beat> sq_out("sq_out");
-    hls::stream<Step<sq_T, CFG::expand::PI> > ex_steps("ex_steps");
     hls::stream<ex_beat> ex_out("ex_out");
     dup<data_T, CFG::squeeze::H * CFG::squeeze::W * (CFG::squeeze::C / data_T::size)>(data, sq_in, by_in);
-    window<data_T, in_T, typename CFG::squeeze>(sq_in, sq_steps);
-    mac<in_T, sq_beat, typename CFG::squeeze>(sq_steps, sq_out, sq_w, sq_b);
-    window<sq_beat, sq_T, typename CFG::expand>(sq_out, ex_steps);
-    mac<sq_T, ex_beat, typename CFG::expand>(ex_steps, ex_out, ex_w, ex_b);
+    fire<data_T, ex_beat, CFG>(sq_in, ex_out, sq_w, sq_b, ex_w, ex_b);
     add<ex_beat, data_T, res_T, typename CFG::adder>(ex_out, by_in, res);
 }
 
@@ -465,23 +458,15 @@ void fire_conv(SQZ_FIRE_ARGS, const typename CFG::bypass::weight_t by_w[CFG::byp
                const typename CFG::bypass::bias_t by_b[CFG::bypass::NBIAS]) {
     #pragma HLS DATAFLOW
     typedef typename data_T::value_type in_T;
-    typedef typename CFG::squeeze_beat sq_beat;
-    typedef typename sq_beat::value_type sq_T;
     typedef typename CFG::expand_beat ex_beat;
     typedef typename CFG::bypass_beat by_beat;
     hls::stream<data_T> sq_in("sq_in"), by_in("by_in");
     #pragma HLS STREAM variable = by_in depth = CFG::BYPASS_DEPTH
-    hls::stream<Step<in_T, CFG::squeeze::PI> > sq_steps("sq_steps");
-    hls::stream<sq_beat> sq_out("sq_out");
-    hls::stream<Step<sq_T, CFG::expand::PI> > ex_steps("ex_steps");
     hls::stream<ex_beat> ex_out("ex_out");
     hls::stream<Step<in_T, CFG::bypass::PI> > by_steps("by_steps");
     hls::stream<by_beat> by_out("by_out");
     dup<data_T, CFG::squeeze::H * CFG::squeeze::W * (CFG::squeeze::C / data_T::size)>(data, sq_in, by_in);
-    window<data_T, in_T, typename CFG::squeeze>(sq_in, sq_steps);
-    mac<in_T, sq_beat, typename CFG::squeeze>(sq_steps, sq_out, sq_w, sq_b);
-    window<sq_beat, sq_T, typename CFG::expand>(sq_out, ex_steps);
-    mac<sq_T, ex_beat, typename CFG::expand>(ex_steps, ex_out, ex_w, ex_b);
+    fire<data_T, ex_beat, CFG>(sq_in, ex_out, sq_w, sq_b, ex_w, ex_b);
     window<data_T, in_T, typename CFG::bypass>(by_in, by_steps);
     mac<in_T, by_beat, typename CFG::bypass>(by_steps, by_out, by_w, by_b);
     add<ex_beat, by_beat, res_T, typename CFG::adder>(ex_out, by_out, res);
