@@ -305,13 +305,20 @@ def step_hls(s: BuildState) -> None:
 
 def step_rtl(s: BuildState) -> None:
     """SystemVerilog dataflow from the same ModelGraph (folded by the planner for the part), linted;
-    rtl/ is replaced only when done, and the RTL simulation of the previous RTL goes with it."""
+    rtl/ is replaced only when done, and the RTL simulation of the previous RTL goes with it. A model
+    the RTL backend refuses (a layer type's rtl(), the input width, the lint) is an error that names
+    that backend and where the HLS backend's complete project is; a build keeps its partial folder
+    for it (as for a failed vendor tool)."""
     from sqzfpga.rtl import generate
 
+    hm = graph(s)  # the HLS backend's graph: an error here is not the RTL backend's
     tmp = Path(tempfile.mkdtemp(prefix=".rtl.partial-", dir=s.dir))
     try:
-        s.rtl = generate.write(graph(s), tmp, s.budget, s.request.max_cycles)
+        s.rtl = generate.write(hm, tmp, s.budget, s.request.max_cycles)
         swap_in(tmp, s.dir / "rtl")
+    except UserError as e:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise ToolFailed(f"RTL backend: {e}; the HLS project in {s.dir / 'hls'} is complete") from None
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

@@ -136,14 +136,28 @@ def test_fire_bypass(tmp_path, bypass):
     assert ok, log[-2000:]
 
 
-def test_global_average_pool_exact_rounding(tmp_path):
+GAP_CASES = {  # (input type, output type)
+    "signed": (QType(8, 2, True), QType(12, 4, True)),
+    # a signed 32-bit output (OMIN -2^31) with the sum scaled by 2^62: the quotient needs more than 64
+    # bits (NUMW + 2 = 78), so the saturation compares at that width, not at 64 (where it would wrap)
+    "signed-32-bit-wide-quotient": (QType(4, 0, True), QType(32, 62, True)),
+    # an unsigned 32-bit output: OMAX 2^32 - 1, a 64-bit parameter (as a 32-bit literal it reads as -1)
+    "unsigned-32-bit": (QType(8, 0, False), QType(32, 25, False)),
+}
+
+
+@pytest.mark.parametrize("case", list(GAP_CASES))
+def test_global_average_pool_exact_rounding(case, tmp_path):
+    """About 10 s per case. Saturating cases reach both bounds (or the top one, unsigned)."""
     rng = np.random.default_rng(4)
-    iq, oq = QType(8, 2, True), QType(12, 4, True)
+    iq, oq = GAP_CASES[case]
     layer = Layer("SqzGlobalAvgPool", in_shape=[3, 3, 5], out_shape=[1, 1, 5], in_q=iq.triple(), out_q=oq.triple())
     module, params = _emit(layer, tmp_path, [])
     frames = _frames(rng, iq, (3, 3, 5), 4)
-    outs = [sb.gap(x, oq.frac - iq.frac, oq.bits, True).reshape(1, 1, 5) for x in frames]
-    ok, log = _run(tmp_path, module, params, frames, outs, 8, 12)
+    outs = [sb.gap(x, oq.frac - iq.frac, oq.bits, oq.signed).reshape(1, 1, 5) for x in frames]
+    if oq.bits == 32:
+        assert any(np.any(o == oq.hi) for o in outs) and (not oq.signed or any(np.any(o == oq.lo) for o in outs))
+    ok, log = _run(tmp_path, module, params, frames, outs, iq.bits, oq.bits)
     assert ok, log[-2000:]
 
 

@@ -245,15 +245,13 @@ class Fire(LayerType):
 
         def render_sv(folder):
             p = {"H": h, "W": w, "CI": c, "IB": xq.bits, "ISIGNED": int(xq.signed), "SQ": nsq, "SB": sq.bits,
+                 "SSIGNED": int(sq.signed),
                  "E1": ne1, "E3": a.expand3x3.filters, "EB": expand.oq.bits, "ESIGNED": int(expand.oq.signed),
                  "OB": oq.bits, "OSIGNED": int(oq.signed),
                  "S_LBSTYLE": line_style(squeeze.unit),
                  "E_LBSTYLE": line_style(expand.unit)}
             if a.bypass == "conv":
                 p["B_LBSTYLE"] = line_style(specs[2].unit)
-            if sq.signed:
-                raise UserError(f"layer {name} (SqzFire): signed squeeze outputs are not supported by the RTL "
-                                "backend yet; use a ReLU after the squeeze conv")
             for prefix, spec in zip(("S_", "E_", "B_"), specs):
                 q = spec.params(folder, f"{name}_{prefix[0].lower()}")
                 if prefix != "E_":  # one segment: PROD_SHIFT0/RELU0 are spelled PROD_SHIFT/RELU

@@ -33,9 +33,17 @@ def library_sources() -> list[Path]:
 
 # ---- the whole design ----------------------------------------------------------------------------
 def _literal(v) -> str:
+    """An SV parameter value. An integer in the 32-bit signed range is a plain decimal (SV reads it as a
+    32-bit `int`, which is how the library declares every parameter that can be negative); one beyond it
+    is a 64-bit literal for a `longint` parameter (a plain 4294967295 would be read as the 32-bit -1)."""
     if isinstance(v, str):
         return '"' + v + '"'
-    return str(int(v))
+    v = int(v)
+    if -2**31 <= v < 2**31:
+        return str(v)
+    if not -2**63 <= v < 2**63:
+        raise ValueError(f"SV parameter value {v} does not fit 64 bits")
+    return f"64'sh{v & (2**64 - 1):016X}"
 
 
 def design(hm) -> tuple[list, list]:

@@ -16,8 +16,10 @@ module sqz_fire #(
     parameter bit ISIGNED = 0,
     // squeeze output channels
     parameter int SQ = 4,
-    // bits per squeeze output channel (unsigned, after ReLU)
+    // bits per squeeze output channel (>= 1)
     parameter int SB = 8,
+    // squeeze output is signed (no ReLU after the squeeze conv)
+    parameter bit SSIGNED = 0,
     // expand1x1 output channels (the first E1 output channels)
     parameter int E1 = 4,
     // expand3x3 output channels (the last E3 output channels)
@@ -173,12 +175,12 @@ module sqz_fire #(
   // 1x1 convs see the frame as one column of H*W pixels: two one-pixel buffer slots, not two rows
   sqz_conv #(.H(H * W), .W(1), .C(CI), .IB(IB), .ISIGNED(ISIGNED), .K(1), .S(1), .PT(0), .PL(0), .OH(H * W),
              .OW(1), .R(2), .PI(S_PI), .PO(S_PO), .WB(S_WB), .PACK(S_PACK), .PACK_SHIFT(S_PACK_SHIFT), .LUTMUL(S_LUTMUL), .IN_CHUNKS(CI / S_PI), .NSEG(1), .NCO0(SQ / S_PO), .KS0(1),
-             .NSTEP(S_NSTEP), .ACCW(S_ACCW), .PROD_SHIFT0(S_PROD_SHIFT), .D(S_D), .OB(SB), .OSIGNED(0), .RELU0(S_RELU),
+             .NSTEP(S_NSTEP), .ACCW(S_ACCW), .PROD_SHIFT0(S_PROD_SHIFT), .D(S_D), .OB(SB), .OSIGNED(SSIGNED), .RELU0(S_RELU),
              .WFILE(S_WFILE), .BFILE(S_BFILE), .WSTYLE(S_WSTYLE), .LBSTYLE(S_LBSTYLE)) squeeze (
       .clk, .rst, .s_valid(sq_in_valid), .s_ready(sq_in_ready), .s_data(sq_in_data), .m_valid(sq_out_valid), .m_ready(sq_out_ready),
       .m_data(sq_out_data));
 
-  sqz_conv #(.H(H), .W(W), .C(SQ), .IB(SB), .ISIGNED(0), .K(3), .S(1), .PT(1), .PL(1), .OH(H), .OW(W), .R(4),
+  sqz_conv #(.H(H), .W(W), .C(SQ), .IB(SB), .ISIGNED(SSIGNED), .K(3), .S(1), .PT(1), .PL(1), .OH(H), .OW(W), .R(4),
              .PI(E_PI), .PO(E_PO), .WB(E_WB), .PACK(E_PACK), .PACK_SHIFT(E_PACK_SHIFT), .LUTMUL(E_LUTMUL), .IN_CHUNKS(SQ / E_PI), .NSEG(2), .NCO0(E1 / E_PO), .KS0(1),
              .NCO1(E3 / E_PO), .KS1(3), .NSTEP(E_NSTEP), .ACCW(E_ACCW), .PROD_SHIFT0(E_PROD_SHIFT0), .PROD_SHIFT1(E_PROD_SHIFT1), .D(E_D),
              .OB(EB), .OSIGNED(ESIGNED), .RELU0(E_RELU0), .RELU1(E_RELU1), .WFILE(E_WFILE), .BFILE(E_BFILE),

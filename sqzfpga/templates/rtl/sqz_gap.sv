@@ -17,11 +17,13 @@ module sqz_gap #(
     parameter int NUMW = 20,
     // output fraction bits minus input fraction bits: the sum is scaled by 2^SHIFT before dividing by N
     parameter int SHIFT = 0,
-    // bits per output channel (>= 1)
+    // bits per output channel (1..32: the output words are 32 bits)
     parameter int OB = 16,
-    // smallest output value, the output type's minimum (OMIN < OMAX)
-    parameter longint OMIN = 0,
-    // largest output value, the output type's maximum (OMAX - OMIN < 2^OB)
+    // smallest output value, the output type's minimum (OMIN < OMAX; -2^31 <= OMIN: a 32-bit signed
+    // parameter, so the plain integer a top passes, negative too, is its width)
+    parameter int OMIN = 0,
+    // largest output value, the output type's maximum (OMAX - OMIN < 2^OB; up to 2^32 - 1, an unsigned
+    // 32-bit output's maximum, hence 64 bits; never negative, so a plain integer zero-extends to it)
     parameter longint OMAX = 65535
 ) (
     input  logic            clk,
@@ -34,8 +36,8 @@ module sqz_gap #(
     output logic [C*OB-1:0] m_data
 );
   // parameter checks at elaboration: Verilator (lint, simulation) and Yosys stop on a failed one
-  if (N < 1 || N > 65536 || C < 1 || C > 65536 || IB < 1 || OB < 1) begin : g_check1
-    $error("Error: N (%0d) and C (%0d) must be in 1..65536 (16-bit counters), IB (%0d) and OB (%0d) at least 1",
+  if (N < 1 || N > 65536 || C < 1 || C > 65536 || IB < 1 || OB < 1 || OB > 32) begin : g_check1
+    $error("Error: N (%0d) and C (%0d) must be in 1..65536 (16-bit counters), IB (%0d) at least 1, OB (%0d) in 1..32",
            N, C, IB, OB);
   end
   if (SUMW < IB + 1 + $clog2(N)) begin : g_check2
@@ -46,13 +48,14 @@ module sqz_gap #(
     $error("Error: NUMW (%0d) must hold the scaled sum (SUMW + SHIFT), the divisor N * 2^-SHIFT and OB - 2 bits",
            NUMW);
   end
-  if (OMIN >= OMAX || OMAX - OMIN >= (64'sd1 <<< OB)) begin : g_check4
+  if (64'(OMIN) >= OMAX || OMAX - 64'(OMIN) >= (64'sd1 <<< OB)) begin : g_check4
     $error("Error: OMIN (%0d) must be below OMAX (%0d), both in one OB-bit (%0d) type", OMIN, OMAX, OB);
   end
 
   localparam logic [NUMW-1:0] DIVISOR = NUMW'(N) << ((SHIFT < 0) ? -SHIFT : 0);  // N * 2^-SHIFT
   localparam int CH_BITS = (C > 1) ? $clog2(C) : 1;
   localparam int BIT_BITS = $clog2(NUMW);  // index of a numerator bit
+  localparam int CMPW = (NUMW + 2 > 64) ? NUMW + 2 : 64;  // the quotient and the 64-bit bounds, compared
   logic signed [SUMW-1:0] sum [C];        // per channel, the frame's sum so far
   logic [15:0] px_count;                  // pixels of the frame taken
   logic [15:0] div_ch, div_bit;           // channel being divided; its next quotient bit (NUMW: load, all ones: store)
@@ -74,8 +77,8 @@ module sqz_gap #(
     remainder_x2 = remainder << 1;
     rounded = $signed({2'b00, quotient}) + (((remainder_x2 > (NUMW+1)'(DIVISOR)) || (remainder_x2 == (NUMW+1)'(DIVISOR) && quotient[0])) ? 1 : 0);
     signed_q = div_neg ? -rounded : rounded;
-    if (64'(signed_q) > OMAX) saturated = OB'(OMAX);
-    else if (64'(signed_q) < OMIN) saturated = OB'(OMIN);
+    if (CMPW'(signed_q) > CMPW'(OMAX)) saturated = OB'(OMAX);
+    else if (CMPW'(signed_q) < CMPW'(OMIN)) saturated = OB'(OMIN);
     else saturated = signed_q[OB-1:0];
   end
 
