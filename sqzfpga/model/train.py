@@ -231,14 +231,14 @@ def collapse(history: list[dict], num_classes: int) -> str | None:
     (a uniform guess: the network's outputs no longer depend on the image) and the final test accuracy
     is near chance. None for a run that learned."""
     fitted = [h for h in history if "train_loss" in h]
-    if not fitted or not history:
+    if not fitted:
         return None
     chance_loss, acc = math.log(num_classes), history[-1]["test_acc"]
     if fitted[-1]["train_loss"] < 0.98 * chance_loss or acc > 2.0 / num_classes:
         return None
-    return (f"training collapsed to chance: the last epoch's loss {fitted[-1]['train_loss']:.4f} is ln({num_classes})"
-            f" = {chance_loss:.4f}, a uniform guess, and test accuracy {acc:.4f} is about 1/{num_classes}; the network "
-            "stopped depending on its input; lower --lr (e.g. a quarter), keep --batch-size at 128 or more (the "
+    return (f"training collapsed to chance: the last epoch's loss {fitted[-1]['train_loss']:.4f} has not left "
+            f"ln({num_classes}) = {chance_loss:.4f} (a uniform guess) and test accuracy {acc:.4f} is about "
+            f"1/{num_classes}: the outputs carry nothing of the input; lower --lr (e.g. a quarter), keep --batch-size at 128 or more (the "
             "learning rates are tuned for it), or train longer (--epochs, more images); check that labels match "
             "the images")
 
