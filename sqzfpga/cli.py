@@ -42,7 +42,7 @@ def _bits_pair(text: str) -> tuple[str, int]:
 
 def _add_model_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("model (used when training from scratch or from --init)")
-    g.add_argument("--preset", default="default", help="v1.0, v1.1, small or default (default: default)")
+    g.add_argument("--preset", help="v1.0, v1.1, small or default (default: default)")
     g.add_argument("--in-channels", type=int, help="input channels")
     g.add_argument("--num-classes", type=int, help="output classes")
     g.add_argument("--input-size", type=int, help="input height = width in pixels")
@@ -61,21 +61,45 @@ def _add_model_options(p: argparse.ArgumentParser) -> None:
                    help="per-layer activation bits (repeatable), e.g. fire2.expand=4")
 
 
+_MODEL_FIELDS = ("in_channels", "num_classes", "input_size", "width_mult", "bypass", "base_e", "incr_e", "freq",
+                 "pct3x3", "sr", "weight_bits", "act_bits")
+
+
 def _config_from_args(a):
     from sqzfpga.model.config import PRESETS, preset
 
-    over = {k: getattr(a, k) for k in ("in_channels", "num_classes", "input_size", "width_mult", "bypass", "base_e",
-                                       "incr_e", "freq", "pct3x3", "sr", "weight_bits", "act_bits")
-            if getattr(a, k) is not None}
+    name = a.preset or "default"
+    over = {k: getattr(a, k) for k in _MODEL_FIELDS if getattr(a, k) is not None}
     if a.layer_weight_bits:
-        over["layer_weight_bits"] = {**PRESETS.get(a.preset, {}).get("layer_weight_bits", {}),
+        over["layer_weight_bits"] = {**PRESETS.get(name, {}).get("layer_weight_bits", {}),
                                      **dict(a.layer_weight_bits)}
     if a.layer_act_bits:
         over["layer_act_bits"] = dict(a.layer_act_bits)
-    base = preset(a.preset)
+    base = preset(name)
     if over.get("in_channels", base.in_channels) != base.in_channels:  # preset mean/std no longer apply
         over["mean"], over["std"] = (0.5,) * over["in_channels"], (0.25,) * over["in_channels"]
-    return preset(a.preset, **over)
+    return preset(name, **over)
+
+
+def _refuse_overridden(a, cfg, what: str) -> None:
+    """`what` (a quantized --init checkpoint, a --resume run) keeps its own model config: a model option
+    asking for something else is refused in one line rather than ignored; one that agrees is fine."""
+    from sqzfpga.model.config import PRESETS, preset
+
+    asked = []  # (option as typed, config field, value asked for)
+    if a.preset is not None:
+        preset(a.preset)  # an unknown name: its own error
+        asked += [(f"--preset {a.preset}", k, v) for k, v in PRESETS[a.preset].items()]
+    asked += [(f"--{k.replace('_', '-')} {getattr(a, k)}", k, getattr(a, k)) for k in _MODEL_FIELDS
+              if getattr(a, k) is not None]
+    for opt, field in [("--layer-weight-bits", "layer_weight_bits"), ("--layer-act-bits", "layer_act_bits")]:
+        asked += [(f"{opt} {n}={b}", field, {**getattr(cfg, field), n: b}) for n, b in getattr(a, field)]
+    for opt, field, value in asked:
+        have = getattr(cfg, field)
+        if (tuple(value) if isinstance(value, (list, tuple)) else value) != have:
+            raise UserError(f"train: {what} keeps its own architecture and bits, so {opt} would be ignored "
+                            f"({field} {value!r} asked, {have!r} in the checkpoint); drop {opt.split()[0]}, or "
+                            "start from a float checkpoint or from scratch to get a different model")
 
 
 def _model_arg(p: argparse.ArgumentParser, what: str) -> None:
@@ -128,6 +152,7 @@ def cmd_train(a):
             raise UserError("train: --resume and --init conflict; --resume continues --out, --init starts anew")
         state = resume_state(out)
         cfg = checkpoint.config_of(state, out)
+        _refuse_overridden(a, cfg, f"--resume {out}")
         opts = TrainOptions(**state["train_state"]["options"])
         log(f"resuming {out}: {state['train_state']['phase']} epoch {state['train_state']['epoch']} "
             "(with the options the run was started with)")
@@ -148,14 +173,16 @@ def cmd_train(a):
             init_ckpt = checkpoint.read(a.init)
             if init_ckpt.get("quantized"):  # fine-tuning keeps the checkpoint's own architecture
                 cfg = checkpoint.config_of(init_ckpt, a.init)
+                _refuse_overridden(a, cfg, f"the quantized --init {a.init}")
         opts = TrainOptions(epochs=a.epochs, quantize=a.quantize, qat_epochs=a.qat_epochs, lr=a.lr,
                             qat_lr=a.qat_lr, batch_size=a.batch_size, seed=a.seed, crop_pad=a.crop_pad,
                             flip=not a.no_flip, limit=a.limit, test_limit=a.test_limit)
     opts = dataclasses.replace(opts, progress=sys.stderr.isatty())
-    tr = data.load(a.data, "train", cfg.in_channels, cfg.input_size).subset(opts.limit)
-    te = data.load(a.data, "test", cfg.in_channels, cfg.input_size).subset(opts.test_limit)
+    tr = data.load(a.data, "train", cfg.in_channels, cfg.input_size).subset(opts.limit, "--limit", log)
+    te = data.load(a.data, "test", cfg.in_channels, cfg.input_size).subset(opts.test_limit, "--test-limit", log)
     _check_labels(tr, cfg)
     _check_labels(te, cfg)
+    _check_classes(tr, opts.limit)
     log(f"training on {len(tr)} images, testing on {len(te)} ({tr.source})")
     return train(cfg, tr, te, out, opts, init=a.init, state=state, log=log)
 
@@ -169,6 +196,17 @@ def _check_labels(ds, cfg):
     if len(ds) and int(ds.labels.max()) >= cfg.num_classes:
         raise UserError(f"dataset {ds.source}: labels go up to {int(ds.labels.max())}, the model has "
                         f"{cfg.num_classes} classes; set --num-classes")
+
+
+def _check_classes(ds, limit) -> None:
+    """Training needs examples of at least two classes (one class learns a constant)."""
+    present = sorted(set(ds.labels.tolist()))
+    if len(present) < 2:
+        names = [ds.classes[i] if i < len(ds.classes) else str(i) for i in present]
+        hint = (f"; --limit {limit} took only the first {limit} images, so raise it" if limit == len(ds)
+                else "; add images of the other classes")
+        raise UserError(f"dataset {ds.source}: the training images hold a single class ({', '.join(names) or 'none'})"
+                        f"{hint}; training needs at least two classes")
 
 
 def _check_output_file(out: Path, suffixes: tuple[str, ...]) -> None:

@@ -35,6 +35,7 @@ def test_train_one_epoch_on_2000_images(fmnist_dir, tmp_path):
     assert proc.returncode == 0, proc.stderr
     summary = json.loads(proc.stdout.strip().splitlines()[-1])
     assert summary["quantized"] and 0.0 <= summary["accuracy"] <= 1.0
+    assert summary["collapsed"] is None and "warning" not in proc.stderr  # it learned: no collapse reported
     model, ckpt = checkpoint.load_model(out)
     assert model.quantized and "train_state" not in ckpt
     phases = [h["phase"] for h in ckpt["meta"]["history"]]
@@ -149,3 +150,86 @@ def test_eval_refuses_labels_beyond_the_models_classes(tmp_path):
     assert_clean_error(run_cli("eval", "--data", data), "labels go up to 10", "scores 10 classes")
     ok = run_cli("eval", "--data", data, "--limit", 10, "--json")  # the first 10 classes only: fine
     assert ok.returncode == 0 and json.loads(ok.stdout.splitlines()[-1])["images"] == 10, ok.stderr
+
+
+# ---- rough edges of `train` (issue 18, item 9) ---------------------------------------------------------
+def _idx_data(root, labels_train, labels_test=None, seed=0):
+    """A tiny IDX dataset of random 28x28 images with the given labels."""
+    import numpy as np
+    from test_data import write_idx
+
+    rng = np.random.default_rng(seed)
+    root.mkdir(parents=True, exist_ok=True)
+    for prefix, labels in [("train", labels_train), ("t10k", labels_test if labels_test is not None else labels_train)]:
+        write_idx(root / f"{prefix}-images-idx3-ubyte.gz", rng.integers(0, 256, (len(labels), 28, 28)))
+        write_idx(root / f"{prefix}-labels-idx1-ubyte.gz", labels)
+    return root
+
+
+def test_single_class_training_data_is_refused(tmp_path):
+    """One class teaches a constant: refused, and when --limit made it so, the line says to raise --limit."""
+    one = image_folder(tmp_path / "one", classes=("only",), per_class=2, size=28)
+    assert_clean_error(run_cli("train", "--data", one, "--out", tmp_path / "m.pt", "--epochs", 1, *TINY),
+                       "single class (only)", "at least two classes")
+    sorted_labels = _idx_data(tmp_path / "sorted", [0] * 8 + [1] * 8)
+    assert_clean_error(run_cli("train", "--data", sorted_labels, "--out", tmp_path / "m.pt", "--limit", 4, *TINY),
+                       "single class (0)", "--limit 4")
+    assert not (tmp_path / "m.pt").exists()
+
+
+def test_collapsed_run_and_capped_limit_are_reported(tmp_path):
+    """Random images with random labels: nothing to learn, so the loss stays at ln(10) and the accuracy at
+    chance; the run says so (warning line, `collapsed` in --json) and names the options to change. The
+    --limit beyond the split's 40 images is reported too. About 15 s."""
+    import numpy as np
+
+    labels = np.random.default_rng(1).integers(0, 10, 40)
+    d = _idx_data(tmp_path / "noise", labels)
+    proc = run_cli("train", "--data", d, "--out", tmp_path / "m.pt", "--epochs", 1, "--limit", 1000,
+                   "--batch-size", 20, *TINY, "--json")
+    assert proc.returncode == 0, proc.stderr
+    assert "warning: --limit 1000:" in proc.stderr and "holds only 40 images" in proc.stderr
+    summary = json.loads(proc.stdout.splitlines()[-1])
+    assert summary["collapsed"] and "--lr" in summary["collapsed"] and "--batch-size" in summary["collapsed"]
+    assert f"warning: {summary['collapsed']}" in proc.stderr
+    assert checkpoint.read(tmp_path / "m.pt")["meta"]["collapsed"] == summary["collapsed"]
+
+
+def test_collapse_rule():
+    """ln(10) loss with chance accuracy is a collapse; a run whose loss fell, or whose accuracy rose, is not."""
+    from sqzfpga.model.train import collapse
+
+    flat = [{"phase": "float", "train_loss": 2.3026, "train_acc": 0.1, "test_acc": 0.1}]
+    assert "collapsed to chance" in collapse(flat, 10)
+    assert collapse([{**flat[0], "train_loss": 1.2}], 10) is None
+    assert collapse([{**flat[0], "test_acc": 0.6}], 10) is None
+    assert collapse(flat + [{"phase": "calibration", "epoch": 0, "test_acc": 0.5}], 10) is None
+    assert collapse([{"phase": "calibration", "epoch": 0, "test_acc": 0.1}], 10) is None  # no training: no verdict
+
+
+def test_quantized_init_refuses_other_model_options_and_measures_accuracy_now(tmp_path):
+    """A quantized --init keeps its architecture: --preset v1.1 is one error line, not ignored; with
+    --epochs 0 the accuracy reported is measured on this --data (the checkpoint's own is of another test
+    set), and `eval` of the written checkpoint agrees. About 40 s."""
+    a = _idx_data(tmp_path / "a", [i % 10 for i in range(40)])
+    b = _idx_data(tmp_path / "b", [i % 10 for i in range(40)], [(3 * i) % 10 for i in range(40)], seed=5)
+    q = tmp_path / "q.pt"
+    proc = run_cli("train", "--data", a, "--out", q, "--epochs", 1, "--quantize", "--batch-size", 20, *TINY)
+    assert proc.returncode == 0, proc.stderr
+    out = tmp_path / "tuned.pt"
+    line = assert_clean_error(run_cli("train", "--init", q, "--preset", "v1.1", "--epochs", 0, "--quantize",
+                                      "--data", b, "--out", out), "--preset v1.1", "keeps its own architecture")
+    assert "in_channels 3 asked, 1 in the checkpoint" in line
+    assert_clean_error(run_cli("train", "--init", q, "--width-mult", "0.5", "--epochs", 0, "--quantize", "--data", b,
+                               "--out", out), "--width-mult 0.5", "width_mult 0.5 asked, 0.125")
+    assert not out.exists()
+    # options that agree with the checkpoint are fine; the accuracy is this test set's
+    proc = run_cli("train", "--init", q, "--preset", "default", *TINY, "--epochs", 0, "--quantize", "--data", b,
+                   "--out", out, "--json")
+    assert proc.returncode == 0, proc.stderr
+    summary = json.loads(proc.stdout.splitlines()[-1])
+    assert "measured now on 40 test images" in proc.stderr and "recorded in" in proc.stderr
+    assert checkpoint.read(out)["meta"]["history"][-1]["phase"] == "evaluation"
+    ev = run_cli("eval", "--model", out, "--data", b, "--json")
+    assert ev.returncode == 0, ev.stderr
+    assert json.loads(ev.stdout.splitlines()[-1])["accuracy"] == pytest.approx(summary["accuracy"])

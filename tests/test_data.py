@@ -98,3 +98,26 @@ def test_missing_dataset(tmp_path):
 def test_shape_mismatch(fmnist_dir):
     with pytest.raises(UserError, match="1 channel.*expects 3"):
         data.load(fmnist_dir, "test", channels=3)
+
+
+# ---- the command line: a folder missing one split names the file or folder (about 2 s each) ------------
+def test_idx_folder_without_test_files_names_the_missing_file(tmp_path):
+    from conftest import assert_clean_error, run_cli
+
+    make_idx_dataset(tmp_path)
+    for p in tmp_path.glob("t10k-*"):
+        p.unlink()
+    assert_clean_error(run_cli("eval", "--data", tmp_path), "t10k-images-idx3-ubyte.gz", "test split",
+                       "train-images-idx3-ubyte.gz")
+    # the split that is there still loads
+    assert run_cli("eval", "--data", tmp_path, "--split", "train").returncode == 0
+
+
+def test_image_folder_with_train_only_names_the_missing_folder(tmp_path):
+    from conftest import assert_clean_error, image_folder, run_cli
+
+    image_folder(tmp_path, per_class=1, size=28)
+    for p in sorted((tmp_path / "test").rglob("*"), reverse=True):
+        p.unlink() if p.is_file() else p.rmdir()
+    (tmp_path / "test").rmdir()
+    assert_clean_error(run_cli("eval", "--data", tmp_path), "has train/ but no test/ folder")

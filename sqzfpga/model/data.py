@@ -30,9 +30,12 @@ class Dataset:
     def __len__(self):
         return len(self.labels)
 
-    def subset(self, limit: int | None) -> "Dataset":
+    def subset(self, limit: int | None, option: str = "--limit", log=None) -> "Dataset":
+        """The first `limit` images; `log` is told when the split has fewer than `option` asked for."""
         if limit is not None and limit < 1:
-            raise UserError(f"--limit {limit}: expected a positive number of images")
+            raise UserError(f"{option} {limit}: expected a positive number of images")
+        if limit is not None and limit > len(self) and log is not None:
+            log(f"warning: {option} {limit}: {self.source} holds only {len(self)} images; using those {len(self)}")
         if limit is None or limit >= len(self):
             return self
         return Dataset(self.images[:limit], self.labels[:limit], self.classes, self.source)
@@ -50,6 +53,10 @@ def load(path: str | Path, split: str = "test", channels: int | None = None, siz
         raise UserError(f"dataset {root}: is a file; expected a folder holding the dataset files")
     if _idx_file(root, split, "images"):
         ds = _load_idx(root, split)
+    elif any(_idx_file(root, other, kind) for other in SPLITS for kind in ("images", "labels")):
+        gz = ".gz" if _idx_present(root).endswith(".gz") else ""
+        raise UserError(f"dataset {root}: {_idx_stem(split, 'images')}{gz} (the {split} split's images) is missing; "
+                        f"the folder holds {_idx_present(root)}; add it beside them")
     elif (root / "data_batch_1").exists() or (root / "test_batch").exists():
         ds = _load_cifar(root, split)
     else:
@@ -72,8 +79,16 @@ def _check_shape(ds: Dataset, channels, size):
 _IDX_NAMES = {"train": "train", "test": "t10k"}
 
 
+def _idx_stem(split: str, kind: str) -> str:
+    return f"{_IDX_NAMES[split]}-{kind}-idx{3 if kind == 'images' else 1}-ubyte"
+
+
+def _idx_present(root: Path) -> str:
+    return ", ".join(p.name for sp in SPLITS for kind in ("images", "labels") if (p := _idx_file(root, sp, kind)))
+
+
 def _idx_file(root: Path, split: str, kind: str) -> Path | None:
-    stem = f"{_IDX_NAMES[split]}-{kind}-idx{3 if kind == 'images' else 1}-ubyte"
+    stem = _idx_stem(split, kind)
     for cand in (root / f"{stem}.gz", root / stem):
         if cand.exists():
             return cand
@@ -108,7 +123,7 @@ def _load_idx(root: Path, split: str) -> Dataset:
     img_path, lbl_path = _idx_file(root, split, "images"), _idx_file(root, split, "labels")
     if lbl_path is None:
         raise UserError(f"dataset {root}: {img_path.name} has no labels file beside it; expected "
-                        f"{_IDX_NAMES[split]}-labels-idx1-ubyte(.gz)")
+                        f"{_idx_stem(split, 'labels')}(.gz)")
     images, labels = read_idx(img_path, 3), read_idx(lbl_path, 1)
     if len(images) != len(labels):
         raise UserError(f"dataset {root}: {len(images)} images but {len(labels)} labels in the {split} split")
@@ -160,6 +175,10 @@ class _NumpyOnlyUnpickler(pickle.Unpickler):
 def _load_image_folder(root: Path, split: str, channels, size) -> Dataset:
     from PIL import Image, UnidentifiedImageError
 
+    other = next(sp for sp in SPLITS if sp != split)
+    if (root / other).is_dir() and not (root / split).is_dir():
+        raise UserError(f"image folder {root}: has {other}/ but no {split}/ folder; expected {split}/<class>/ image "
+                        f"folders beside {other}/ (or class folders directly in {root} for both splits)")
     base = root / split if (root / split).is_dir() else root
     # class indices come from the training folder, so both splits number classes alike
     train_base = root / "train" if (root / "train").is_dir() else base

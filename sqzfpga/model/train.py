@@ -78,8 +78,11 @@ def train(cfg: ModelConfig, train_set: Dataset, test_set: Dataset, out: Path, op
     float_acc = history[-1]["test_acc"] if history and history[-1]["phase"] == "float" else None
     if init_quant is not None:
         float_acc = init_quant.get("meta", {}).get("float_accuracy")
+        log(f"float accuracy {_fmt(float_acc)}: recorded in {init} (its float model is not in it), not measured now")
     if not opts.quantize:
-        return _finish(out, model, history, float_acc, None, log)
+        if float_acc is None:  # --init with --epochs 0: measured on this run's test set
+            float_acc = _measured(model, test_set, history, log, "float")
+        return _finish(out, model, history, float_acc, None, cfg, log)
 
     # ---- quantize: fold, calibrate, QAT ----------------------------------------------------------
     from sqzfpga.model.quant import build_quant, calibrate, quantize_float
@@ -112,7 +115,20 @@ def train(cfg: ModelConfig, train_set: Dataset, test_set: Dataset, out: Path, op
     if qat_done < opts.qat_epochs:
         _fit(qmodel, train_set, test_set, out, opts, rng, phase="qat", start=qat_done, epochs=opts.qat_epochs,
              lr=opts.qat_lr, state=state, history=history, log=log, float_acc=float_acc)
-    return _finish(out, qmodel, history, float_acc, history[-1]["test_acc"], log)
+    elif init_quant is not None:  # nothing trained: the checkpoint's own accuracy would be of another test set
+        _measured(qmodel, test_set, history, log, "quantized")
+    return _finish(out, qmodel, history, float_acc, history[-1]["test_acc"], cfg, log)
+
+
+def _measured(model, test_set, history, log, what) -> float:
+    acc = accuracy(model, test_set)
+    log(f"{what} accuracy {acc:.4f}: measured now on {len(test_set)} test images")
+    history.append({"phase": "evaluation", "epoch": 0, "test_acc": acc})
+    return acc
+
+
+def _fmt(acc) -> str:
+    return "unknown" if acc is None else f"{acc:.4f}"
 
 
 def _restore_rng(state: dict, rng: np.random.Generator) -> None:
@@ -210,10 +226,32 @@ def augment(images: np.ndarray, rng: np.random.Generator, pad: int, flip: bool) 
     return torch.from_numpy(np.ascontiguousarray(images)).float()
 
 
-def _finish(out, model, history, float_acc, quant_acc, log) -> dict:
+def collapse(history: list[dict], num_classes: int) -> str | None:
+    """What to change when the run learned nothing: the last training epoch's loss is still ln(classes)
+    (a uniform guess: the network's outputs no longer depend on the image) and the final test accuracy
+    is near chance. None for a run that learned."""
+    fitted = [h for h in history if "train_loss" in h]
+    if not fitted:
+        return None
+    chance_loss, acc = math.log(num_classes), history[-1]["test_acc"]
+    if fitted[-1]["train_loss"] < 0.98 * chance_loss or acc > 2.0 / num_classes:
+        return None
+    return (f"training collapsed to chance: the last epoch's loss {fitted[-1]['train_loss']:.4f} has not left "
+            f"ln({num_classes}) = {chance_loss:.4f} (a uniform guess) and test accuracy {acc:.4f} is about "
+            f"1/{num_classes}: the outputs carry nothing of the input; lower --lr (e.g. a quarter), keep --batch-size at 128 or more (the "
+            "learning rates are tuned for it), or train longer (--epochs, more images); check that labels match "
+            "the images")
+
+
+def _finish(out, model, history, float_acc, quant_acc, cfg, log) -> dict:
     meta = {"history": history, "float_accuracy": float_acc, "accuracy": quant_acc if quant_acc is not None
             else float_acc}
+    collapsed = collapse(history, cfg.num_classes)
+    if collapsed:
+        meta["collapsed"] = collapsed
     checkpoint.save(out, model, meta=meta)
     log(f"wrote {out}")
+    if collapsed:
+        log(f"warning: {collapsed}")
     return {"checkpoint": str(out), "quantized": model.quantized, "float_accuracy": float_acc,
-            "accuracy": meta["accuracy"]}
+            "accuracy": meta["accuracy"], "collapsed": collapsed}
