@@ -285,11 +285,14 @@ def step_samples(s: BuildState) -> None:
     if s.request.data:
         from sqzfpga.model import data
 
-        ds = data.load(s.request.data, "test", c, h).subset(n)
+        ds = data.load(s.request.data, "test", c, h).subset(n, "--images", s.log)
         images, labels, source = ds.images, ds.labels, ds.source
     elif s.request.model.resolve() == DEFAULT_CHECKPOINT.resolve() and DEFAULT_SAMPLES.exists():
         d = np.load(DEFAULT_SAMPLES)
         images, labels, source = d["images"][:n], d["labels"][:n], "shipped samples (Fashion-MNIST t10k)"
+        if n > len(images):
+            s.log(f"warning: --images {n}: the shipped samples hold only {len(images)} images; using those "
+                  "(pass --data for more)")
     else:
         images = np.random.default_rng(0).integers(0, 256, (n, c, h, w), dtype=np.uint8)
         labels, source = None, "random images (no labels: pass --data for accuracy)"

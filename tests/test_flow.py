@@ -8,6 +8,7 @@ import json
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from conftest import assert_clean_error, run_cli
@@ -144,3 +145,13 @@ def test_continued_range_rewrites_the_deploy_package(default_build, tmp_path):
     compiled = {k for k in changed if k.startswith("deploy/csim/compiled/")}  # the stand-in, compiled again
     assert changed - compiled <= {"deploy/.sqzfpga-deploy", "deploy/csim/recipe.json"}, changed
     assert not list(b.glob(".deploy.partial-*")) and (b / "deploy.tar.gz").is_file()
+
+
+def test_images_beyond_the_shipped_samples_are_capped_with_a_warning(tmp_path):
+    """`--images` larger than the verification set: one warning line saying how many are used (it used
+    to pass without notice). About 30 s (export, lower, samples)."""
+    proc = run_cli("build", "--part", "xc7z020", "--out", tmp_path / "b", "--images", "100000", "--stop-step",
+                   "samples", "--json")
+    assert proc.returncode == 0, proc.stderr
+    assert "warning: --images 100000: the shipped samples hold only" in proc.stdout + proc.stderr
+    assert len(np.load(tmp_path / "b" / "samples.npz")["images"]) < 100000
