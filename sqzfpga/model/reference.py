@@ -18,7 +18,7 @@ from sqzfpga.errors import UserError, short_reason
 from sqzfpga.model.geometry import pool_out
 
 CHANNELS_LAST = "qonnx.custom_op.channels_last"
-QUANT_OPS = ["Quant", "BipolarQuant", "QuantizeLinear", "DequantizeLinear"]  # kept by constant folding (as qonnx-cleanup)
+QUANT_OPS = ["Quant", "BipolarQuant", "QuantizeLinear", "DequantizeLinear"]  # not constant-folded (qonnx-cleanup)
 
 
 # Ops a model may hold that sqzfpga does not compute, and what the user changes instead (one error line).
@@ -62,10 +62,12 @@ def image_inputs(model: onnx.ModelProto) -> list:
 
 def normalise(model: onnx.ModelProto, where: str) -> onnx.ModelProto:
     """The graph as qonnx's own transformations leave it: those of its cleanup (qonnx.util.cleanup) that
-    change the computation's form, not its names (shapes inferred, constant subgraphs folded, weights
-    that are also graph inputs made plain initializers), then RemoveIdentityOps (Identity, inference
-    Dropout, zero Pad/Add/Sub, Mul/Div by one). Node and tensor names stay the export's, so errors name
-    the user's modules. Every step is exact, except qonnx's dropping of a Mul/Div by a constant within
+    change the computation's form, not its names (weights that are also graph inputs made plain
+    initializers, constant subgraphs folded), then, where Identity or Dropout nodes are left,
+    RemoveIdentityOps (Identity, inference Dropout, zero Pad/Add/Sub, Mul/Div by one). Node and tensor
+    names stay the export's, so errors name the user's modules. qonnx's InferShapes takes 2-30 s on a
+    channels-last graph, so it runs only where a step needs it: before folding Shape nodes, and inside
+    RemoveIdentityOps. Every step is exact, except qonnx's dropping of a Mul/Div by a constant within
     1e-5 (relative) of one, which is refused here instead."""
     from qonnx.core.modelwrapper import ModelWrapper
     from qonnx.transformation.fold_constants import FoldConstants
@@ -74,14 +76,19 @@ def normalise(model: onnx.ModelProto, where: str) -> onnx.ModelProto:
     from qonnx.transformation.quant_constant_folding import FoldTransposeIntoQuantInit
     from qonnx.transformation.remove import RemoveIdentityOps
 
+    ops = {n.op_type for n in model.graph.node}
+    steps = [InferShapes()] if "Shape" in ops else []
+    steps += [RemoveStaticGraphInputs(), GiveUniqueParameterTensors(), FoldConstants(exclude_op_types=QUANT_OPS),
+              FoldTransposeIntoQuantInit(), RemoveUnusedTensors()]
     wrapper = ModelWrapper(model)
     try:
-        for step in (InferShapes(), GiveUniqueParameterTensors(), FoldConstants(exclude_op_types=QUANT_OPS),
-                     FoldTransposeIntoQuantInit(), RemoveUnusedTensors(), RemoveStaticGraphInputs()):
-            wrapper = wrapper.transform(step)
+        for step in steps:
+            wrapper = wrapper.transform(step, make_deepcopy=False, cleanup=False)  # load()'s own proto
     except Exception as e:
         raise UserError(f"{where}: qonnx's cleanup failed ({short_reason(e)}); check that the file is a QONNX "
                         "export (Brevitas export_qonnx) and re-export it") from None
+    if not ops & {"Identity", "Dropout"}:
+        return wrapper.model
     for node in wrapper.graph.node:
         c = wrapper.get_initializer(node.input[1]) if node.op_type in ("Mul", "Div") else None
         if c is not None and np.isclose(c, 1.0, atol=0).all() and not (c == 1.0).all():
