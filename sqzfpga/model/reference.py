@@ -27,6 +27,8 @@ ADVICE = {
                           "(see README), then quantize and re-export",
     "Dropout": "qonnx removes only a Dropout of ratio 0 (or none); export the model in eval mode (model.eval()), "
                "which leaves no Dropout",
+    "ReduceMean": "export with brevitas.export.export_qonnx(..., dynamo=False), which writes global average "
+                  "pooling as GlobalAveragePool",
 }
 
 
