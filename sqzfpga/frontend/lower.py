@@ -117,6 +117,7 @@ class Walk:
 
     def add(self, node, op: dict, shape, q=None, layout=None) -> Act:
         """Record `op` producing the node's output; quantized ops are complete, others wait for a Quant."""
+        op.setdefault("node", node.name)  # for errors
         tensor = Act(node.output[0], tuple(shape), q, layout or op["in"].layout, op)
         self.lowered.ops.append(op)
         if q is not None:
@@ -192,11 +193,6 @@ def _transpose(walk: Walk, node, attrs):
     walk.vals[node.output[0]] = Act(node.output[0], tensor.shape, tensor.q, perm, tensor.op, tensor.root)
 
 
-@handles("Identity", "Dropout")
-def _identity(walk: Walk, node, attrs):
-    walk.vals[node.output[0]] = walk.act(node)
-
-
 def check_layout(node, tensor: Act) -> None:
     if (node.domain == reference.CHANNELS_LAST) != (tensor.layout == NHWC):
         raise UserError(f"{node_where(node)}: data layout does not match the node's domain")
@@ -248,14 +244,16 @@ def parse(model: onnx.ModelProto) -> Lowered:
     for node in model.graph.node:
         handler = handler_of(node.op_type)
         if handler is None:
+            advice = reference.ADVICE.get(node.op_type, f"supported ops: {', '.join(supported())}")
             raise UserError(f"{node_where(node)}: op {node.domain + '.' if node.domain else ''}{node.op_type} is not "
-                            f"supported; supported ops: {', '.join(supported())}")
+                            f"supported; {advice}")
         handler(walk, node, {a.name: helper.get_attribute_value(a) for a in node.attribute})
     lowered = walk.lowered
     for op in lowered.ops:
         if "q" not in op:
-            raise UserError(f"{op['kind']} layer {op.get('node', '')!r}: its output is not quantized; follow every "
-                            "layer with a power-of-two activation Quant")
+            raise UserError(f"{op['kind']} layer at node {op['node'] or '(unnamed)'!r}: its output is not quantized; "
+                            "follow every layer with a power-of-two activation Quant (in Brevitas a QuantReLU or "
+                            "QuantIdentity with a *PerTensorFixedPoint act_quant)")
     out = walk.vals.get(model.graph.output[0].name)
     if out is None or out.q is None:
         raise UserError(f"graph output {model.graph.output[0].name!r}: is not a quantized tensor")

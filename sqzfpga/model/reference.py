@@ -18,10 +18,23 @@ from sqzfpga.errors import UserError, short_reason
 from sqzfpga.model.geometry import pool_out
 
 CHANNELS_LAST = "qonnx.custom_op.channels_last"
+QUANT_OPS = ["Quant", "BipolarQuant", "QuantizeLinear", "DequantizeLinear"]  # not constant-folded (qonnx-cleanup)
+
+
+# Ops a model may hold that sqzfpga does not compute, and what the user changes instead (one error line).
+ADVICE = {
+    "BatchNormalization": "fold it into the conv before quantization with sqzfpga.model.fold_batchnorm(model) "
+                          "(see README), then quantize and re-export",
+    "Dropout": "qonnx removes only a Dropout of ratio 0 (or none); export the model in eval mode (model.eval()), "
+               "which leaves no Dropout",
+    "ReduceMean": "export with brevitas.export.export_qonnx(..., dynamo=False), which writes global average "
+                  "pooling as GlobalAveragePool",
+}
 
 
 def load(path: str | Path) -> onnx.ModelProto:
-    """An ONNX model, with one clear error for missing or corrupt files."""
+    """An ONNX model, normalised (see `normalise`), with one clear error for missing, corrupt or
+    ill-shaped files."""
     path = Path(path)
     if not path.is_file():
         raise UserError(f"ONNX model {path}: no such file; export one with `python -m sqzfpga export`")
@@ -30,14 +43,60 @@ def load(path: str | Path) -> onnx.ModelProto:
         onnx.checker.check_model(proto)
     except Exception as e:
         raise UserError(f"ONNX model {path}: not a valid ONNX file ({short_reason(e)}); re-export it") from None
-    if len(proto.graph.input) != 1 or len(proto.graph.output) != 1:
-        raise UserError(f"ONNX model {path}: has {len(proto.graph.input)} inputs and {len(proto.graph.output)} "
-                        "outputs; expected one image input and one score output")
-    shape = input_shape(proto)
+    inputs = image_inputs(proto)
+    if len(inputs) != 1 or len(proto.graph.output) != 1:
+        hint = ("; a Brevitas QuantTensor output exports its scale, zero point and bit width too: return a plain "
+                "tensor (return_quant_tensor=False on the last layer)" if len(proto.graph.output) > 1 else "")
+        raise UserError(f"ONNX model {path}: has {len(inputs)} inputs and {len(proto.graph.output)} "
+                        f"outputs; expected one image input and one score output{hint}")
+    shape = tuple(d.dim_value for d in inputs[0].type.tensor_type.shape.dim)
     if len(shape) != 4 or not all(shape[1:]):
         raise UserError(f"ONNX model {path}: input shape {shape}; expected a fixed N x C x H x W image input; "
                         "export with a fixed input size")
-    return proto
+    return normalise(proto, f"ONNX model {path}")
+
+
+def image_inputs(model: onnx.ModelProto) -> list:
+    """The graph inputs that are not initializers (Brevitas's export lists its weights as inputs too)."""
+    consts = {t.name for t in model.graph.initializer}
+    return [i for i in model.graph.input if i.name not in consts]
+
+
+def normalise(model: onnx.ModelProto, where: str) -> onnx.ModelProto:
+    """The graph as qonnx's own transformations leave it: those of its cleanup (qonnx.util.cleanup) that
+    change the computation's form, not its names (weights that are also graph inputs made plain
+    initializers, constant subgraphs folded), then, where Identity or Dropout nodes are left,
+    RemoveIdentityOps (Identity, inference Dropout, zero Pad/Add/Sub, Mul/Div by one). Node and tensor
+    names stay the export's, so errors name the user's modules. qonnx's InferShapes takes 2-30 s on a
+    channels-last graph, so it runs only where a step needs it: before folding Shape nodes, and inside
+    RemoveIdentityOps. Every step is exact, except qonnx's dropping of a Mul/Div by a constant within
+    1e-5 (relative) of one, which is refused here instead."""
+    from qonnx.core.modelwrapper import ModelWrapper
+    from qonnx.transformation.fold_constants import FoldConstants
+    from qonnx.transformation.general import GiveUniqueParameterTensors, RemoveStaticGraphInputs, RemoveUnusedTensors
+    from qonnx.transformation.infer_shapes import InferShapes
+    from qonnx.transformation.quant_constant_folding import FoldTransposeIntoQuantInit
+    from qonnx.transformation.remove import RemoveIdentityOps
+
+    ops = {n.op_type for n in model.graph.node}
+    steps = [InferShapes()] if "Shape" in ops else []
+    steps += [RemoveStaticGraphInputs(), GiveUniqueParameterTensors(), FoldConstants(exclude_op_types=QUANT_OPS),
+              FoldTransposeIntoQuantInit(), RemoveUnusedTensors()]
+    wrapper = ModelWrapper(model)
+    try:
+        for step in steps:
+            wrapper = wrapper.transform(step, make_deepcopy=False, cleanup=False)  # load()'s own proto
+    except Exception as e:
+        raise UserError(f"{where}: qonnx's cleanup failed ({short_reason(e)}); check that the file is a QONNX "
+                        "export (Brevitas export_qonnx) and re-export it") from None
+    if not ops & {"Identity", "Dropout"}:
+        return wrapper.model
+    for node in wrapper.graph.node:
+        c = wrapper.get_initializer(node.input[1]) if node.op_type in ("Mul", "Div") else None
+        if c is not None and np.isclose(c, 1.0, atol=0).all() and not (c == 1.0).all():
+            raise UserError(f"{where}: node {node.name!r} ({node.op_type}) scales by {np.ravel(c)[0]!r}, almost but "
+                            "not exactly 1; remove it from the model or make it exactly 1")
+    return wrapper.transform(RemoveIdentityOps(atol=0)).model
 
 
 def input_shape(model: onnx.ModelProto) -> tuple[int, ...]:
@@ -66,8 +125,10 @@ def execute(model: onnx.ModelProto, x: np.ndarray, consts: dict) -> dict[str, np
     for node in model.graph.node:
         op = OPS.get((node.domain or "", node.op_type)) or OPS.get(("*", node.op_type))
         if op is None:
+            advice = ADVICE.get(node.op_type, "the reference executor computes only the ops of quantized "
+                                "CNNs (Quant, Conv, Relu, pooling, Concat, Add, ...)")
             raise UserError(f"reference executor: node {node.name!r} has unsupported op "
-                            f"{node.domain + '.' if node.domain else ''}{node.op_type}")
+                            f"{node.domain + '.' if node.domain else ''}{node.op_type}; {advice}")
         attrs = {a.name: onnx.helper.get_attribute_value(a) for a in node.attribute}
         args = [env[i] if i else None for i in node.input]
         result = op(*args, **attrs, _channels_last=node.domain == CHANNELS_LAST)
@@ -157,8 +218,18 @@ def _flatten(x, axis=1, _channels_last=False):
 
 
 def _reshape(x, shape, allowzero=0, _channels_last=False):
-    shape = [x.shape[i] if (s == 0 and not allowzero) else int(s) for i, s in enumerate(shape)]
-    return x.reshape(shape)
+    """The graph's Reshape applied to each image of the batch (an export bakes batch size 1 into the
+    shape, e.g. view(x.size(0), -1) -> [1, -1]); a reshape that moves data across images is refused."""
+    one = x.shape[1:]
+    shape = [(1, *one)[i] if (s == 0 and not allowzero) else int(s) for i, s in enumerate(shape)]
+    try:
+        per_image = np.empty((1, *one)).reshape(shape).shape
+    except ValueError:
+        per_image = ()
+    if per_image[:1] != (1,):
+        raise UserError(f"reference executor: Reshape of a {list((1, *one))} tensor to {shape}; only reshapes "
+                        "that keep the batch axis first are supported (flatten with torch.flatten(x, 1))")
+    return x.reshape(len(x), *per_image[1:])
 
 
 def _pad(x, pads, value=None, axes=None, mode=b"constant", _channels_last=False):
@@ -182,6 +253,5 @@ OPS = {
     ("", "Reshape"): _reshape,
     ("", "Add"): lambda a, b, _channels_last=False: a + b,
     ("", "Mul"): lambda a, b, _channels_last=False: a * b,
-    ("", "Identity"): lambda x, _channels_last=False: x,
     ("", "Pad"): _pad,
 }
