@@ -160,10 +160,11 @@ def type_bits(t: str, typedefs: dict[str, str]) -> int | None:
 
 
 def declared_fifos(prj: Path, project: str) -> tuple[list[Fifo], list[str]]:
-    """The stream FIFOs the model's top file and our kernel headers declare, bound as Vitis would bind
-    them; and the declarations whose width or depth is not a constant (template code), by file:line."""
+    """The stream FIFOs stock hls4ml's top file declares, bound as Vitis would bind them; and the
+    declarations whose width or depth is not a constant, by file:line. (Our headers, which hls4ml copies
+    into every project once registered, are not stock's; ours are counted by hls.fit.)"""
     fw = prj / "firmware"
-    files = [fw / f"{project}.cpp", *sorted((fw / "nnet_utils").glob("sqz_*.h"))]
+    files = [fw / f"{project}.cpp"]
     typedefs = {}
     for f in [fw / "defines.h", *files]:
         for m in re.finditer(r"typedef\s+([^;]+?)\s+(\w+)\s*;", f.read_text()):
