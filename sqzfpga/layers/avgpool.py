@@ -15,8 +15,7 @@ from sqzfpga.ir.registry import LayerType, register
 from sqzfpga.ir.schema import Geometry, Window
 from sqzfpga.hls.kernel import Field, beat_of, bool_text, folded_pool, struct, unit_dataflow, window_fields
 from sqzfpga.model.geometry import pool_out
-from sqzfpga.rtl.rom import line_rows, line_style
-from sqzfpga.rtl.unit import Unit
+from sqzfpga.rtl.rom import line_rows, line_style, pool_unit
 
 
 @dataclass(frozen=True)
@@ -66,7 +65,7 @@ class AvgPool(LayerType):
     def _hls(self, layer, bin_=None):
         """Typed attributes, the folded unit and (given the input beat) its window's sweep."""
         a = self.load(layer.attributes)
-        return (a, *folded_pool(layer, self._unit(a, "u"), a.geo, a.window, bin_))
+        return (a, *folded_pool(layer, pool_unit("u", a.geo, a.window), a.geo, a.window, bin_))
 
     def hls_weights(self, layer):
         self.load(layer.attributes)
@@ -88,13 +87,6 @@ class AvgPool(LayerType):
         return unit_dataflow(unit, sw, layer.name)
 
     # ---- RTL ----
-    @staticmethod
-    def _unit(a, name) -> Unit:
-        (h, w, c), (oh, ow, _) = a.geo.in_shape, a.geo.out_shape
-        k = a.window.k
-        return Unit(name, "pool", h * w, oh * ow, cin=c, taps=k * k, row_px=w, rows=line_rows(k),
-                    ibits=a.geo.in_q.bits, obits=a.geo.out_q.bits)
-
     def rtl(self, layer, name):
         a = self.load(layer.attributes)
         (h, w, c), (oh, ow, _) = a.geo.in_shape, a.geo.out_shape
@@ -102,7 +94,7 @@ class AvgPool(LayerType):
         iq, oq = a.geo.in_q, a.geo.out_q
         shift, sumw, numw = a.widths()
         # priced as a max pool (same schedule and line buffer); its dividers are not in the cost model yet
-        unit = self._unit(a, name)
+        unit = pool_unit(name, a.geo, a.window)
 
         def render_sv(folder):
             return "sqz_avgpool", {"H": h, "W": w, "C": c, "IB": iq.bits, "ISIGNED": int(iq.signed), "K": k, "S": s,

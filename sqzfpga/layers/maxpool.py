@@ -12,8 +12,7 @@ from sqzfpga.ir.registry import LayerType, register
 from sqzfpga.hls.kernel import beat_of, folded_pool, struct, unit_dataflow, window_fields
 from sqzfpga.ir.schema import Geometry, Window
 from sqzfpga.model.geometry import pool_out
-from sqzfpga.rtl.rom import line_rows, line_style
-from sqzfpga.rtl.unit import Unit
+from sqzfpga.rtl.rom import line_rows, line_style, pool_unit
 
 
 @dataclass(frozen=True)
@@ -52,7 +51,7 @@ class MaxPool(LayerType):
     def _hls(self, layer, bin_=None):
         """Typed attributes, the folded unit and (given the input beat) its window's sweep."""
         a = self.load(layer.attributes)
-        return (a, *folded_pool(layer, self._unit(a, "u"), a.geo, a.window, bin_))
+        return (a, *folded_pool(layer, pool_unit("u", a.geo, a.window), a.geo, a.window, bin_))
 
     def hls_weights(self, layer):
         self.load(layer.attributes)
@@ -69,13 +68,6 @@ class MaxPool(LayerType):
         return unit_dataflow(unit, sw, layer.name)
 
     # ---- RTL ----
-    @staticmethod
-    def _unit(a, name) -> Unit:
-        (h, w, c), (oh, ow, _) = a.geo.in_shape, a.geo.out_shape
-        k, xq = a.window.k, a.geo.in_q
-        return Unit(name, "pool", h * w, oh * ow, cin=c, taps=k * k, row_px=w, rows=line_rows(k), ibits=xq.bits,
-                    obits=xq.bits)
-
     def rtl(self, layer, name):
         a = self.load(layer.attributes)
         (h, w, c), (oh, ow, _) = a.geo.in_shape, a.geo.out_shape
@@ -84,7 +76,7 @@ class MaxPool(LayerType):
         if a.geo.out_q != xq:
             raise UserError(f"layer {name} (SqzMaxPool): the RTL backend needs equal input and output types; "
                             "requantise in the next layer")
-        unit = self._unit(a, name)
+        unit = pool_unit(name, a.geo, a.window)
 
         def render_sv(folder):
             r = line_rows(k)

@@ -21,6 +21,14 @@ def line_rows(k: int) -> int:
     return r
 
 
+def pool_unit(name: str, geo, window) -> Unit:
+    """A pooling layer's one unit (max or average: the same window schedule and line buffer)."""
+    (h, w, c), (oh, ow, _) = geo.in_shape, geo.out_shape
+    k = window.k
+    return Unit(name, "pool", h * w, oh * ow, cin=c, taps=k * k, row_px=w, rows=line_rows(k), ibits=geo.in_q.bits,
+                obits=geo.out_q.bits)
+
+
 def line_style(u: Unit) -> str:
     """"block" or "distributed": the line buffer's memory, as the cost model counts it (one rule)."""
     return memories(u)[0][2]
