@@ -130,6 +130,7 @@ class BuildState:
     rows: list[dict] | None = None  # hls.fit's per-layer estimate of the graph
     fit: dict | None = None  # hls.fit's totals against the part
     rtl: dict | None = None  # rtl/rtl.json
+    rtl_error: str | None = None  # why the RTL backend failed, when an --accel hls build went on without rtl/
     csim: dict | None = None  # C-simulation result
     next_steps: list[str] = field(default_factory=list)  # what to run next (project, then deploy)
     vivado_missing: str | None = None  # --bitstream without Vivado: the error raised once the folder is written
@@ -239,6 +240,19 @@ def load_rtl(s: BuildState) -> dict:
     return s.rtl
 
 
+def stream_interface(s: BuildState) -> tuple[dict, int]:
+    """Both accelerators' DMA byte layout (driver/layout.py, as a dict) and input width: the graph's.
+    rtl/rtl.json records them, and is read where it exists (a continued range then builds no graph);
+    an --accel hls build whose RTL backend failed takes them from the graph."""
+    m = _rtl_so_far(s)
+    if m is not None:
+        return m["layout"], m["input"]["bits"]
+    from sqzfpga.rtl.generate import first_input, layout_of
+
+    hm = graph(s)
+    return layout_of(hm).to_dict(), first_input(hm)[1].bits
+
+
 # ---- the steps ---------------------------------------------------------------------------------------
 def step_export(s: BuildState) -> None:
     """Checkpoint -> QONNX (a given .onnx is checked and copied)."""
@@ -309,9 +323,10 @@ def step_hls(s: BuildState) -> None:
 def step_rtl(s: BuildState) -> None:
     """SystemVerilog dataflow from the same ModelGraph (folded by the planner for the part), linted;
     rtl/ is replaced only when done, and the RTL simulation of the previous RTL goes with it. A model
-    the RTL backend refuses (a layer type's rtl(), the input width, the lint) is an error that names
-    that backend and where the HLS backend's complete project is; a build keeps its partial folder
-    for it (as for a failed vendor tool)."""
+    or machine the RTL backend fails on (a layer type's rtl(), the input width, Verilator missing,
+    the lint) is an error that names that backend and where the HLS backend's complete project is
+    (a build keeps its partial folder for it, as for a failed vendor tool); where nothing asked for
+    needs the RTL (`needs_rtl`), a warning, and the build goes on without rtl/."""
     from sqzfpga.rtl import generate
 
     hm = graph(s)  # the HLS backend's graph: an error here is not the RTL backend's
@@ -319,14 +334,26 @@ def step_rtl(s: BuildState) -> None:
     try:
         s.rtl = generate.write(hm, tmp, s.budget, s.request.max_cycles)
         swap_in(tmp, s.dir / "rtl")
+        s.rtl_error = None
     except UserError as e:
         shutil.rmtree(tmp, ignore_errors=True)
-        raise ToolFailed(f"RTL backend: {e}; the HLS project in {s.dir / 'hls'} is complete") from None
+        if needs_rtl(s.request):
+            hint = "; `--accel hls` builds without the RTL" if s.request.accel == "rtl" else ""
+            raise ToolFailed(f"RTL backend: {e}; the HLS project in {s.dir / 'hls'} is complete{hint}") from None
+        s.log(f"warning: RTL backend: {e}; the build continues without rtl/ (--accel hls)")
+        shutil.rmtree(s.dir / "rtl", ignore_errors=True)  # a continued range's earlier RTL is not this graph's
+        s.rtl, s.rtl_error = None, str(e)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     (s.dir / "rtlsim.json").unlink(missing_ok=True)
     s.synth = s.rtlsim = None
+
+
+def needs_rtl(r: BuildRequest) -> bool:
+    """Whether the request needs the RTL: the RTL accelerator, or a range that ends at the rtl step
+    (the `rtl` command) or runs the RTL simulation or synthesis."""
+    return r.accel == "rtl" or r.stop_step in ("rtl", "rtlsim", "synth")
 
 
 def step_csim(s: BuildState) -> None:
@@ -362,7 +389,7 @@ def step_project(s: BuildState) -> None:
     from sqzfpga.driver.layout import Layout
     from sqzfpga.hls import lint, project
 
-    prj, backend, manifest = s.dir / "hls", s.request.backend, load_rtl(s)
+    prj, backend = s.dir / "hls", s.request.backend
     project.write_testbench(prj, load_samples(s)[:50], load_expected(s)[:50], load_golden(s))
     if s.csim is not None:
         try:
@@ -371,7 +398,8 @@ def step_project(s: BuildState) -> None:
             raise UserError(f"the HLS project's testbench (hls/{project.PROJECT}_test.cpp): {e}; this is a bug in "
                             "sqzfpga, please report it with the model file") from None
         s.log(f"[csim] testbench: {line} (hls/{project.CSIM_RESULTS})")
-    project.write_axis_top(prj, Layout.from_dict(manifest["layout"]), manifest["input"]["bits"])
+    layout, in_bits = stream_interface(s)
+    project.write_axis_top(prj, Layout.from_dict(layout), in_bits)
     lint.check(prj)  # what Vitis HLS would not pipeline at II=1 stops here, before the vendor tools
     argv = project.write_build_options(prj, backend)
     if shutil.which(argv[0]):
@@ -391,12 +419,17 @@ def step_project(s: BuildState) -> None:
 
 def step_deploy(s: BuildState) -> None:
     """With --board: Vivado scripts (checked with tclsh), the deployment folder and its archive; with
-    --bitstream, the Vivado run when the tools are here."""
+    --bitstream, the Vivado run when the tools are here. The package describes the deployed
+    accelerator: its byte layout, and cycles per frame as the RTL plan counts them for --accel rtl,
+    as hls.fit does for --accel hls (which needs no rtl/)."""
     from sqzfpga.deploy import package, scripts
 
     out = s.request.out
     s.next_steps = s.next_steps[:1]  # the project step's line; this step's follows it
-    meta = package.write(s.dir, s.board, s.request.accel, load_rtl(s), s.request.clock_mhz, log=s.log)
+    rtl = load_rtl(s) if s.request.accel == "rtl" else None
+    cycles = rtl["plan"]["cycles_per_frame"] if rtl else (s.fit or s.previous["hls"])["cycles_per_frame"]
+    meta = package.write(s.dir, s.board, s.request.accel, stream_interface(s)[0], cycles, s.request.clock_mhz,
+                         rtl, log=s.log)
     if s.request.bitstream and all(shutil.which(argv[0]) for _, argv in meta["tools"]):
         package.run_vivado(s.dir, meta, log=s.log)
         s.next_steps.append(f"Bitstream written (deploy/{meta['bitstream']}); run it on the board with "
@@ -424,6 +457,7 @@ def step_report(s: BuildState) -> None:
     facts = {"command": s.request.command, "clock_mhz": s.request.clock_mhz, "labelled": s.labels is not None,
              "next_steps": s.next_steps, "layers": layers,
              "model": {"file": str(s.request.model), "input_shape": list(images.shape[1:]),
+                       "input_bits": load_canonical(s)[1].bits,  # the report's, where there is no rtl/rtl.json
                        "classes": int(expected.shape[-1]), "parameters": sum(l["parameters"] for l in layers),
                        "weight_bits": sorted({b for l in layers for b in l["weight_widths"]}),
                        "act_bits": sorted({l["act_width"] for l in layers}),
@@ -491,6 +525,7 @@ def summary(s: BuildState) -> dict:
             **resources(s), "hls": s.fit or s.previous.get("hls"), "csim": csim,
             "rtl": None if manifest is None else {k: manifest["plan"][k] for k in (
                 "cycles_per_frame", "bottleneck", "lanes", "dsp", "estimate", "macs_per_frame")},
+            "rtl_error": s.rtl_error,  # why there is no rtl/ in an --accel hls build (the RTL backend failed)
             "images_source": s.images_source or s.previous.get("images_source"),
             "steps": {**s.previous.get("steps", {}), **s.timings},
             "next": " ".join(s.next_steps), "board": r.board,
@@ -510,7 +545,8 @@ def new_state(request: BuildRequest, folder: Path, log=print) -> BuildState:
     previous = json.loads((folder / "build.json").read_text()) if (folder / "build.json").exists() else {}
     facts = json.loads((folder / FACTS).read_text()) if (folder / FACTS).exists() else {}
     return BuildState(request=request, dir=folder, part=get_part(request.part), board=board, log=log,
-                      previous=previous, next_steps=facts.get("next_steps", []))
+                      previous=previous, next_steps=facts.get("next_steps", []),
+                      rtl_error=None if (folder / "rtl" / "rtl.json").exists() else previous.get("rtl_error"))
 
 
 def run(s: BuildState, announce: bool = True) -> BuildState:
@@ -525,12 +561,13 @@ def run(s: BuildState, announce: bool = True) -> BuildState:
 
 
 def _finish(s: BuildState) -> dict:
-    """build.json, then the report where the folder has everything it shows; returns build.json's content."""
+    """build.json, then the report where the folder has what it shows (the report step's facts; the
+    RTL, or why an --accel hls build has none); returns build.json's content."""
     from sqzfpga.report.page import FACTS, write_report
 
     done = summary(s)
     (s.dir / "build.json").write_text(json.dumps(done, indent=2) + "\n")
-    if (s.dir / FACTS).exists() and (s.dir / "rtl" / "rtl.json").exists():
+    if (s.dir / FACTS).exists() and ((s.dir / "rtl" / "rtl.json").exists() or s.rtl_error):
         write_report(s.dir)
     return done
 

@@ -312,7 +312,8 @@ def _build_parser(p):
     g.add_argument("--board", help=f"write the Vivado scripts and the deployment package for this board: "
                    f"{', '.join(BOARDS)}")
     g.add_argument("--accel", choices=["rtl", "hls"], default="rtl", help="which accelerator goes into the block "
-                   "design: the generated RTL (default) or the HLS project's AXI-Stream top")
+                   "design: the generated RTL (default) or the HLS project's AXI-Stream top (then an RTL backend "
+                   "that fails is a warning and the build goes on without rtl/)")
     g.add_argument("--bitstream", action="store_true", help="also run Vivado (block design, implementation, "
                    "bitstream); needs vivado (and vitis-run or vitis_hls for --accel hls) on PATH")
     from sqzfpga.build import DEFAULT_STOP, STEP_NAMES

@@ -67,8 +67,11 @@ def _standin_sources(prj: Path, into: Path, log) -> None:
     (into / standin.RECIPE).write_text(json.dumps(recipe, indent=1) + "\n")
 
 
-def write(build: Path, board: Board, accel: str, rtl_manifest: dict, clock_mhz: float, log=print) -> dict:
-    """Scripts (checked with tclsh where it exists) and the deploy/ folder; returns accel.json's content."""
+def write(build: Path, board: Board, accel: str, layout: dict, cycles_per_frame: int, clock_mhz: float,
+          rtl_manifest: dict | None, log=print) -> dict:
+    """Scripts (checked with tclsh where it exists) and the deploy/ folder; returns accel.json's content.
+    `layout` (driver/layout.py) and `cycles_per_frame` are the deployed accelerator's; `rtl_manifest`
+    (rtl/rtl.json) is needed for the RTL accelerator only."""
     info = scripts.write(build, board, accel, rtl_manifest, clock_mhz)
     if tclcheck.available():
         tclcheck.check_all([build / s for s in info["scripts"]])
@@ -91,8 +94,8 @@ def write(build: Path, board: Board, accel: str, rtl_manifest: dict, clock_mhz: 
             shutil.copyfile(w, dep / STANDIN / "weights" / w.name)
         meta = {"board": board.name, "part": board.part, "device": info["device"], "accel": accel,
                 "vlnv": info["vlnv"], "clock_mhz": clock_mhz, "bitstream": info["bitstream"], "hwh": info["hwh"],
-                "dma": scripts.CELLS["dma"], "layout": rtl_manifest["layout"], "standin": STANDIN,
-                "planned_cycles_per_frame": rtl_manifest["plan"]["cycles_per_frame"], "tools": info["tools"],
+                "dma": scripts.CELLS["dma"], "layout": layout, "standin": STANDIN,
+                "planned_cycles_per_frame": cycles_per_frame, "tools": info["tools"],
                 "scripts": info["scripts"]}
         (dep / "accel.json").write_text(json.dumps(meta, indent=1) + "\n")
         (dep / land.MARKER).write_text(json.dumps({

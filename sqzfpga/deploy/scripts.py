@@ -48,7 +48,7 @@ def mhz(clock_mhz: float) -> str:
     return text
 
 
-def ip_of(accel: str, rtl_top: str) -> dict:
+def ip_of(accel: str, rtl_top: str | None) -> dict:
     """VLNV parts of the accelerator IP, and where the block design finds it (relative to the build)."""
     if accel == "rtl":
         return {"vendor": VENDOR, "library": "sqzfpga", "ip_name": rtl_top, "version": VERSION,
@@ -57,26 +57,27 @@ def ip_of(accel: str, rtl_top: str) -> dict:
             "repo": f"hls/{HLS_IP_PROJECT}/solution1/impl/ip"}
 
 
-def write(build: Path, board: Board, accel: str, rtl_manifest: dict, clock_mhz: float) -> dict:
+def write(build: Path, board: Board, accel: str, rtl_manifest: dict | None, clock_mhz: float) -> dict:
     """Write vivado/{package_ip,block_design,bitstream}.tcl and hls/export_ip.tcl; return what they
-    name (for accel.json and the checks) and the commands that run them."""
+    name (for accel.json and the checks) and the commands that run them. `rtl_manifest` (rtl/rtl.json)
+    is needed for the RTL accelerator only (package_ip.tcl)."""
     device = get_part(board.part).device
-    ip = ip_of(accel, rtl_manifest["top"])
+    ip = ip_of(accel, rtl_manifest["top"] if accel == "rtl" else None)
     vlnv = f"{ip['vendor']}:{ip['library']}:{ip['ip_name']}:{ip['version']}"
-    mems = sorted(p.name for p in (build / "rtl").glob("*.mem"))
     common = {k: _safe(str(v)) for k, v in {
         "device": device, "board": board.name, "board_id": board.board_id, "vlnv": vlnv,
         "vlnv_unversioned": vlnv.rsplit(":", 1)[0], "vendor": ip["vendor"], "library": ip["library"],
         "ip_name": ip["ip_name"], "version": ip["version"], "ip_repo": ip["repo"], "bd": BD,
-        "project": VIVADO_PROJECT, "bitstream": BITSTREAM, "hwh": HWH, "top": rtl_manifest["top"],
+        "project": VIVADO_PROJECT, "bitstream": BITSTREAM, "hwh": HWH,
         "clock_mhz": mhz(clock_mhz), "accel_kind": accel, "ps": board.ps, "jobs": 4,
         **PORTS, **CELLS}.items()}
     vivado = build / "vivado"
     vivado.mkdir(exist_ok=True)
-    sources = [_safe(s) for s in rtl_manifest["sources"] + mems]
     if accel == "rtl":
-        (vivado / "package_ip.tcl").write_text(render("vivado/package_ip.tcl.jinja", sources=sources,
-                                                      mems=[_safe(m) for m in mems], **common) + "\n")
+        mems = sorted(p.name for p in (build / "rtl").glob("*.mem"))
+        (vivado / "package_ip.tcl").write_text(render(
+            "vivado/package_ip.tcl.jinja", sources=[_safe(s) for s in rtl_manifest["sources"] + mems],
+            mems=[_safe(m) for m in mems], top=_safe(rtl_manifest["top"]), **common) + "\n")
     (vivado / "block_design.tcl").write_text(render("vivado/block_design.tcl.jinja",
                                                     install_hint=_text(board.install_hint()), **common) + "\n")
     (vivado / "bitstream.tcl").write_text(render("vivado/bitstream.tcl.jinja", **common) + "\n")

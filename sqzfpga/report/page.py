@@ -4,7 +4,9 @@ to write their results and render again.
 
 The build stores what only its in-memory graph knows (per-layer rows, value ranges, the command it
 was run with) in report.json (`facts`); rtl/rtl.json, build.json (the resource estimates of both
-backends), rtlsim.json and rtl/synth.json supply the rest.
+backends), rtlsim.json and rtl/synth.json supply the rest. An --accel hls build whose RTL backend
+failed has no rtl/: its report shows the HLS figures and, where the RTL's would be, why it has none
+(build.json's `rtl_error`).
 """
 from __future__ import annotations
 
@@ -152,28 +154,31 @@ def accuracy_bars(facts: dict, csim: dict | None, rtlsim: dict | None, labelled:
          "missing": no_labels if csim else f"not run (built with --no-csim): {cmd['build']}"},
         {"label": f"RTL simulation ({rtlsim['images']} verification images)" if rtlsim else "RTL simulation",
          "value": (rtlsim or {}).get("accuracy"),
-         "missing": no_labels if rtlsim else f"not run: {cmd['rtlsim']}"},
+         "missing": no_labels if rtlsim else f"not run: {cmd['rtlsim']}" if cmd["rtlsim"] else "no RTL"},
     ]
     return bars
 
 
-def fit_rows(estimate: dict, plan: dict, synth: dict | None, part: dict) -> list[dict]:
-    """The RTL's resources: build.json's estimate (the planner's), its budget, Yosys's counts."""
-    return [{"name": k.upper(), "estimate": estimate[k], "available": part[k], "budget": plan["budget"][k],
+def fit_rows(plan: dict, synth: dict | None, part: dict) -> list[dict]:
+    """The RTL's resources: the planner's estimate and budget, Yosys's counts."""
+    return [{"name": k.upper(), "estimate": plan["estimate"][k], "available": part[k], "budget": plan["budget"][k],
              "synth": None if synth is None else synth[k]} for k in ("lut", "ff", "bram36", "dsp")]
 
 
-def commands(summary: dict, facts: dict, rtlsim: dict | None) -> dict:
+def commands(summary: dict, facts: dict, rtlsim: dict | None, has_rtl: bool) -> dict:
+    """The report's commands; without rtl/, `rtl` (after fixing what the RTL backend failed on) comes
+    first and rtlsim/synth are None."""
     out = shlex.quote(summary["out"])
     cmd = {"build": facts["command"], "rtl": f"{CLI} rtl --build {out}",
-           "rtlsim": f"{CLI} rtlsim --build {out} --images {rtlsim['images'] if rtlsim else 20}",
-           "synth": f"{CLI} synth --build {out}",
+           "rtlsim": f"{CLI} rtlsim --build {out} --images {rtlsim['images'] if rtlsim else 20}" if has_rtl else None,
+           "synth": f"{CLI} synth --build {out}" if has_rtl else None,
            "deploy": f"{CLI} deploy --build {out} --host HOST" if summary.get("board") else None}
     return cmd
 
 
 def gather(build_dir: Path) -> dict:
     """Everything the report shows, from the files of the build folder."""
+    from sqzfpga.hls.project import PROJECT
     from sqzfpga.parts import get_part
 
     summary = json.loads((build_dir / "build.json").read_text())
@@ -181,24 +186,28 @@ def gather(build_dir: Path) -> dict:
     if facts is None or "hls" not in summary:
         raise UserError(f"build folder {build_dir}: has no {FACTS} or build.json without resources per backend "
                         f"(written by an older sqzfpga); rebuild it with `{CLI} build --out {build_dir}` for a report")
-    manifest = json.loads((build_dir / "rtl" / "rtl.json").read_text())
-    plan = manifest["plan"]
+    manifest = _read(build_dir / "rtl" / "rtl.json")
     rtlsim, synth = _read(build_dir / "rtlsim.json"), _read(build_dir / "rtl" / "synth.json")
     part = get_part(summary["part"])
-    cmd = commands(summary, facts, rtlsim)
+    cmd = commands(summary, facts, rtlsim, manifest is not None)
+    hls_fit, clock = summary["hls"], facts["clock_mhz"]
+    common = {"summary": summary, "facts": facts, "model": facts["model"], "manifest": manifest,
+              "clock_mhz": clock, "csim": summary.get("csim"), "rtlsim": rtlsim, "synth": synth,
+              "accuracy": accuracy_bars(facts, summary.get("csim"), rtlsim, facts["labelled"], cmd),
+              "hls_fit": hls_fit, "part": part, "commands": cmd, "next_steps": facts["next_steps"]}
+    if manifest is None:  # the HLS accelerator's figures only
+        return {**common, "title": PROJECT, "input_bits": facts["model"]["input_bits"], "plan": None,
+                "layers": facts["layers"], "fps": clock * 1e6 / hls_fit["cycles_per_frame"],
+                "rtl_missing": f"the RTL backend failed: {summary['rtl_error']}" if summary.get("rtl_error") else
+                "rtl/ has not been generated"}
+    plan = manifest["plan"]
     layers = with_rtl(facts["layers"], plan)
-    bottleneck = next((l["layer"] for l in layers if l["bottleneck"]), None)
-    clock = facts["clock_mhz"]
-    return {"summary": summary, "facts": facts, "model": facts["model"], "manifest": manifest, "plan": plan,
-            "layers": layers, "bottleneck": bottleneck, "bottleneck_unit": plan["bottleneck"],
-            "input_unit": next((u for u in plan["units"] if layer_of(u["name"]) is None), None),
+    return {**common, "title": manifest["top"].replace("_top", ""), "input_bits": manifest["input"]["bits"],
+            "plan": plan, "layers": layers, "bottleneck": next((l["layer"] for l in layers if l["bottleneck"]), None),
+            "bottleneck_unit": plan["bottleneck"],
             "units": [dict(u, multipliers=multipliers(u), rom=rom(u)) for u in plan["units"]],
-            "fps": clock * 1e6 / plan["cycles_per_frame"], "clock_mhz": clock,
-            "csim": summary.get("csim"), "rtlsim": rtlsim, "synth": synth,
-            "accuracy": accuracy_bars(facts, summary.get("csim"), rtlsim, facts["labelled"], cmd),
-            "fit": fit_rows(summary["rtl"]["estimate"], plan, synth, part.capacity()), "hls_fit": summary["hls"],
-            "part": part,
-            "commands": cmd, "next_steps": facts["next_steps"]}
+            "fps": clock * 1e6 / plan["cycles_per_frame"], "fit": fit_rows(plan, synth, part.capacity()),
+            "rtl_missing": None}
 
 
 def figures(data: dict) -> dict[str, tuple[str, bytes]]:
@@ -206,15 +215,18 @@ def figures(data: dict) -> dict[str, tuple[str, bytes]]:
     from sqzfpga.report import plots
 
     measured = data["rtlsim"]["cycles_per_frame"] if data["rtlsim"] else None
+    accuracy = ("Accuracy: float and quantized models, C and RTL simulation", plots.accuracy(data["accuracy"]))
+    ranges = ("Weight and activation ranges against each layer's representable range", plots.ranges(data["layers"]))
+    if data["plan"] is None:  # fit, resources and cycles are the RTL plan's
+        return {"accuracy": accuracy, "ranges": ranges}
     return {
-        "accuracy": ("Accuracy: float and quantized models, C and RTL simulation", plots.accuracy(data["accuracy"])),
+        "accuracy": accuracy,
         "fit": ("Fit against the part: RTL plan estimate and Yosys synthesis", plots.fit(data["fit"])),
         "resources": ("Resources per layer (RTL plan; memory bits from the fit estimate)",
                       plots.resources(data["layers"])),
         "cycles": ("Cycles per frame of each layer; bottleneck in red",
                    plots.cycles(data["layers"], data["plan"]["cycles_per_frame"], data["bottleneck"], measured)),
-        "ranges": ("Weight and activation ranges against each layer's representable range",
-                   plots.ranges(data["layers"])),
+        "ranges": ranges,
     }
 
 
@@ -235,4 +247,7 @@ def write_report(build_dir: Path) -> tuple[Path, Path]:
     for path, text in zip(paths, (md, html)):
         with atomic_path(path) as tmp:
             tmp.write_text(text.strip() + "\n")
+    for old in (build_dir / FIGURES).glob("*.png"):  # an earlier render's figure this one does not show
+        if old.stem not in figs:
+            old.unlink()
     return paths

@@ -37,6 +37,12 @@ def validate_rtl(build_dir: Path, batches: list[int], wall_s: float | None = Non
     build_dir = Path(build_dir).resolve()
     rtl, dep = build_dir / "rtl", build_dir / "deploy"
     bd = build_dir / "vivado" / "block_design.tcl"
+    summary = build_dir / "build.json"
+    error = json.loads(summary.read_text()).get("rtl_error") if summary.exists() else None
+    if error and not (rtl / "rtl.json").exists():  # an --accel hls build that went on without the RTL
+        raise UserError(f"build folder {build_dir}: has no rtl/ (the RTL backend failed: {error}); "
+                        f"`validate --on rtl` simulates the RTL: once that is fixed, run `python -m sqzfpga rtl "
+                        f"--build {build_dir}`")
     for need, how in ((rtl / "rtl.json", "an RTL build (`--accel rtl`)"),
                       (dep / "accel.json", "a deployment package (build with `--board`)"), (bd, "a block design")):
         if not need.exists():
