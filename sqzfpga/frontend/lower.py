@@ -247,24 +247,12 @@ def _concat(walk: Walk, node, attrs):
 @handles("Add")
 def _add(walk: Walk, node, attrs):
     if any(i in walk.inits or i in walk.consts for i in node.input):
-        return _bias_add(walk, node)
+        raise UserError(f"{node_where(node)}: adds a constant; biases are supported as a layer's own input (Conv "
+                        "or Gemm: Brevitas QuantConv2d / QuantLinear with bias=True), not as a separate Add")
     ins = [walk.quantized(node, i) for i in range(2)]
     if ins[0].shape != ins[1].shape:
         raise UserError(f"{node_where(node)}: adds tensors of shapes {ins[0].shape} and {ins[1].shape}")
     walk.add(node, {"kind": "add", "ins": ins, "relu": False}, ins[0].shape, layout=ins[0].layout)
-
-
-def _bias_add(walk: Walk, node) -> None:
-    """MatMul + Add of a quantized constant (a Dense layer's bias, as some exports write it)."""
-    i = 1 if node.input[1] in walk.inits or node.input[1] in walk.consts else 0
-    tensor, bias = walk.act(node, 1 - i), walk.const(node, i)
-    op = tensor.op
-    if tensor.q is not None or op is None or op["kind"] != "dense" or op["b"] is not None or op["relu"] \
-            or bias.ints.size != tensor.shape[2]:
-        raise UserError(f"{node_where(node)}: adds a constant; only a bias of {tensor.shape[2]} values right after "
-                        "a MatMul without bias is supported (or use Gemm with its bias: Brevitas QuantLinear)")
-    op["b"] = Const(bias.ints.reshape(-1), bias.q)
-    walk.vals[node.output[0]] = Act(node.output[0], tensor.shape, None, tensor.layout, op)
 
 
 @handles("Flatten", "Reshape")
@@ -345,10 +333,12 @@ def check_supported(lowered: Lowered) -> None:
         if op["kind"] not in kinds:
             raise UserError(f"{op['kind']} producing tensor {op['out'].name!r}: only supported inside a Fire module "
                             "(squeeze 1x1 -> expand 1x1 and 3x3 -> concat [-> bypass add])")
+    for i, op in enumerate(lowered.ops):
         layer_type = kinds[op["kind"]]
-        if layer_type.last_only and op is not lowered.ops[-1]:
+        if layer_type.last_only and not all(kinds[o["kind"]].head for o in lowered.ops[i + 1:]):
             name = layer_type.onnx_ops[0] if layer_type.onnx_ops else layer_type.op
-            raise UserError(f"{name}: only supported as the last layer")
+            heads = ", ".join(o for t in kinds.values() if t.head for o in t.onnx_ops)
+            raise UserError(f"{name}: only supported as the last layer or before a classifier head ({heads})")
 
 
 def emit(lowered: Lowered) -> tuple[onnx.ModelProto, dict]:

@@ -20,6 +20,7 @@ from sqzfpga.layers.conv import Conv
 class Dense(Conv):
     # not "SqzDense": hls4ml treats every layer class whose name contains "Dense" as its own Dense layer
     op, kind, short, onnx_ops = "SqzFC", "dense", "fc", ("Gemm", "MatMul")
+    head = True  # may follow the global average pool
 
     def parse(self, walk, node, attrs):
         where = node_where(node)
