@@ -59,7 +59,8 @@ def dense_model(head: str = "flatten", per_channel: bool = True, pad_rows: int =
                 self.fc = nn.Sequential(layer(QuantLinear, (6 + pad_rows // 2) * 6 * 8, 16), relu(),
                                         layer(QuantLinear, 16, 10, wq=Int4WeightPerChannelFixedPoint, last=True))
             elif head == "pool3":
-                self.body, self.fc = nn.Sequential(nn.MaxPool2d(2, 2), nn.Flatten()), layer(QuantLinear, 72, 10, last=True)
+                self.body = nn.Sequential(nn.MaxPool2d(2, 2), nn.Flatten())
+                self.fc = layer(QuantLinear, 72, 10, last=True)
             else:
                 self.body = nn.Sequential(layer(QuantConv2d, 8, 16, 1, wq=Int4WeightPerChannelFixedPoint), relu(),
                                           nn.AdaptiveAvgPool2d(1), relu(), nn.Flatten())
