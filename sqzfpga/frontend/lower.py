@@ -48,6 +48,7 @@ class Act:
     layout: tuple = NHWC  # how the original graph holds it
     op: dict | None = None  # producing op
     src: "Act | None" = None  # the tensor this one is a layout view of
+    flat: str = ""  # a Flatten/Reshape view: the node that flattened it (only a Dense layer may read an H x W one)
 
     @property
     def root(self) -> "Act":
@@ -65,18 +66,26 @@ def node_where(node) -> str:
     return f"node {node.name or '(unnamed)'!r} ({node.op_type})"
 
 
+def po2_exponents(scale: np.ndarray, what: str) -> np.ndarray:
+    """Exponents f (one per element) with scale == 2**-f, or a UserError explaining the power-of-two requirement."""
+    s = np.asarray(scale, dtype=np.float64)
+    bad = ~np.isfinite(s) | (s <= 0) | (np.frexp(s)[0] != 0.5)
+    if bad.any():
+        at = f" (element {int(np.flatnonzero(bad)[0])} of {s.size})" if s.size > 1 else ""
+        raise UserError(f"{what}: scale {s[bad].flat[0]:.6g}{at} is not a power of two; fixed-point "
+                        "hardware needs positive scales 2^k: quantize with Brevitas power-of-two quantizers "
+                        "(Int8WeightPerTensorFixedPoint, Int8WeightPerChannelFixedPoint, Uint8ActPerTensorFixedPoint, "
+                        "...) and re-export")
+    return (1 - np.frexp(s)[1]).astype(np.int64)
+
+
 def po2_exponent(scale: np.ndarray, what: str) -> int:
-    """Exponent f with scale == 2**-f, or a UserError explaining the power-of-two requirement."""
+    """The exponent f of a per-tensor scale 2**-f (activations), or a UserError."""
     s = np.unique(np.asarray(scale, dtype=np.float64))
     if s.size != 1 or not np.isfinite(s[0]) or s[0] <= 0:
         raise UserError(f"{what}: scale {s.tolist()[:4]} is not one positive per-tensor value; sqzfpga needs "
                         "per-tensor power-of-two scales (Brevitas *PerTensorFixedPoint quantizers)")
-    m, e = np.frexp(s[0])
-    if m != 0.5:
-        raise UserError(f"{what}: scale {s[0]:.6g} is not a power of two; fixed-point hardware needs scales "
-                        "2^k: quantize with Brevitas power-of-two quantizers (Int8WeightPerTensorFixedPoint, "
-                        "Uint8ActPerTensorFixedPoint, ...) and re-export")
-    return int(1 - e)
+    return int(po2_exponents(s[0], what))
 
 
 class Walk:
@@ -92,15 +101,18 @@ class Walk:
         _, c, h, w = (d.dim_value for d in inp.type.tensor_type.shape.dim)
         self.raw = self.vals[inp.name] = Act(inp.name, (h, w, c), None, NCHW)
 
-    def act(self, node, i=0) -> Act:
+    def act(self, node, i=0, flattened: bool = False) -> Act:
+        """The activation tensor of input i; a flattened H x W map only where `flattened` (a Dense layer)."""
         tensor = self.vals.get(node.input[i])
         if tensor is None:
             raise UserError(f"{node_where(node)}: input {i} is not an activation tensor; expected a streaming "
                             "image tensor here")
+        if not flattened:
+            check_unflattened(tensor)
         return tensor
 
-    def quantized(self, node, i=0) -> Act:
-        tensor = self.act(node, i)
+    def quantized(self, node, i=0, flattened: bool = False) -> Act:
+        tensor = self.act(node, i, flattened)
         if tensor.q is None:
             raise UserError(f"{node_where(node)}: its input is not quantized; every layer input must come from a "
                             "power-of-two Quant node")
@@ -150,15 +162,14 @@ def _quant(walk: Walk, node, attrs):
     if bits.size != 1 or not float(bits.item()).is_integer() or not 2 <= bits.item() <= MAX_BITS[kind]:
         raise UserError(f"{node_where(node)}: {kind} bit width {np.ravel(bits).tolist()[:4]}; expected an integer from "
                         f"2 to {MAX_BITS[kind]} (re-export with 2- to 8-bit weights and activations)")
-    f = po2_exponent(scale, node_where(node))
     if attrs.get("rounding_mode", b"ROUND") not in (b"ROUND", "ROUND"):
         raise UserError(f"{node_where(node)}: rounding mode {attrs['rounding_mode']!r}; expected ROUND "
                         "(round half to even)")
-    q = QType(int(bits.item()), f, bool(attrs.get("signed", 1)))
     if x in walk.inits:  # a weight or bias: keep its integers
-        y = reference.quant(walk.inits[x], scale, zp, bits, **attrs)
-        walk.consts[out] = Const(np.rint(y * 2.0 ** f).astype(np.int64), q)
+        walk.consts[out] = _constant(node, walk.inits[x], scale, zp, bits, attrs)
         return
+    f = po2_exponent(scale, node_where(node))
+    q = QType(int(bits.item()), f, bool(attrs.get("signed", 1)))
     if attrs.get("narrow", 0):
         raise UserError(f"{node_where(node)}: narrow-range activation quantizers are not supported; "
                         "use full-range activation quantizers (Brevitas *ActPerTensorFixedPoint)")
@@ -171,6 +182,29 @@ def _quant(walk: Walk, node, attrs):
     else:  # a requantisation of an already quantized tensor
         new = walk.add(node, {"kind": "requant", "in": walk.quantized(node), "relu": False, "q": q}, tensor.shape, q)
     walk.vals[out] = new
+
+
+def _constant(node, x: np.ndarray, scale, zp, bits, attrs) -> Const:
+    """A quantized weight or bias as integers at the finest of its power-of-two scales (per tensor, or per
+    output channel as Brevitas *PerChannelFixedPoint quantizers give). A channel of coarser scale
+    2^-f_c holds k_c << (f - f_c), exactly; the type widens by the spread max f_c - min f_c, so a layer
+    keeps one per-tensor weight type and both backends stay exact (their accumulators follow the type)."""
+    where = node_where(node)
+    if np.broadcast_shapes(np.shape(scale), x.shape) != x.shape:
+        raise UserError(f"{where}: scale of shape {list(np.shape(scale))} for a constant of shape {list(x.shape)}; "
+                        "expected one scale per tensor or per output channel")
+    fs = po2_exponents(scale, where)
+    f, spread, nbits = int(fs.max()), int(fs.max() - fs.min()), int(bits.item())
+    ints = np.rint(reference.quant(x, scale, zp, bits, **attrs) * 2.0 ** f).astype(np.int64)
+    if nbits + spread > MAX_BITS["constant"]:  # e.g. a 32-bit bias: wide enough where its integers fit
+        need = QType(MAX_BITS["constant"], f, bool(attrs.get("signed", 1)))
+        if ints.min() < need.lo or ints.max() > need.hi:
+            raise UserError(f"{where}: per-channel scales 2^{-int(fs.min())} .. 2^{-f} span {spread} binary places; "
+                            f"at the finest scale the {nbits}-bit constants need {nbits + spread} bits, over "
+                            f"sqzfpga's {MAX_BITS['constant']}; use fewer bits (Int8 weights, Int16 bias), a "
+                            "per-tensor quantizer, or channels of closer ranges")
+        return Const(ints, need)
+    return Const(ints, QType(nbits + spread, f, bool(attrs.get("signed", 1))))
 
 
 @handles("Relu")
@@ -212,6 +246,9 @@ def _concat(walk: Walk, node, attrs):
 
 @handles("Add")
 def _add(walk: Walk, node, attrs):
+    if any(i in walk.inits or i in walk.consts for i in node.input):
+        raise UserError(f"{node_where(node)}: adds a constant; biases are supported as a layer's own input (Conv "
+                        "or Gemm: Brevitas QuantConv2d / QuantLinear with bias=True), not as a separate Add")
     ins = [walk.quantized(node, i) for i in range(2)]
     if ins[0].shape != ins[1].shape:
         raise UserError(f"{node_where(node)}: adds tensors of shapes {ins[0].shape} and {ins[1].shape}")
@@ -220,11 +257,27 @@ def _add(walk: Walk, node, attrs):
 
 @handles("Flatten", "Reshape")
 def _flatten(walk: Walk, node, attrs):
+    """A view of the map as (batch, H*W*C) in the original graph's order (its layout says which); the
+    canonical graph keeps the map, and a Dense layer reads it in that order (an H x W map may only be
+    flattened into one, see check_unflattened)."""
     tensor = walk.act(node)
-    if tensor.shape[:2] != (1, 1):
-        raise UserError(f"{node_where(node)}: flattens a {tensor.shape[0]}x{tensor.shape[1]} map; only the final 1x1 "
-                        "class scores may be flattened")
-    walk.vals[node.output[0]] = Act(node.output[0], tensor.shape, tensor.q, tensor.layout, tensor.op, tensor.root)
+    h, w, c = tensor.shape
+    shape = walk.inits.get(node.input[1]) if node.op_type == "Reshape" else None
+    flat = attrs.get("axis", 1) == 1 if node.op_type == "Flatten" else \
+        shape is not None and shape.size == 2 and shape[0] in (0, 1) and shape[1] in (-1, h * w * c)
+    if not flat and (h, w) != (1, 1):
+        raise UserError(f"{node_where(node)}: reshapes a {h}x{w}x{c} map other than to (batch, {h * w * c}); only a "
+                        "flatten (torch.flatten(x, 1) or x.view(x.size(0), -1)) into a Dense layer is supported")
+    walk.vals[node.output[0]] = Act(node.output[0], tensor.shape, tensor.q, tensor.layout, tensor.op, tensor.root,
+                                    node_where(node))
+
+
+def check_unflattened(tensor: Act) -> None:
+    """A flattened H x W map is only read by a Dense layer (Gemm/MatMul), not by other ops or as the output."""
+    if tensor.flat and tensor.shape[:2] != (1, 1):
+        raise UserError(f"{tensor.flat}: flattens a {tensor.shape[0]}x{tensor.shape[1]} map; only a Dense layer "
+                        "(Gemm or MatMul: Brevitas QuantLinear) may read a flattened map (else flatten only the "
+                        "final 1x1 class scores)")
 
 
 def handler_of(op_type: str):
@@ -255,6 +308,8 @@ def parse(model: onnx.ModelProto) -> Lowered:
                             "follow every layer with a power-of-two activation Quant (in Brevitas a QuantReLU or "
                             "QuantIdentity with a *PerTensorFixedPoint act_quant)")
     out = walk.vals.get(model.graph.output[0].name)
+    if out is not None:
+        check_unflattened(out)
     if out is None or out.q is None:
         raise UserError(f"graph output {model.graph.output[0].name!r}: is not a quantized tensor")
     if lowered.input is None:
@@ -278,10 +333,12 @@ def check_supported(lowered: Lowered) -> None:
         if op["kind"] not in kinds:
             raise UserError(f"{op['kind']} producing tensor {op['out'].name!r}: only supported inside a Fire module "
                             "(squeeze 1x1 -> expand 1x1 and 3x3 -> concat [-> bypass add])")
+    for i, op in enumerate(lowered.ops):
         layer_type = kinds[op["kind"]]
-        if layer_type.last_only and op is not lowered.ops[-1]:
+        if layer_type.last_only and not all(kinds[o["kind"]].head for o in lowered.ops[i + 1:]):
             name = layer_type.onnx_ops[0] if layer_type.onnx_ops else layer_type.op
-            raise UserError(f"{name}: only supported as the last layer")
+            heads = ", ".join(o for t in kinds.values() if t.head for o in t.onnx_ops)
+            raise UserError(f"{name}: only supported as the last layer or before a classifier head ({heads})")
 
 
 def emit(lowered: Lowered) -> tuple[onnx.ModelProto, dict]:

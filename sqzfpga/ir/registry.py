@@ -31,7 +31,8 @@ class LayerType(abc.ABC):
     onnx_ops: ClassVar[tuple[str, ...]] = ()  # QONNX op types whose nodes `parse` turns into this layer
     hls_function: ClassVar[str]         # Jinja template of the HLS call (templates/)
     headers: ClassVar[tuple[str, ...]] = ("sqz_layers.h",)  # C++ library headers (templates/) the call needs
-    last_only: ClassVar[bool] = False   # only allowed as the network's last layer
+    last_only: ClassVar[bool] = False   # only allowed as the network's last layer, or before `head` layers
+    head: ClassVar[bool] = False        # a classifier head's layer: may follow a last_only layer (its 1 x 1 map)
 
     # ---- frontend ---------------------------------------------------------------------------------
     def parse(self, walk, node, attrs: dict) -> None:

@@ -55,7 +55,7 @@ class Conv(LayerType):
         return ConvWeights.of_op(op).attributes("") + Window(op["k"], op["s"], tuple(op["pads"])).attributes()
 
     def load(self, attrs):
-        where = "SqzConv layer"
+        where = f"{self.op} layer"
         return ConvAttrs(Geometry.load(attrs, where), Window.load(attrs, where), ConvWeights.load(attrs, "", where))
 
     # ---- HLS ----

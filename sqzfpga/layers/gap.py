@@ -1,7 +1,7 @@
 """Global average pooling with exact rounding: out = round_half_even(sum * 2^shift / pixels), saturated.
 
-QONNX `GlobalAveragePool` + activation `Quant` -> `SqzGlobalAvgPool` (only as the last layer); HLS
-`sqz::global_avg` (templates/sqz_layers.h), RTL `sqz_gap`; both from `ir.arith.gap_widths`.
+QONNX `GlobalAveragePool` + activation `Quant` -> `SqzGlobalAvgPool` (only as the last layer, or before
+a Dense head); HLS `sqz::global_avg` (templates/sqz_layers.h), RTL `sqz_gap`; both from `ir.arith.gap_widths`.
 """
 from __future__ import annotations
 

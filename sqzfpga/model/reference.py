@@ -213,6 +213,15 @@ def avgpool(x, kernel_shape, strides=(1, 1), pads=(0, 0, 0, 0), ceil_mode=0, cou
     return y if _channels_last else y.transpose(0, 3, 1, 2)
 
 
+def gemm(a, b, c=None, alpha=1.0, beta=1.0, transA=0, transB=0, _channels_last=False):
+    """alpha * a @ b' + beta * c over a batch of rows (a: N x K, one row per image)."""
+    if transA:
+        raise UserError("reference executor: Gemm with transA=1 is not supported; expected the batch in rows "
+                        "(as Brevitas QuantLinear exports it)")
+    y = alpha * (a @ (b.T if transB else b))
+    return y if c is None else y + beta * c
+
+
 def _flatten(x, axis=1, _channels_last=False):
     return x.reshape(int(np.prod(x.shape[:axis])), -1)
 
@@ -250,6 +259,8 @@ OPS = {
     ("", "Concat"): lambda *xs, axis, _channels_last=False: np.concatenate(xs, axis=axis),
     ("", "GlobalAveragePool"): lambda x, _channels_last=False: x.mean(axis=(2, 3), keepdims=True),
     ("", "Flatten"): _flatten,
+    ("", "Gemm"): gemm,
+    ("", "MatMul"): lambda a, b, _channels_last=False: a @ b,
     ("", "Reshape"): _reshape,
     ("", "Add"): lambda a, b, _channels_last=False: a + b,
     ("", "Mul"): lambda a, b, _channels_last=False: a * b,
