@@ -114,7 +114,6 @@ def simulate_layer(hm, onnx_model, golden: dict, rtl: Path, work: Path, manifest
     """One stage of the design alone, two frames at full size, inputs and expected outputs from the
     QONNX reference (layer by layer); its steady-state cycles per frame against the plan's."""
     from sqzfpga.hls.csim import golden_layers
-    from sqzfpga.model import reference
     from sqzfpga.sim import scoreboard as sb
     from sqzfpga.sim.rtlsim import run_module
 

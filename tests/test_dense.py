@@ -15,7 +15,7 @@ import pytest
 from onnx import helper, numpy_helper
 
 from conftest import assert_clean_error, run_cli
-from test_user_models import SIZE, export, images
+from test_user_models import export, images
 
 torch = pytest.importorskip("torch")
 nn = torch.nn
