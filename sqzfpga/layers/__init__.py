@@ -8,7 +8,7 @@ import importlib
 from sqzfpga.frontend.lower import lower
 from sqzfpga.ir.registry import REGISTRY
 
-MODULES = ("conv", "fire", "maxpool", "gap", "avgpool")  # the registration line: one name per layer type, in op order
+MODULES = ("conv", "fire", "maxpool", "gap", "avgpool", "table")  # the registration line: one name per layer type, in op order
 
 for _module in MODULES:
     importlib.import_module(f"{__name__}.{_module}")

@@ -62,12 +62,20 @@ def memory_cost(width: int, depth: int, kind: str) -> tuple[float, float]:
     return 0.0, width * math.ceil(depth / 64) * 4 / 3  # RAM64M: 4 LUTs per 64 x 3 bits
 
 
+def table_luts(u: Unit) -> int:
+    """LUTs of an input table's ROMs (sqz_table.sv): per channel and output bit, a 256 x 1 ROM is four
+    LUT6 and the slice's F7/F8 muxes."""
+    return 4 * u.cin * u.obits if u.kind == "table" else 0
+
+
 def features(u: Unit) -> dict:
     f = dict.fromkeys(FEATURES, 0.0)
     f["units"] = 1.0
     if u.kind in ("conv", "pool"):
         f["held_bits"] = u.cin * u.ibits if u.chunks > 1 else 0
         f["out_bits"] = u.cout * u.obits
+    if u.kind == "table":  # the output register
+        f["out_bits"] = u.cin * u.obits
     if u.kind == "pool":  # PI comparators and the running maximum
         f["tree_bits"] = 2 * u.pi * u.ibits
     if u.kind == "conv":
@@ -95,7 +103,7 @@ def estimate(u: Unit) -> dict:
     for w, d, k in memories(u):
         b, l = memory_cost(w, d, k)
         bram, lut_mem = bram + b, lut_mem + l
-    lut = sum(_COEFFS["lut"][k] * f[k] for k in FEATURES) + lut_mem
+    lut = sum(_COEFFS["lut"][k] * f[k] for k in FEATURES) + lut_mem + table_luts(u)
     ff = sum(_COEFFS["ff"][k] * f[k] for k in FEATURES)
     return {"dsp": u.dsps, "lut": lut, "ff": ff, "bram36": bram}
 
