@@ -10,6 +10,8 @@ preprocessed range (bytes would saturate), or that collapses it to a few levels,
 """
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 
 from sqzfpga.errors import UserError
@@ -79,15 +81,13 @@ def add_table(lowered, pre: Preprocess, node: str, image: str):
     """Put a table layer before the first layer when bytes do not map to the input type unchanged;
     `lowered.input` becomes the byte stream (frontend.lower.Lowered) of the graph input `image`; `node`
     is the input Quant node."""
-    from sqzfpga.frontend.lower import Act
-
     quantized = lowered.input
     h, w, c = quantized.shape
     check(pre, quantized.q, c, node)
     ints = table(pre, quantized.q, c)
     if quantized.q == BYTE and (ints == np.arange(256)).all():
         return lowered
-    raw = Act(image, quantized.shape, BYTE, quantized.layout)
+    raw = dataclasses.replace(quantized, name=image, q=BYTE, op=None, src=None)
     op = {"kind": "table", "in": raw, "table": ints, "q": quantized.q, "out": quantized, "node": node}
     quantized.op = op
     lowered.ops.insert(0, op)
