@@ -411,12 +411,16 @@ def _plan_model(a, max_cycles):
     part = get_part(a.part)
     asked = {"part": part.name, "clock_mhz": a.clock_mhz, "max_cycles": max_cycles}
     if getattr(a, "build", None):
+        if _preprocess(a) is not None:
+            raise UserError(f"--input-scale/--mean/--std with --build {a.build}: the build folder's model.onnx "
+                            "holds the preprocessing it was built with; drop the options or plan --model")
         request = build.request_of(_existing_build(a.build), board=None, **asked)
         return part, build.plan_graph(build.new_state(request, request.out, log))
     path = _resolve_model(a.model)
     if not path.exists():
         raise UserError(f"--model {path}: no such file; expected a quantized checkpoint (.pt) or QONNX model")
-    return part, build.plan_model(build.BuildRequest(model=path, out=Path("."), **asked), log)
+    return part, build.plan_model(build.BuildRequest(model=path, out=Path("."), preprocess=_preprocess(a), **asked),
+                                  log)
 
 
 # ---- plan ------------------------------------------------------------------------------------------------
@@ -427,6 +431,7 @@ def _plan_parser(p):
     p.add_argument("--build", metavar="DIR", help="plan the graph of this build folder instead of --model (fast)")
     p.add_argument("--part", default="xc7z020", help=f"target FPGA part: {', '.join(PARTS)} (default xc7z020)")
     _rate_options(p)
+    _preprocess_options(p)
 
 
 @command("plan", "choose every layer's parallelism for a part: frames/s, bottleneck layer, estimated LUT/FF/BRAM/DSP",
