@@ -9,6 +9,7 @@ module sqz_table #(
     // bits per output channel, the input quantizer's width (1..32)
     parameter int OB = 8,
     // $readmemh file of C*256 words of OB bits: word c*256 + b is channel c's integer for byte b
+    // ("": not initialised)
     parameter TFILE = ""
 ) (
     input  logic            clk,
@@ -25,8 +26,12 @@ module sqz_table #(
     $error("Error: C (%0d) must be in 1..256 and OB (%0d) in 1..32", C, OB);
   end
 
-  logic [OB-1:0] rom [C*256];
-  initial $readmemh(TFILE, rom);
+  (* rom_style = "logic" *) logic [OB-1:0] rom [C*256];
+  generate
+    if (TFILE != "") begin : g_init
+      initial $readmemh(TFILE, rom);
+    end
+  endgenerate
 
   // a one-beat pipeline register: take a pixel when the output is empty or being taken
   assign s_ready = !m_valid || m_ready;
