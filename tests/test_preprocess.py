@@ -3,8 +3,8 @@ mean and std) states its preprocessing once (--input-scale, --mean, --std, or th
 the lowering turns it into a per-channel byte table (SqzTable) in both backends, and the reference, the C
 simulation and the RTL agree with Brevitas on the same bytes. Without it the build refuses the model in
 one line instead of saturating silently. The model: tests/preprocess_net.py (3 x 16 x 16 inputs).
-About 105 s on 2 shared cores (the build to the RTL simulation 44 s, to the C simulation with eval 25 s,
-the refusals 15 s, the table module's bench 19 s, exports 3 s)."""
+About 75 s on 2 shared cores (the build to the RTL simulation 30 s, to the C simulation with eval 16 s,
+the table module's bench 11 s, the refusals 11 s, exports 3 s)."""
 from __future__ import annotations
 
 import json
@@ -134,7 +134,7 @@ def test_table_is_the_quantized_preprocessing_and_the_identity_is_elided(user_mo
 def test_table_module_every_byte_with_stalls(tmp_path):
     """sqz_table alone (3 channels, signed 7-bit outputs, random tables): every byte of every channel
     once, random valid and ready stalls, against the scoreboard; one table entry changed in what the
-    scoreboard expects is caught (so every entry is looked at). About 15 s."""
+    scoreboard expects is caught (so every entry is looked at). About 11 s."""
     from sqzfpga.frontend.preprocess import BYTE
     from sqzfpga.ir.types import QType
     from sqzfpga.layers import REGISTRY

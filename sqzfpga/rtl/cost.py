@@ -45,7 +45,10 @@ def rom_style(u: Unit) -> str:
 
 
 def memories(u: Unit) -> list[tuple[int, int, str]]:
-    """(width, depth, style) of the unit's line buffer and weight ROM."""
+    """(width, depth, style) of the unit's line buffer and weight ROM (an input table: its block-RAM ROM
+    of 256 words per channel, two channels per BRAM18 on its two ports, as Yosys maps sqz_table.sv)."""
+    if u.kind == "table":
+        return [(u.obits, 512, "block")] * math.ceil(u.cin / 2)
     if u.kind not in ("conv", "pool"):
         return []
     w, d = u.pi * u.ibits, u.rows * u.row_px * u.chunks
@@ -60,12 +63,6 @@ def memory_cost(width: int, depth: int, kind: str) -> tuple[float, float]:
     if kind == "block":
         return min(math.ceil(width / w) * math.ceil(depth / d) for w, d in BRAM18_ASPECTS) / 2, 0.0
     return 0.0, width * math.ceil(depth / 64) * 4 / 3  # RAM64M: 4 LUTs per 64 x 3 bits
-
-
-def table_luts(u: Unit) -> int:
-    """LUTs of an input table's ROMs (sqz_table.sv): per channel and output bit, a 256 x 1 ROM is four
-    LUT6 and the slice's F7/F8 muxes."""
-    return 4 * u.cin * u.obits if u.kind == "table" else 0
 
 
 def features(u: Unit) -> dict:
@@ -103,7 +100,7 @@ def estimate(u: Unit) -> dict:
     for w, d, k in memories(u):
         b, l = memory_cost(w, d, k)
         bram, lut_mem = bram + b, lut_mem + l
-    lut = sum(_COEFFS["lut"][k] * f[k] for k in FEATURES) + lut_mem + table_luts(u)
+    lut = sum(_COEFFS["lut"][k] * f[k] for k in FEATURES) + lut_mem
     ff = sum(_COEFFS["ff"][k] * f[k] for k in FEATURES)
     return {"dsp": u.dsps, "lut": lut, "ff": ff, "bram36": bram}
 

@@ -2,7 +2,8 @@
 // The DMA carries bytes; the model's input Quant node receives (byte * scale - mean_c) / std_c, which
 // over 256 bytes is a table per channel (sqzfpga/frontend/preprocess.py computes it with the reference
 // executor's Quant: round half to even, saturate). One pixel per cycle: all C channels are looked up
-// at once into the output register.
+// at once into the output register (a synchronous read: the ROM is block RAM, two channels per BRAM18;
+// Yosys 0.70's ABC9 aborts on a 256-word ROM in LUT logic).
 module sqz_table #(
     // channels per pixel (1..256)
     parameter int C = 1,
@@ -26,7 +27,7 @@ module sqz_table #(
     $error("Error: C (%0d) must be in 1..256 and OB (%0d) in 1..32", C, OB);
   end
 
-  (* rom_style = "logic" *) logic [OB-1:0] rom [C*256];
+  (* rom_style = "block" *) logic [OB-1:0] rom [C*256];
   generate
     if (TFILE != "") begin : g_init
       initial $readmemh(TFILE, rom);
