@@ -255,8 +255,10 @@ def step_export(s: BuildState) -> None:
         shutil.copy(path, s.dir / "model.onnx")
         s.meta = {}
     else:
+        from sqzfpga.model import preprocess
         from sqzfpga.model.export import export
 
+        preprocess.for_checkpoint(s.request.preprocess, f"checkpoint {path}")
         load_checkpoint(s)
         if not s.torch_model.quantized:
             raise UserError(f"checkpoint {path}: is a float model; quantize it first (`python -m sqzfpga train "
@@ -356,11 +358,9 @@ def step_csim(s: BuildState) -> None:
     res, y = simulate(graph(s), load_onnx(s), load_golden(s), images, labels, load_expected(s), log=s.log)
     load_checkpoint(s)
     if s.torch_model is not None and labels is not None:
-        from sqzfpga.model import preprocess
         from sqzfpga.model.evaluate import predict
 
-        x = preprocess.of(load_onnx(s)).apply(images)
-        res["torch_accuracy"] = float((predict(s.torch_model, x).argmax(1) == labels).mean())
+        res["torch_accuracy"] = float((predict(s.torch_model, images).argmax(1) == labels).mean())
     s.csim = res
     from sqzfpga.driver.layout import to_raw
 

@@ -283,9 +283,10 @@ def cmd_eval(a):
         from sqzfpga.model import checkpoint
         from sqzfpga.model.evaluate import predict
 
+        preprocess.for_checkpoint(stated, f"checkpoint {path}")
         model, ckpt = checkpoint.load_model(path)
         ds = data.load(a.data, a.split, model.cfg.in_channels, model.cfg.input_size).subset(a.limit)
-        scores = predict(model, (stated or preprocess.Preprocess()).apply(ds.images))
+        scores = predict(model, ds.images)
         kind = "quantized checkpoint" if model.quantized else "float checkpoint"
     if not len(ds):
         raise UserError(f"dataset {ds.source}: the {a.split} split has no images")

@@ -57,6 +57,9 @@ def test_unstated_preprocessing_is_refused(user_model, tmp_path):
     assert_clean_error(run_cli("build", "--model", tmp_path / "stored.onnx", "--out", tmp_path / "b2",
                                "--input-scale", "1/256", "--stop-step", "lower"),
                        "options state the input preprocessing", "its metadata")
+    # sqzfpga's own checkpoints take raw bytes: other preprocessing contradicts them
+    assert_clean_error(run_cli("build", "--out", tmp_path / "b3", "--input-scale", "1/255"),
+                       "sqzfpga's checkpoints take raw bytes 0..255")
 
 
 def test_stated_scale_builds_exact_through_rtl(user_model, tmp_path):
@@ -105,7 +108,9 @@ def test_per_channel_mean_std_exact_and_eval_equals_brevitas(user_model, tmp_pat
 def test_table_is_the_quantized_preprocessing_and_the_identity_is_elided(user_model, tmp_path):
     """The table equals Quant((b * scale - mean) / std) for every byte and channel (numpy, from the
     definition); a raw-pixel model (sqzfpga's own input quantizer, as the default model's) gets no table
-    layer, and neither does its lowering with the identity stated explicitly."""
+    layer, and neither does its lowering with the identity stated explicitly; [0, 1] inputs into it are
+    refused."""
+    from sqzfpga.errors import UserError
     from sqzfpga.frontend.preprocess import table
     from sqzfpga.ir.types import QType
     from sqzfpga.layers import lower
@@ -129,6 +134,10 @@ def test_table_is_the_quantized_preprocessing_and_the_identity_is_elided(user_mo
     assert [n.op_type for n in canon.graph.node][0] == "SqzConv"
     preprocess.store(raw, preprocess.from_options("1", "0", "1"))
     assert lower(raw)[0].SerializeToString() == canon.SerializeToString()
+    # [0, 1] into that scale-1 quantizer keeps 2 of its 256 levels: refused, not silently thrown away
+    preprocess.store(raw, preprocess.from_options("1/255", None, None))
+    with pytest.raises(UserError, match="keeps only 2 levels of the preprocessed input"):
+        lower(raw)
 
 
 def test_table_module_every_byte_with_stalls(tmp_path):

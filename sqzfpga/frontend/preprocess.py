@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 
 import numpy as np
+from onnx import numpy_helper
 
 from sqzfpga.errors import UserError
 from sqzfpga.ir.types import QType
@@ -49,12 +50,15 @@ def check(pre: Preprocess, q: QType, channels: int, node: str) -> None:
             + (f"does not cover the preprocessed input [{x.min():.6g}, {x.max():.6g}]" if clipped > lsb else
                f"keeps only {levels} levels of the preprocessed input [{x.min():.6g}, {x.max():.6g}]")
             + f" of {pre.describe()}")
-    if not pre.stated and hi <= 1.0:
+    if clipped <= lsb:  # too few levels: the quantizer's steps are coarse for this preprocessing
+        fix = ("state the preprocessing the model was trained with (none for raw pixels), or re-export with an "
+               "input quantizer whose step fits it (e.g. scale 2^-7 for inputs in [-1, 1])")
+    elif not pre.stated and hi <= 1.0:
         fix = ("the model takes inputs in [0, 1]: state its preprocessing, e.g. --input-scale 1/255 (and --mean/"
                "--std if it was trained with them)")
     else:
         fix = ("state the preprocessing the model was trained with (--input-scale, --mean, --std), or re-export "
-               "with an input quantizer that covers it (raw pixels: unsigned 8-bit, scale 1)")
+               "with an input quantizer that covers its range (raw pixels: unsigned 8-bit, scale 1)")
     raise UserError(f"{what}; {fix}")
 
 
@@ -62,12 +66,15 @@ def check_model(model, pre: Preprocess) -> None:
     """check() on a QONNX model's input Quant node (the one reading the graph input), without lowering
     the rest (eval runs models the hardware does not take); a quantizer that is not power-of-two
     fixed point is left to the lowering's errors."""
-    from onnx import numpy_helper
-
     image = model.graph.input[0]
-    node = next((n for n in model.graph.node if n.op_type == "Quant" and n.input[0] == image.name), None)
+    tensor, node = image.name, None
+    while node is None or node.op_type == "Transpose":  # the input Quant, after any layout change
+        node = next((n for n in model.graph.node if n.input and n.input[0] == tensor), None)
+        if node is None or node.op_type not in ("Transpose", "Quant"):
+            return
+        tensor = node.output[0]
     consts = {t.name: numpy_helper.to_array(t) for t in model.graph.initializer}
-    if node is None or not all(i in consts for i in node.input[1:4]):
+    if not all(i in consts for i in node.input[1:4]):
         return
     scale, bits = np.ravel(consts[node.input[1]]), np.ravel(consts[node.input[3]])
     m, e = np.frexp(scale[0]) if scale.size == 1 else (0, 0)

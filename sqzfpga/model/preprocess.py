@@ -128,7 +128,19 @@ def resolve(model: onnx.ModelProto, options: Preprocess | None, where: str) -> P
     if options is not None and stored is not None and options != stored:
         raise UserError(f"{where}: options state the input preprocessing {options.describe()}, its metadata "
                         f"({', '.join(METADATA.values())}) {stored.describe()}; drop the options or make them agree")
-    return options or stored or Preprocess()
+    pre = options or stored or Preprocess()
+    pre.per_channel(model.graph.input[0].type.tensor_type.shape.dim[1].dim_value)  # a list of another length
+    return pre
+
+
+def for_checkpoint(options: Preprocess | None, where: str) -> Preprocess:
+    """A checkpoint's preprocessing: sqzfpga's models train and run on raw bytes, so options other than
+    the identity contradict it (one error line)."""
+    if options is not None and not options.identity:
+        raise UserError(f"{where}: sqzfpga's checkpoints take raw bytes 0..255, the options state "
+                        f"{options.describe()}; drop --input-scale/--mean/--std (they describe a QONNX model "
+                        "trained on preprocessed inputs)")
+    return Preprocess()
 
 
 def store(model: onnx.ModelProto, pre: Preprocess) -> None:
