@@ -246,8 +246,8 @@ def load_rtl(s: BuildState) -> dict:
 
 # ---- the steps ---------------------------------------------------------------------------------------
 def step_export(s: BuildState) -> None:
-    """Checkpoint -> QONNX (a given .onnx is checked and copied)."""
-    from sqzfpga.model import reference
+    """Checkpoint -> QONNX (a given .onnx is checked and copied); a stated preprocessing goes into its metadata."""
+    from sqzfpga.model import preprocess, reference
 
     path = s.request.model
     if path.suffix == ".onnx":
@@ -255,7 +255,6 @@ def step_export(s: BuildState) -> None:
         shutil.copy(path, s.dir / "model.onnx")
         s.meta = {}
     else:
-        from sqzfpga.model import preprocess
         from sqzfpga.model.export import export
 
         preprocess.for_checkpoint(s.request.preprocess, f"checkpoint {path}")
@@ -266,8 +265,6 @@ def step_export(s: BuildState) -> None:
         export(s.torch_model, s.dir / "model.onnx")
     if s.request.preprocess is not None:  # stated once, read by every reader of model.onnx
         import onnx
-
-        from sqzfpga.model import preprocess
 
         model = onnx.load(str(s.dir / "model.onnx"))
         preprocess.store(model, preprocess.resolve(model, s.request.preprocess, f"model {path}"))

@@ -260,9 +260,7 @@ def _eval_parser(p):
 
 @command("eval", "accuracy of a checkpoint or an exported QONNX model on a dataset", _eval_parser)
 def cmd_eval(a):
-    from sqzfpga.model import data
-
-    from sqzfpga.model import preprocess
+    from sqzfpga.model import data, preprocess
 
     path = _resolve_model(a.model)
     stated = _preprocess(a)

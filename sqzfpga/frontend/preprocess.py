@@ -38,13 +38,13 @@ def table(pre: Preprocess, q: QType, channels: int) -> np.ndarray:
 
 def check(pre: Preprocess, q: QType, channels: int, node: str) -> None:
     """One error line when the input quantizer clips a byte by more than one step, or keeps fewer than
-    MIN_LEVELS values of the image."""
+    MIN_LEVELS values of the image (a quantizer of fewer levels: all of them)."""
     lsb = 2.0 ** -q.frac
     lo, hi = q.lo * lsb, q.hi * lsb
     x = preprocessed(pre, channels)
     levels = min(len(np.unique(t)) for t in table(pre, q, channels))
     clipped = max(float(np.max(x - hi)), float(np.max(lo - x)))
-    if clipped <= lsb and levels >= MIN_LEVELS:
+    if clipped <= lsb and levels >= min(MIN_LEVELS, 2 ** q.bits):
         return
     what = (f"input Quant node {node!r}: its range [{lo:g}, {hi:g}] ({q}) "
             + (f"does not cover the preprocessed input [{x.min():.6g}, {x.max():.6g}]" if clipped > lsb else
