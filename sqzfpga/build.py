@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 
     from sqzfpga.deploy.boards import Board
     from sqzfpga.ir.types import QType
+    from sqzfpga.model.preprocess import Preprocess
 
 BACKENDS = ("Vitis", "Vivado")  # hls4ml backends
 ACCELS = ("rtl", "hls")  # which accelerator goes into the block design
@@ -66,6 +67,7 @@ class BuildRequest:
     stop_step: str = DEFAULT_STOP
     rtlsim_images: int = 20  # images the rtlsim step simulates
     progress: bool = False  # progress bars (on a terminal)
+    preprocess: Preprocess | None = None  # --input-scale/--mean/--std: stored into model.onnx by the export step
 
     def __post_init__(self):
         object.__setattr__(self, "model", Path(self.model))
@@ -94,6 +96,9 @@ class BuildRequest:
         for option, name in (("--start-step", self.start_step), ("--stop-step", self.stop_step)):
             if name not in STEP_NAMES:
                 raise UserError(f"{option} {name}: not a build step; expected one of {', '.join(STEP_NAMES)}")
+        if self.preprocess is not None and self.start_step != "export":
+            raise UserError(f"--input-scale/--mean/--std with --start-step {self.start_step}: the preprocessing is "
+                            "stored into model.onnx by the export step; run the build from the export step")
         if STEP_NAMES.index(self.start_step) > STEP_NAMES.index(self.stop_step):
             raise UserError(f"--start-step {self.start_step} comes after --stop-step {self.stop_step}; the steps "
                             f"run in this order: {', '.join(STEP_NAMES)}")
@@ -255,22 +260,29 @@ def stream_interface(s: BuildState) -> tuple[dict, int]:
 
 # ---- the steps ---------------------------------------------------------------------------------------
 def step_export(s: BuildState) -> None:
-    """Checkpoint -> QONNX (a given .onnx is checked and copied)."""
-    from sqzfpga.model import reference
+    """Checkpoint -> QONNX (a given .onnx is checked and copied); a stated preprocessing goes into its metadata."""
+    from sqzfpga.model import preprocess, reference
 
     path = s.request.model
     if path.suffix == ".onnx":
         reference.load(path)
         shutil.copy(path, s.dir / "model.onnx")
         s.meta = {}
-        return
-    from sqzfpga.model.export import export
+    else:
+        from sqzfpga.model.export import export
 
-    load_checkpoint(s)
-    if not s.torch_model.quantized:
-        raise UserError(f"checkpoint {path}: is a float model; quantize it first (`python -m sqzfpga train "
-                        "--init CKPT --quantize ...`)")
-    export(s.torch_model, s.dir / "model.onnx")
+        preprocess.for_checkpoint(s.request.preprocess, f"checkpoint {path}")
+        load_checkpoint(s)
+        if not s.torch_model.quantized:
+            raise UserError(f"checkpoint {path}: is a float model; quantize it first (`python -m sqzfpga train "
+                            "--init CKPT --quantize ...`)")
+        export(s.torch_model, s.dir / "model.onnx")
+    if s.request.preprocess is not None:  # stated once, read by every reader of model.onnx
+        import onnx
+
+        model = onnx.load(str(s.dir / "model.onnx"))
+        preprocess.store(model, preprocess.resolve(model, s.request.preprocess, f"model {path}"))
+        onnx.save(model, str(s.dir / "model.onnx"))
 
 
 def step_lower(s: BuildState) -> None:
@@ -283,6 +295,11 @@ def step_lower(s: BuildState) -> None:
     s.onnx = reference.load(s.dir / "model.onnx")
     s.canon, s.golden, low = lower(s.onnx)
     s.in_q = low.input.q
+    if low.ops[0]["kind"] == "table":
+        from sqzfpga.model import preprocess
+
+        s.log(f"[lower] input table: image bytes -> {low.ops[0]['q']} (input Quant node {low.input_node!r}) as "
+              f"{preprocess.of(s.onnx).describe()}")
     onnx.save(s.canon, str(s.dir / "canonical.onnx"))
 
 

@@ -106,6 +106,22 @@ def _model_arg(p: argparse.ArgumentParser, what: str) -> None:
     p.add_argument("--model", help=f"{what} (default: the shipped default model)")
 
 
+def _preprocess_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("input preprocessing (what the model was trained on; default: raw bytes 0..255, or "
+                             "what the ONNX file's metadata states)")
+    g.add_argument("--input-scale", metavar="S", help="multiply each image byte by S first (a number or a fraction, "
+                   "e.g. 1/255 for inputs in [0, 1])")
+    g.add_argument("--mean", metavar="M", help="then subtract the mean, one value or one per channel (e.g. "
+                   "0.485,0.456,0.406)")
+    g.add_argument("--std", metavar="D", help="then divide by the standard deviation, one value or one per channel")
+
+
+def _preprocess(a):
+    from sqzfpga.model import preprocess
+
+    return preprocess.from_options(a.input_scale, a.mean, a.std)
+
+
 def _resolve_model(path: str | None) -> Path:
     from sqzfpga.model.checkpoint import DEFAULT_CHECKPOINT
 
@@ -239,18 +255,24 @@ def _eval_parser(p):
     p.add_argument("--data", required=True, help="dataset folder")
     p.add_argument("--split", default="test", choices=["train", "test"])
     p.add_argument("--limit", type=int, help="evaluate only the first N images")
+    _preprocess_options(p)
 
 
 @command("eval", "accuracy of a checkpoint or an exported QONNX model on a dataset", _eval_parser)
 def cmd_eval(a):
-    from sqzfpga.model import data
+    from sqzfpga.model import data, preprocess
 
     path = _resolve_model(a.model)
+    stated = _preprocess(a)
     t0 = time.time()
     if path.suffix == ".onnx":
+        from sqzfpga.frontend.preprocess import check_model
         from sqzfpga.model import reference
 
         model = reference.load(path)
+        pre = preprocess.resolve(model, stated, f"model {path}")
+        preprocess.store(model, pre)
+        check_model(model, pre)  # an input quantizer that does not cover the preprocessing: as the build refuses it
         _, c, h, _ = reference.input_shape(model)
         ds = data.load(a.data, a.split, c, h).subset(a.limit)
         scores = reference.run(model, ds.images)
@@ -259,6 +281,7 @@ def cmd_eval(a):
         from sqzfpga.model import checkpoint
         from sqzfpga.model.evaluate import predict
 
+        preprocess.for_checkpoint(stated, f"checkpoint {path}")
         model, ckpt = checkpoint.load_model(path)
         ds = data.load(a.data, a.split, model.cfg.in_channels, model.cfg.input_size).subset(a.limit)
         scores = predict(model, ds.images)
@@ -305,6 +328,7 @@ def _build_parser(p):
                    "samples for the default model, random images otherwise)")
     p.add_argument("--backend", default="Vitis", choices=["Vitis", "Vivado"], help="hls4ml backend (default Vitis)")
     p.add_argument("--no-csim", action="store_true", help="skip the C simulation (write the project only)")
+    _preprocess_options(p)
     _rate_options(p)
     from sqzfpga.deploy.boards import BOARDS
 
@@ -363,7 +387,7 @@ def cmd_build(a):
         model=_resolve_model(a.model), part=a.part, out=Path(a.out), images=a.images, data=a.data, backend=a.backend,
         csim=not a.no_csim, max_cycles=_max_cycles(a), board=a.board, accel=a.accel, bitstream=a.bitstream,
         clock_mhz=a.clock_mhz, command=a.invoked, start_step=a.start_step, stop_step=a.stop_step,
-        progress=sys.stderr.isatty())
+        progress=sys.stderr.isatty(), preprocess=_preprocess(a))
     try:
         return build(request, log=log)
     except Unreachable as e:
@@ -387,12 +411,16 @@ def _plan_model(a, max_cycles):
     part = get_part(a.part)
     asked = {"part": part.name, "clock_mhz": a.clock_mhz, "max_cycles": max_cycles}
     if getattr(a, "build", None):
+        if _preprocess(a) is not None:
+            raise UserError(f"--input-scale/--mean/--std with --build {a.build}: the build folder's model.onnx "
+                            "holds the preprocessing it was built with; drop the options or plan --model")
         request = build.request_of(_existing_build(a.build), board=None, **asked)
         return part, build.plan_graph(build.new_state(request, request.out, log))
     path = _resolve_model(a.model)
     if not path.exists():
         raise UserError(f"--model {path}: no such file; expected a quantized checkpoint (.pt) or QONNX model")
-    return part, build.plan_model(build.BuildRequest(model=path, out=Path("."), **asked), log)
+    return part, build.plan_model(build.BuildRequest(model=path, out=Path("."), preprocess=_preprocess(a), **asked),
+                                  log)
 
 
 # ---- plan ------------------------------------------------------------------------------------------------
@@ -403,6 +431,7 @@ def _plan_parser(p):
     p.add_argument("--build", metavar="DIR", help="plan the graph of this build folder instead of --model (fast)")
     p.add_argument("--part", default="xc7z020", help=f"target FPGA part: {', '.join(PARTS)} (default xc7z020)")
     _rate_options(p)
+    _preprocess_options(p)
 
 
 @command("plan", "choose every layer's parallelism for a part: frames/s, bottleneck layer, estimated LUT/FF/BRAM/DSP",

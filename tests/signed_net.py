@@ -47,17 +47,15 @@ def conv(cin: int, cout: int, k: int) -> qnn.QuantConv2d:
 
 class SignedNet(nn.Module):
     """`act1`, `squeeze`, `cls`, `out`: the kinds (see act()) of conv1's, the Fire squeeze's, the
-    classifier's and the output's activations; `pool`, `fire`: whether those layers are there;
-    `in_bits`: the input quantizer's width (above 8: a type the RTL backend refuses, its input stream is
-    one byte per channel; scale 1/2 with 9 bits)."""
+    classifier's and the output's activations; `pool`, `fire`: whether those layers are there."""
 
     quantized = True  # what sqzfpga.model.export checks
 
     def __init__(self, act1="relu", pool=False, fire=False, squeeze="relu", cls="signed", out="signed",
-                 size=8, classes=4, channels=6, out_bits=12, in_bits=8):
+                 size=8, classes=4, channels=6, out_bits=12):
         super().__init__()
         self.cfg = preset("default", in_channels=1, input_size=size, num_classes=classes)  # export's input size
-        self.input_quant = qnn.QuantIdentity(act_quant=RawPixelQuant, bit_width=in_bits)
+        self.input_quant = qnn.QuantIdentity(act_quant=RawPixelQuant)
         self.conv1, self.act1 = conv(1, channels, 3), act(act1)
         self.pool = nn.MaxPool2d(2, 2) if pool else nn.Identity()
         self.fire = fire

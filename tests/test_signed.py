@@ -1,13 +1,13 @@
-"""Signed outputs and unit scales through every layer in both backends, and a model one backend
-refuses: the models of tests/signed_net.py, exported and built as a user builds them (CLI)."""
+"""Signed outputs and unit scales through every layer in both backends: the models of
+tests/signed_net.py, exported and built as a user builds them (CLI). (A backend that fails:
+tests/test_backend_fail.py.)"""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 
-from conftest import assert_clean_error, run_cli
+from conftest import run_cli
 
 
 def _export(folder, **kw):
@@ -35,19 +35,3 @@ def test_signed_outputs_and_unit_scales_build_exact(tmp_path):
     assert (stages["sqz_gap"]["ISIGNED"], stages["sqz_gap"]["OMIN"]) == ("1", str(-2**11))
     outputs = np.load(out / "csim.npz")["outputs"]
     assert outputs.min() < 0 < outputs.max(), (outputs.min(), outputs.max())
-
-
-def test_rtl_backend_refusal_names_the_backend_and_keeps_the_hls_project(tmp_path):
-    """About 11 s. A 9-bit input quantizer: the HLS backend takes it, the RTL backend (one byte per
-    input channel) does not. One error line that names the RTL backend and its reason and where the
-    HLS project is; that project is complete there; the build folder is not written."""
-    model = _export(tmp_path, in_bits=9)
-    out = tmp_path / "build"
-    proc = run_cli("build", "--model", model, "--part", "xc7z020", "--out", out, "--images", 4, "--stop-step", "csim")
-    line = assert_clean_error(proc, "RTL backend: input type uint9", "one byte per channel", "the HLS project in ",
-                              "is complete", "the partial build is kept in ")
-    hls = line.split("the HLS project in ", 1)[1].split(" is complete")[0]
-    kept = line.rsplit("the partial build is kept in ", 1)[1].rstrip(")")
-    assert hls.startswith(kept)
-    assert (Path(hls) / "build_prj.tcl").is_file() and any((Path(hls) / "firmware").glob("*.cpp"))
-    assert not (Path(kept) / "rtl").exists() and not out.exists()

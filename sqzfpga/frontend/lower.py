@@ -22,10 +22,11 @@ import onnx
 from onnx import helper, numpy_helper
 
 from sqzfpga.errors import UserError
+from sqzfpga.frontend.preprocess import add_table
 from sqzfpga.ir.registry import REGISTRY
 from sqzfpga.ir.schema import Geometry
 from sqzfpga.ir.types import QType
-from sqzfpga.model import reference
+from sqzfpga.model import preprocess, reference
 
 DOMAIN = "sqzfpga"
 NHWC, NCHW = (0, 2, 3, 1), (0, 3, 1, 2)
@@ -60,6 +61,7 @@ class Lowered:
     ops: list = field(default_factory=list)
     input: Act | None = None
     output: Act | None = None
+    input_node: str = ""  # the input Quant node (for errors about the input)
 
 
 def node_where(node) -> str:
@@ -176,6 +178,7 @@ def _quant(walk: Walk, node, attrs):
     tensor = walk.act(node)
     if tensor.root is walk.raw:  # the input quantizer: the hardware input stream carries this type
         new = walk.lowered.input = Act(out, tensor.shape, q, tensor.layout)
+        walk.lowered.input_node = node.name
     elif tensor.q is None and tensor.op is not None and "q" not in tensor.op:  # finalise a pending layer
         tensor.op["q"] = q
         tensor.op["out"] = new = Act(out, tensor.shape, q, tensor.layout, tensor.op)
@@ -372,13 +375,15 @@ def emit(lowered: Lowered) -> tuple[onnx.ModelProto, dict]:
 
 
 def lower(model: onnx.ModelProto) -> tuple[onnx.ModelProto, dict, Lowered]:
-    """parse -> every layer type's pattern pass -> check -> emit (import sqzfpga.layers first: it
-    registers the layer types and re-exports this function)."""
+    """parse -> every layer type's pattern pass -> the input table (bytes -> the input quantizer's integers
+    under the preprocessing the model's metadata states, as the reference executor applies it) -> check
+    -> emit (import sqzfpga.layers first: it registers the layer types and re-exports this function)."""
     if not REGISTRY:
         raise RuntimeError("no layer types are registered: import lower from sqzfpga.layers")
     lowered = parse(model)
     for layer_type in REGISTRY.values():
         lowered = layer_type.fuse(lowered)
+    lowered = add_table(lowered, preprocess.of(model), lowered.input_node, model.graph.input[0].name)
     check_supported(lowered)
     canon, golden = emit(lowered)
     return canon, golden, lowered

@@ -30,7 +30,10 @@ URAM_BITS = 288 * 1024
 
 
 def _memories(u: Unit) -> tuple[list[binding.Storage], list[binding.Storage]]:
-    """(weight ROM, line-buffer banks) of one unit as the kernel declares them (sqz::window, sqz::mac)."""
+    """(weight ROM, line-buffer banks) of one unit as the kernel declares them (sqz::window, sqz::mac; an
+    input table's ROM of 256 words per channel, sqz::table)."""
+    if u.kind == "table":
+        return [binding.memory(u.obits, 256, "bram", rom=True) for _ in range(u.cin)], []
     if u.kind not in ("conv", "pool"):
         return [], []
     rom = []

@@ -9,7 +9,7 @@ from sqzfpga.frontend.lower import lower
 from sqzfpga.ir.registry import REGISTRY
 
 # the registration line: one name per layer type, in op order
-MODULES = ("conv", "fire", "maxpool", "gap", "avgpool", "dense")
+MODULES = ("conv", "fire", "maxpool", "gap", "avgpool", "dense", "table")
 
 for _module in MODULES:
     importlib.import_module(f"{__name__}.{_module}")

@@ -15,6 +15,7 @@ import onnx
 from onnx import numpy_helper
 
 from sqzfpga.errors import UserError, short_reason
+from sqzfpga.model import preprocess
 from sqzfpga.model.geometry import pool_out
 
 CHANNELS_LAST = "qonnx.custom_op.channels_last"
@@ -105,16 +106,18 @@ def input_shape(model: onnx.ModelProto) -> tuple[int, ...]:
 
 
 def run(model: onnx.ModelProto, images: np.ndarray, full: bool = False, batch_size: int = 200):
-    """Outputs (N x classes, float64) for uint8 NCHW images; full=True returns every tensor (by name)."""
+    """Outputs (N x classes, float64) for uint8 NCHW images, preprocessed as the model's metadata states
+    (model.preprocess; raw bytes by default); full=True returns every tensor (by name)."""
     shape = input_shape(model)
     if tuple(images.shape[1:]) != tuple(shape[1:]):
         raise UserError(f"reference executor: images are {tuple(images.shape[1:])}, the graph's input is "
                         f"{tuple(shape[1:])}; use data matching the model")
     consts = {t.name: numpy_helper.to_array(t).astype(np.float64) for t in model.graph.initializer}
     out_name = model.graph.output[0].name
+    pre = preprocess.of(model)
     if full:
-        return execute(model, images.astype(np.float64), consts)
-    outs = [execute(model, images[i:i + batch_size].astype(np.float64), consts)[out_name]
+        return execute(model, pre.apply(images), consts)
+    outs = [execute(model, pre.apply(images[i:i + batch_size]), consts)[out_name]
             for i in range(0, len(images), batch_size)]
     return np.concatenate(outs)
 

@@ -45,7 +45,10 @@ def rom_style(u: Unit) -> str:
 
 
 def memories(u: Unit) -> list[tuple[int, int, str]]:
-    """(width, depth, style) of the unit's line buffer and weight ROM."""
+    """(width, depth, style) of the unit's line buffer and weight ROM (an input table: its block-RAM ROM
+    of 256 words per channel, two channels per BRAM18 on its two ports, as Yosys maps sqz_table.sv)."""
+    if u.kind == "table":
+        return [(u.obits, 512, "block")] * math.ceil(u.cin / 2)
     if u.kind not in ("conv", "pool"):
         return []
     w, d = u.pi * u.ibits, u.rows * u.row_px * u.chunks
@@ -68,6 +71,8 @@ def features(u: Unit) -> dict:
     if u.kind in ("conv", "pool"):
         f["held_bits"] = u.cin * u.ibits if u.chunks > 1 else 0
         f["out_bits"] = u.cout * u.obits
+    if u.kind == "table":  # the output register
+        f["out_bits"] = u.cin * u.obits
     if u.kind == "pool":  # PI comparators and the running maximum
         f["tree_bits"] = 2 * u.pi * u.ibits
     if u.kind == "conv":

@@ -13,7 +13,6 @@ import shutil
 from pathlib import Path
 
 from sqzfpga import jinja
-from sqzfpga.errors import UserError
 from sqzfpga.driver.layout import Layout
 from sqzfpga.ir.schema import Geometry
 from sqzfpga.ir.types import QType
@@ -88,9 +87,6 @@ def write(hm, folder: Path, bud: Budget, max_cycles: int | None = None) -> dict:
 def units_of(hm) -> tuple[list[Unit], list]:
     """The dataflow's units (input adapter first) and layers, as design() returns them."""
     units, layers = design(hm)
-    c_in, in_q, in_px = first_input(hm)
-    if in_q.bits > 8:
-        raise UserError(f"input type {in_q}: the RTL backend streams one byte per channel; use 8-bit input")
     return [input_unit(hm)] + units, layers
 
 

@@ -90,3 +90,8 @@ def pack(values, bits: int) -> int:
     for i, v in enumerate(np.asarray(values).reshape(-1)):
         word |= (int(v) & ((1 << bits) - 1)) << (i * bits)
     return word
+
+
+def table(x: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """The input table: bytes x (..., C) -> t[c][x[..., c]] per channel c (t: C x 256 integers)."""
+    return np.stack([t[c][x[..., c]] for c in range(x.shape[-1])], axis=-1)
