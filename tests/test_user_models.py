@@ -87,11 +87,12 @@ def export(net, path, dynamo: bool = False) -> str:
 
 @pytest.fixture(scope="module")
 def user_build(tmp_path_factory):
-    """The plain user export and its build (to the C simulation, 8 random images)."""
+    """The plain user export and its build (to the RTL simulation, 8 random images)."""
     folder = tmp_path_factory.mktemp("user")
     net = user_model()
     path = export(net, folder / "user.onnx")
-    proc = run_cli("build", "--model", path, "--part", "xc7z020", "--out", folder / "build", "--images", 8, "--json")
+    proc = run_cli("build", "--model", path, "--part", "xc7z020", "--out", folder / "build", "--images", 8,
+                   "--stop-step", "rtlsim", "--json")
     return net, path, folder / "build", proc
 
 
@@ -105,6 +106,10 @@ def test_user_export_builds_exact(user_build):
     assert proc.returncode == 0, proc.stderr
     summary = json.loads(proc.stdout.strip().splitlines()[-1])
     assert summary["csim"]["exact"] is True, summary["csim"]
+    # its signed input quantizer (scale 2 on raw bytes) is a table in hardware: the RTL read the bytes'
+    # bits as int8 before (byte 200 as -56, not 100) and was not exact
+    assert [n.op_type for n in onnx.load(str(build / "canonical.onnx")).graph.node][0] == "SqzTable"
+    assert json.loads((build / "rtlsim.json").read_text())["exact"] is True
     # the normalised graph computes what Brevitas computes (on images other than the calibration's)
     x = np.load(build / "samples.npz")["images"]
     want = net(torch.from_numpy(x).float()).detach().numpy()
