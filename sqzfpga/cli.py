@@ -53,6 +53,9 @@ def _add_model_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--freq", type=int, help="paper metaparameter freq")
     g.add_argument("--pct3x3", type=float, help="paper metaparameter pct3x3")
     g.add_argument("--sr", type=float, help="paper metaparameter SR (squeeze ratio)")
+    g.add_argument("--batchnorm", action=argparse.BooleanOptionalAction, default=None,
+                   help="float training with a BatchNorm after every conv but the classifier, folded into the "
+                   "convs before quantization (default: on for the default and small presets)")
     g.add_argument("--weight-bits", type=int, help="weight bit width, 2..8")
     g.add_argument("--act-bits", type=int, help="activation bit width, 2..8")
     g.add_argument("--layer-weight-bits", type=_bits_pair, action="append", default=[], metavar="LAYER=BITS",
@@ -62,7 +65,7 @@ def _add_model_options(p: argparse.ArgumentParser) -> None:
 
 
 _MODEL_FIELDS = ("in_channels", "num_classes", "input_size", "width_mult", "bypass", "base_e", "incr_e", "freq",
-                 "pct3x3", "sr", "weight_bits", "act_bits")
+                 "pct3x3", "sr", "batchnorm", "weight_bits", "act_bits")
 
 
 def _config_from_args(a):
@@ -89,7 +92,8 @@ def _refuse_overridden(a, cfg, what: str) -> None:
     asked = []  # (option as typed, config field, value asked for)
     if a.preset is not None:
         preset(a.preset)  # an unknown name: its own error
-        asked += [(f"--preset {a.preset}", k, v) for k, v in PRESETS[a.preset].items()]
+        # a preset's batchnorm is moot for a quantized model (folded); it differs in no hardware layer
+        asked += [(f"--preset {a.preset}", k, v) for k, v in PRESETS[a.preset].items() if k != "batchnorm"]
     asked += [(f"--{k.replace('_', '-')} {getattr(a, k)}", k, getattr(a, k)) for k in _MODEL_FIELDS
               if getattr(a, k) is not None]
     for opt, field in [("--layer-weight-bits", "layer_weight_bits"), ("--layer-act-bits", "layer_act_bits")]:
@@ -139,12 +143,14 @@ def _train_parser(p):
     p.add_argument("--qat-epochs", type=int, default=0, help="quantization-aware epochs after calibration")
     p.add_argument("--lr", type=float, default=2e-3, help="float learning rate (AdamW, cosine)")
     p.add_argument("--qat-lr", type=float, default=1e-4, help="QAT learning rate")
-    p.add_argument("--batch-size", type=int, default=128)
+    p.add_argument("--batch-size", type=int, help="images per step (default: 128, halved down to 32 until "
+                   "the run has 600 steps, so that short runs converge)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--limit", type=int, help="use only the first N training images")
     p.add_argument("--test-limit", type=int, help="evaluate on only the first N test images")
     p.add_argument("--no-flip", action="store_true", help="no horizontal-flip augmentation (digits)")
-    p.add_argument("--crop-pad", type=int, default=2, help="random-crop padding in pixels (default 2)")
+    p.add_argument("--crop-pad", type=int, help="random-crop padding in pixels (default: 2 for runs of 10 or "
+                   "more epochs, 0 for shorter ones, which crops only slow down)")
     p.add_argument("--threads", type=int, help="torch CPU threads")
     _add_model_options(p)
 
@@ -182,7 +188,7 @@ def cmd_train(a):
             raise UserError("train: --qat-epochs needs --quantize")
         for value, name in [(a.batch_size, "--batch-size"), (a.limit, "--limit"), (a.test_limit, "--test-limit")]:
             _positive(value, name)
-        if a.crop_pad < 0:
+        if a.crop_pad is not None and a.crop_pad < 0:
             raise UserError(f"train: --crop-pad {a.crop_pad}; expected >= 0")
         cfg = _config_from_args(a)
         if a.init:

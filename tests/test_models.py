@@ -104,6 +104,38 @@ def test_folded_normalisation_matches_float_network():
     assert torch.allclose(ref, got, atol=1e-4)
 
 
+def test_batchnorm_folds_into_the_convs_exactly():
+    """With trained-looking BatchNorm statistics, the folded state_dict (no BN, normalisation in conv1)
+    computes the float network's eval-mode logits; skipping the BN fold changes them."""
+    from sqzfpga.model.quant import fold_normalisation
+    from sqzfpga.model.squeezenet import ConvBN
+
+    torch.manual_seed(0)
+    model = SqueezeNet(preset("default", width_mult=0.25))
+    bns = [m.bn for m in model.modules() if isinstance(m, ConvBN)]
+    assert len(bns) == len(model.conv_layers()) - 1  # every conv but the classifier
+    with torch.no_grad():
+        for bn in bns:
+            bn.running_mean.uniform_(-0.5, 0.5)
+            bn.running_var.uniform_(0.2, 3.0)
+            bn.weight.uniform_(0.5, 1.5)
+            bn.bias.uniform_(-0.3, 0.3)
+    model.eval()
+    sd = fold_normalisation(model)
+    assert not any(".bn." in k for k in sd)
+    plain = SqueezeNet(preset("default", width_mult=0.25, batchnorm=False)).eval()
+    plain.load_state_dict(sd)
+    plain.norm_scale.fill_(1.0)  # the fold already normalises: feed raw pixels, padded with raw zeros
+    plain.norm_shift.fill_(0.0)
+    x = torch.randint(0, 256, (4, 1, 28, 28)).float()
+    ref, got = model(x), plain(x)
+    assert torch.allclose(ref, got, rtol=1e-4, atol=1e-4 * float(ref.abs().max()))
+    unfolded = {k: v for k, v in model.state_dict().items() if ".bn." not in k}
+    plain.load_state_dict({**unfolded, "features.0.weight": sd["features.0.weight"],
+                           "features.0.bias": sd["features.0.bias"]})
+    assert not torch.allclose(ref, plain(x), rtol=1e-2, atol=1e-2 * float(ref.abs().max()))
+
+
 def test_quantized_checkpoint_round_trip_is_exact(tmp_path, fmnist_dir):
     """Learned power-of-two scales survive save/load (Brevitas creates them lazily)."""
     from sqzfpga.model import data

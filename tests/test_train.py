@@ -72,3 +72,29 @@ def test_qat_fine_tuning_of_a_quantized_checkpoint(fmnist_dir, tmp_path):
     assert not torch.equal(before["state_dict"][w], after["state_dict"][w])
     with pytest.raises(UserError, match="--epochs 0 --quantize"):
         train(cfg, tr, te, tmp_path / "x.pt", TrainOptions(epochs=1, quantize=True), init=str(first))
+
+
+def test_recipe_gives_short_runs_smaller_batches_and_no_crops():
+    """0.01 s. The batch size halves (down to 32) until the run has MIN_STEPS steps; crops only for long
+    runs; what the user chose is kept."""
+    from sqzfpga.model.train import MIN_STEPS, recipe
+
+    assert recipe(23, 60000, None, None) == (128, 2)  # the default model's run: 10,787 steps
+    assert recipe(4, 8000, None, None) == (32, 0)  # the short budget: 1,000 steps
+    assert recipe(4, 12000, None, None) == (64, 0) and 4 * -(-12000 // 64) >= MIN_STEPS > 4 * -(-12000 // 128)
+    assert recipe(1, 100, None, None) == (32, 0)  # as small as batches go
+    assert recipe(4, 8000, 128, 2) == (128, 2)
+    assert recipe(0, 8000, None, None) == (128, 0)  # nothing trained (calibration only)
+
+
+def test_batchnorm_init_mismatch_is_one_line(fmnist_dir, tmp_path):
+    """A float checkpoint trained without BatchNorm into a model with it: one line naming the option."""
+    from sqzfpga.errors import UserError
+
+    tr = data.load(fmnist_dir, "train").subset(64)
+    plain = tmp_path / "plain.pt"
+    train(preset("default", width_mult=0.125, batchnorm=False), tr, tr, plain,
+          TrainOptions(epochs=1, progress=False), log=lambda m: None)
+    with pytest.raises(UserError, match="trained without BatchNorm, this model is with; add --no-batchnorm"):
+        train(preset("default", width_mult=0.125), tr, tr, tmp_path / "x.pt", TrainOptions(epochs=1, progress=False),
+              init=str(plain), log=lambda m: None)

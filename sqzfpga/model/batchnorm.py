@@ -49,7 +49,7 @@ def fold_batchnorm(module: nn.Module) -> nn.Module:
             if why:
                 left.append(f"{qualified} ({why})")
                 continue
-            _fold(prev, child)
+            fold_into(prev, child)
             setattr(parent, name, nn.Identity())
     if left:
         warnings.warn(f"fold_batchnorm: left {len(left)} BatchNorm2d not directly after a conv: {'; '.join(left)}; "
@@ -69,7 +69,8 @@ def _unfoldable(prev, bn: nn.BatchNorm2d) -> str | None:
 
 
 @torch.no_grad()
-def _fold(conv: nn.Conv2d, bn: nn.BatchNorm2d) -> None:
+def fold_into(conv: nn.Conv2d, bn: nn.BatchNorm2d) -> None:
+    """W' = s * W, b' = s * (b - mean) + beta, in place (bn itself is left untouched)."""
     scale = bn.weight.detach() if bn.weight is not None else torch.ones_like(bn.running_var)
     shift = bn.bias.detach() if bn.bias is not None else torch.zeros_like(bn.running_mean)
     s = scale / torch.sqrt(bn.running_var + bn.eps)

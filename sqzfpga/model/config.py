@@ -51,6 +51,7 @@ class ModelConfig:
     width_mult: float = 1.0
     bypass: str = "none"
     dropout: float = 0.5
+    batchnorm: bool = False  # float training with a BatchNorm after every conv but the classifier (folded away)
     mean: tuple[float, ...] = (0.485, 0.456, 0.406)
     std: tuple[float, ...] = (0.229, 0.224, 0.225)
     # quantization (used by the quantized model only)
@@ -188,13 +189,13 @@ IMAGENET = dict(in_channels=3, num_classes=1000, input_size=224)
 FASHION_MNIST = dict(in_channels=1, num_classes=10, input_size=28, mean=(0.2860,), std=(0.3530,))
 
 PRESETS: dict[str, dict] = {
-    # torchvision layouts (ImageNet size, 1000 classes)
+    # torchvision layouts (ImageNet size, 1000 classes; no BatchNorm, as torchvision's weights have none)
     "v1.0": dict(IMAGENET, stem="v1.0", pool_after=(4, 8)),
     "v1.1": dict(IMAGENET, stem="v1.1", pool_after=(3, 5)),
     # small-input members: v1.1 widths, 3x3 stride-1 stem
-    "small": dict(IMAGENET, stem="small", pool_after=(3, 5), input_size=32, num_classes=10),
+    "small": dict(IMAGENET, stem="small", pool_after=(3, 5), input_size=32, num_classes=10, batchnorm=True),
     # the shipped default: Fashion-MNIST, 4-bit weights (8-bit first and last layer), 8-bit activations
-    "default": dict(FASHION_MNIST, stem="small", pool_after=(3, 5), weight_bits=4, act_bits=8,
+    "default": dict(FASHION_MNIST, stem="small", pool_after=(3, 5), weight_bits=4, act_bits=8, batchnorm=True,
                     layer_weight_bits={"conv1": 8, "classifier": 8}),
 }
 

@@ -5,12 +5,14 @@ for bit: every requantisation is a shift with round-half-even and saturation.
 """
 from __future__ import annotations
 
+import copy
 import warnings
 
 import torch
 
+from sqzfpga.model.batchnorm import fold_into
 from sqzfpga.model.config import ModelConfig
-from sqzfpga.model.squeezenet import SqueezeNet
+from sqzfpga.model.squeezenet import ConvBN, SqueezeNet
 
 warnings.filterwarnings("ignore", message=".*fast_hadamard_transform.*")
 import brevitas.nn as qnn  # noqa: E402
@@ -80,8 +82,14 @@ def build_quant(cfg: ModelConfig) -> SqueezeNet:
 
 
 def fold_normalisation(float_model: SqueezeNet) -> dict[str, torch.Tensor]:
-    """Float state_dict with (x/255 - mean)/std folded into conv1's weights and bias."""
-    sd = {k: v.detach().clone() for k, v in float_model.state_dict().items()}
+    """Float state_dict with every BatchNorm folded into its conv (running statistics: eval-mode
+    behaviour), then (x/255 - mean)/std folded into conv1's weights and bias."""
+    model = copy.deepcopy(float_model)
+    folded = tuple(f"{name}.bn." for name, m in model.named_modules() if isinstance(m, ConvBN))
+    for m in model.modules():
+        if isinstance(m, ConvBN):
+            fold_into(m, m.bn)
+    sd = {k: v.detach().clone() for k, v in model.state_dict().items() if not k.startswith(folded)}
     w, b = sd["features.0.weight"], sd["features.0.bias"]
     scale = float_model.norm_scale.view(1, -1, 1, 1)
     shift = float_model.norm_shift.view(1, -1, 1, 1)

@@ -6,6 +6,9 @@ layout (`features.N...`, `classifier.1`) and a torchvision `state_dict` loads in
 Both take raw pixels (0..255). The float network pads and normalises them itself; the quantized one
 has the normalisation folded into conv1 (see `quant.fold_normalisation`) and pads raw zeros, which
 is the same thing, so the accelerator reads uint8 pixels directly.
+
+With `cfg.batchnorm` every float convolution but the classifier is a `ConvBN`: the quantized network
+has none, since quantization folds each BatchNorm into its conv first (float -> fold -> calibrate -> QAT).
 """
 from __future__ import annotations
 
@@ -14,6 +17,18 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from sqzfpga.model.config import FireSpec, ModelConfig
+
+
+class ConvBN(nn.Conv2d):
+    """A convolution followed by its BatchNorm, as one module: the conv keeps torchvision's keys
+    (`features.0.weight`), so torchvision weights still load, and the BN adds only `<conv>.bn.*`."""
+
+    def __init__(self, cin, cout, k, stride=1, padding=0):
+        super().__init__(cin, cout, k, stride=stride, padding=padding)
+        self.bn = nn.BatchNorm2d(cout)
+
+    def forward(self, x):
+        return self.bn(super().forward(x))
 
 
 class FloatLayers:
@@ -25,6 +40,8 @@ class FloatLayers:
         self.cfg = cfg
 
     def conv(self, name, cin, cout, k, stride=1, padding=0):
+        if self.cfg.batchnorm and name != "classifier":  # the class scores keep their own scale
+            return ConvBN(cin, cout, k, stride=stride, padding=padding)
         return nn.Conv2d(cin, cout, k, stride=stride, padding=padding)
 
     def relu(self, name):

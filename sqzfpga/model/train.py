@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +24,24 @@ from sqzfpga.model.evaluate import accuracy
 from sqzfpga.model.squeezenet import SqueezeNet
 
 
+LONG_RUN_EPOCHS = 10  # from this many epochs on, random crops pay off (they regularise); shorter runs only lose fit
+MIN_STEPS = 600  # optimizer steps a run gets at least, by smaller batches (down to 32)
+
+
+def recipe(epochs: int, n_train: int, batch_size: int | None, crop_pad: int | None) -> tuple[int, int]:
+    """Batch size and crop padding for a run of `epochs` (float + QAT) over `n_train` images, where the
+    user gave none: 128 and 2-pixel crops for long runs; a short run gets smaller batches, so that it
+    takes enough steps, and no crops. Measured on 8,000 Fashion-MNIST images, 3 float epochs, BN:
+    float accuracy 0.80 with 128 and crops, 0.84 with 128 without, 0.86 with 64, 0.87 with 32."""
+    if batch_size is None:
+        batch_size = 128
+        while epochs and batch_size > 32 and epochs * math.ceil(n_train / batch_size) < MIN_STEPS:
+            batch_size //= 2
+    if crop_pad is None:
+        crop_pad = 2 if epochs >= LONG_RUN_EPOCHS else 0
+    return batch_size, crop_pad
+
+
 @dataclass
 class TrainOptions:
     epochs: int = 15
@@ -32,9 +50,9 @@ class TrainOptions:
     lr: float = 2e-3
     qat_lr: float = 1e-4
     weight_decay: float = 5e-4
-    batch_size: int = 128
+    batch_size: int | None = None  # None: the recipe's (see `recipe`), fixed when the run starts
     seed: int = 0
-    crop_pad: int = 2
+    crop_pad: int | None = None
     flip: bool = True
     calib_batches: int = 20
     progress: bool = True
@@ -45,6 +63,12 @@ class TrainOptions:
 def train(cfg: ModelConfig, train_set: Dataset, test_set: Dataset, out: Path, opts: TrainOptions,
           init: str | None = None, state: dict | None = None, log=print) -> dict:
     """Run (or, given the `resume_state` of `out`, continue) float -> calibration -> QAT training."""
+    if opts.batch_size is None or opts.crop_pad is None:  # a resumed run has both, as it started
+        epochs = opts.epochs + (opts.qat_epochs if opts.quantize else 0)
+        bs, crop = recipe(epochs, len(train_set), opts.batch_size, opts.crop_pad)
+        log(f"recipe: batch size {bs}, crop padding {crop} px for {epochs} epochs over {len(train_set)} images "
+            "(--batch-size and --crop-pad choose others)")
+        opts = replace(opts, batch_size=bs, crop_pad=crop)
     torch.manual_seed(opts.seed)
     rng = np.random.default_rng(opts.seed)
     history = state["meta"].get("history", []) if state else []
@@ -68,6 +92,10 @@ def train(cfg: ModelConfig, train_set: Dataset, test_set: Dataset, out: Path, op
                 raise UserError(f"--init {init}: trained with input mean/std {init_cfg.mean}/{init_cfg.std}, this "
                                 f"model uses {cfg.mean}/{cfg.std}; quantizing would fold the wrong normalisation; "
                                 "use the same --preset as the checkpoint")
+            if init_cfg.batchnorm != cfg.batchnorm:
+                have, want = ("with", "without") if init_cfg.batchnorm else ("without", "with")
+                raise UserError(f"--init {init}: trained {have} BatchNorm, this model is {want}; add "
+                                f"--{'' if init_cfg.batchnorm else 'no-'}batchnorm to match the checkpoint")
         checkpoint.load_weights(model, _float_part(init_ckpt["state_dict"]), init)
     float_done = state["train_state"]["epoch"] if state and state["train_state"]["phase"] == "float" else 0
     if state and state["train_state"]["phase"] == "qat":
@@ -162,9 +190,12 @@ def _fit(model, train_set, test_set, out, opts, rng, phase, start, epochs, lr, s
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": opts.weight_decay},
                              {"params": rest, "weight_decay": 0.0}], lr=lr)
     steps_per_epoch = math.ceil(len(train_set) / opts.batch_size)
-    total, warm = epochs * steps_per_epoch, (steps_per_epoch if phase == "float" else 0)
+    # linear warm-up over a tenth of the run (at most one epoch), then a cosine to 0 over the rest,
+    # both over this run's own length, so that a 3-epoch run is annealed as fully as a 20-epoch one
+    total = epochs * steps_per_epoch
+    warm = min(steps_per_epoch, max(1, total // 10)) if phase == "float" else 0
     sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda s: min(1.0, (s + 1) / warm) if s < warm else 0.5 * (1 + math.cos(math.pi * s / max(1, total))))
+        opt, lambda s: (s + 1) / warm if s < warm else 0.5 * (1 + math.cos(math.pi * (s - warm) / max(1, total - warm))))
     if state and state["train_state"]["phase"] == phase and "optimizer" in state["train_state"]:
         opt.load_state_dict(state["train_state"]["optimizer"])
         sched.load_state_dict(state["train_state"]["scheduler"])
@@ -238,8 +269,8 @@ def collapse(history: list[dict], num_classes: int) -> str | None:
         return None
     return (f"training collapsed to chance: the last epoch's loss {fitted[-1]['train_loss']:.4f} has not left "
             f"ln({num_classes}) = {chance_loss:.4f} (a uniform guess) and test accuracy {acc:.4f} is about "
-            f"1/{num_classes}: the outputs carry nothing of the input; lower --lr (e.g. a quarter), keep --batch-size at 128 or more (the "
-            "learning rates are tuned for it), or train longer (--epochs, more images); check that labels match "
+            f"1/{num_classes}: the outputs carry nothing of the input; lower --lr (e.g. a quarter), keep --batch-size between 32 and 128 (the "
+            "learning rates are tuned for those), or train longer (--epochs, more images); check that labels match "
             "the images")
 
 
