@@ -9,4 +9,4 @@ build: setup
 	$(PY) -m sqzfpga build --part xc7z020 --board pynq-z2 --out build
 
 test: setup
-	$(PY) -m pytest -q -n 2 --dist loadgroup
+	$(PY) -m pytest -q -n 2 --dist loadgroup --durations=30
