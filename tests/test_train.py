@@ -98,3 +98,33 @@ def test_batchnorm_init_mismatch_is_one_line(fmnist_dir, tmp_path):
     with pytest.raises(UserError, match="trained without BatchNorm, this model is with; add --no-batchnorm"):
         train(preset("default", width_mult=0.125), tr, tr, tmp_path / "x.pt", TrainOptions(epochs=1, progress=False),
               init=str(plain), log=lambda m: None)
+
+
+def test_batchnorm_is_folded_before_quantization_cli(tmp_path):
+    """About 25 s on quiet cores (137 s at load 6). `train --preset default` trains with BatchNorm (the recipe's default) and quantizes it
+    folded: the quantized checkpoint and its QONNX export have none, and the export computes what the
+    checkpoint computes."""
+    import json
+
+    import numpy as np
+    import onnx
+
+    from conftest import DATA, run_cli
+    from sqzfpga.model import reference
+    from sqzfpga.model.evaluate import predict
+
+    ckpt, onnx_path = tmp_path / "bn.pt", tmp_path / "bn.onnx"
+    proc = run_cli("train", "--preset", "default", "--width-mult", "0.125", "--data", DATA, "--limit", 256,
+                   "--test-limit", 64, "--epochs", 1, "--quantize", "--out", ckpt, "--json")
+    assert proc.returncode == 0, proc.stderr
+    assert "recipe: batch size 32, crop padding 0 px" in proc.stderr + proc.stdout
+    raw = torch.load(ckpt, weights_only=False)
+    assert raw["config"]["batchnorm"] is True and raw["quantized"] is True
+    assert not any(".bn." in k for k in raw["state_dict"])
+    assert run_cli("export", "--model", ckpt, "--out", onnx_path).returncode == 0
+    model = onnx.load(str(onnx_path))
+    assert "BatchNormalization" not in {n.op_type for n in model.graph.node}
+    images = data.load(DATA, "test").images[:16]
+    qmodel, _ = checkpoint.load_model(ckpt)
+    np.testing.assert_array_equal(reference.run(reference.load(onnx_path), images), predict(qmodel, images))
+    assert json.loads(proc.stdout.strip().splitlines()[-1])["quantized"] is True
