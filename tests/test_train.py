@@ -101,8 +101,8 @@ def test_batchnorm_init_mismatch_is_one_line(fmnist_dir, tmp_path):
 
 
 def test_batchnorm_is_folded_before_quantization_cli(tmp_path):
-    """About 25 s on quiet cores (137 s at load 6). `train --preset default` trains with BatchNorm (the recipe's default) and quantizes it
-    folded: the quantized checkpoint and its QONNX export have none, and the export computes what the
+    """About 25 s on quiet cores (137 s at load 6). `train --preset default` trains with BatchNorm (the
+    recipe's default) and quantizes it folded: the quantized checkpoint and its QONNX export have none, and the export computes what the
     checkpoint computes."""
     import json
 

@@ -195,7 +195,8 @@ def _fit(model, train_set, test_set, out, opts, rng, phase, start, epochs, lr, s
     total = epochs * steps_per_epoch
     warm = min(steps_per_epoch, max(1, total // 10)) if phase == "float" else 0
     sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda s: (s + 1) / warm if s < warm else 0.5 * (1 + math.cos(math.pi * (s - warm) / max(1, total - warm))))
+        opt, lambda s: (s + 1) / warm if s < warm
+        else 0.5 * (1 + math.cos(math.pi * (s - warm) / max(1, total - warm))))
     if state and state["train_state"]["phase"] == phase and "optimizer" in state["train_state"]:
         opt.load_state_dict(state["train_state"]["optimizer"])
         sched.load_state_dict(state["train_state"]["scheduler"])
@@ -269,8 +270,8 @@ def collapse(history: list[dict], num_classes: int) -> str | None:
         return None
     return (f"training collapsed to chance: the last epoch's loss {fitted[-1]['train_loss']:.4f} has not left "
             f"ln({num_classes}) = {chance_loss:.4f} (a uniform guess) and test accuracy {acc:.4f} is about "
-            f"1/{num_classes}: the outputs carry nothing of the input; lower --lr (e.g. a quarter), keep --batch-size between 32 and 128 (the "
-            "learning rates are tuned for those), or train longer (--epochs, more images); check that labels match "
+            f"1/{num_classes}: the outputs carry nothing of the input; lower --lr (e.g. a quarter), keep "
+            "--batch-size between 32 and 128 (the learning rates are tuned for those), or train longer (--epochs, more images); check that labels match "
             "the images")
 
 
