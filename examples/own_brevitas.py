@@ -145,7 +145,7 @@ def build_model():
 
 
 def batches(images, labels, batch_size, rng=None):
-    """Float inputs in [0, 1] (the stated preprocessing) and labels; shuffled when rng is given."""
+    """Float inputs in [0, 1] (the stated preprocessing) and labels (or None); shuffled when rng is given."""
     import numpy as np
     import torch
 
@@ -154,7 +154,8 @@ def batches(images, labels, batch_size, rng=None):
         idx = order[i:i + batch_size]
         if rng is not None and len(idx) < 2:  # a one-image batch: BatchNorm in training mode cannot take it
             continue
-        yield torch.from_numpy(images[idx]).float() * INPUT_SCALE, torch.from_numpy(labels[idx])
+        yield (torch.from_numpy(images[idx]).float() * INPUT_SCALE,
+               torch.from_numpy(labels[idx]) if labels is not None else None)
 
 
 def train(model, data, epochs, args, rng, phase):
@@ -187,7 +188,7 @@ def scores(model, images, batch_size=500):
 
     model.eval()
     with torch.no_grad():
-        return np.concatenate([model(x).numpy() for x, _ in batches(images, images[:, 0, 0, 0], batch_size)])
+        return np.concatenate([model(x).numpy() for x, _ in batches(images, None, batch_size)])
 
 
 def export(model, path: Path) -> None:
