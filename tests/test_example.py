@@ -88,7 +88,7 @@ def test_export_without_its_preprocessing_is_refused(built, tmp_path):
     onnx.save(m, str(tmp_path / "bare.onnx"))
     proc = run_cli("build", "--model", tmp_path / "bare.onnx", "--part", "xc7z020", "--out", tmp_path / "b",
                    "--stop-step", "lower")
-    assert_clean_error(proc, "input Quant node", "[0, 1.99219] (uint8*2^-7)", "[0, 255]", "--input-scale")
+    assert_clean_error(proc, "input Quant node", "[0, 1.99219] (uint8*2^-7)", "[0, 255]", "--input-scale 1/255")
     assert not (tmp_path / "b").exists()
 
 

@@ -53,8 +53,8 @@ def check(pre: Preprocess, q: QType, channels: int, node: str) -> None:
     if clipped <= lsb:  # too few levels: the quantizer's steps are coarse for this preprocessing
         fix = ("state the preprocessing the model was trained with (none for raw pixels), or re-export with an "
                "input quantizer whose step fits it (e.g. scale 2^-7 for inputs in [-1, 1])")
-    elif not pre.stated and hi <= 1.0:
-        fix = ("the model takes inputs in [0, 1]: state its preprocessing, e.g. --input-scale 1/255 (and --mean/"
+    elif not pre.stated and hi < 2.0:  # e.g. an unsigned 8-bit quantizer calibrated on [0, 1]: scale 2^-7, [0, 2)
+        fix = ("the model takes inputs in about [0, 1]: state its preprocessing, e.g. --input-scale 1/255 (and --mean/"
                "--std if it was trained with them)")
     else:
         fix = ("state the preprocessing the model was trained with (--input-scale, --mean, --std), or re-export "
