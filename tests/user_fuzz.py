@@ -18,7 +18,8 @@ An example is a plain dict (pasteable into `@example`):
   head: "flatten" (the whole last map into a QuantLinear) or "gap" (global average pool, requantised,
     then a QuantLinear); `hidden` > 0 puts a QuantLinear + ReLU of that width first;
   out: "signed" (no ReLU: the last QuantLinear into a signed quantizer of out_bits), "unit" (signed, scale
-    exactly 1) or "relu" (unsigned).
+    exactly 1; the last layer's weights scaled up 16 times so the scores span several units) or "relu"
+    (unsigned).
 """
 from __future__ import annotations
 
@@ -183,6 +184,8 @@ def build(ex: dict):
             m.weight[::3] *= 2.0 ** -k
             if dead:
                 m.weight[1] = 0.0
+        if ex["out"] == "unit":  # scores of several units, so that an output of scale 1 is not constant
+            shrink[-1][0].weight *= 16.0
     net.eval()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
