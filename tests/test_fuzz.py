@@ -1,10 +1,11 @@
 """Fuzzing: random small SqueezeNet-family models (tests/fuzzing.py) and user-style Brevitas models
 (tests/user_fuzz.py: Dense heads, per-channel weight scales, folded BatchNorm, preprocessed inputs,
 signed outputs) must give Brevitas == QONNX reference == C simulation in every layer, and (fewer,
-they cost a Verilator build each) the generated RTL == C simulation. Derandomized (a fixed seed) and bounded here; benchmarks/fuzz.py runs
-hundreds. Every failing example found is kept, so it runs on every CI: as an @example, or, where
-the example crashed its worker before it could be recorded, as the QONNX file it had exported
-(tests/fuzz_regressions/).
+they cost a Verilator build each) the generated RTL == C simulation. Derandomized (a fixed seed)
+and bounded here; benchmarks/fuzz.py runs hundreds. Every failing example found is kept, so it runs
+on every CI: as an @example, or, where the example crashed its worker before it could be recorded,
+as the QONNX file it had exported (tests/fuzz_regressions/). The user-style tests take about 30 s
+on 2 cores under load 3 (two models to the C simulation 14 s, one to the RTL simulation 15 s).
 """
 from pathlib import Path
 
