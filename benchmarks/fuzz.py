@@ -1,10 +1,16 @@
-"""Fuzz campaign: hundreds of random small SqueezeNet-family models (tests/fuzzing.py), each checked
-Brevitas == QONNX reference == C simulation (output and every layer); every Nth also through the
-generated RTL (Verilator) == C simulation. Unlike the bounded CI test, a failing example does not
+"""Fuzz campaign: hundreds of random small models, each checked Brevitas == QONNX reference == C
+simulation (output and every layer); every Nth also through the generated RTL (Verilator) == C
+simulation. The models: sqzfpga's SqueezeNet family (tests/fuzzing.py, `--generator family`), models
+written as Brevitas users write them with Dense heads, per-channel weight scales, folded BatchNorm,
+preprocessed inputs and signed outputs (tests/user_fuzz.py, `--generator user`), or both (the
+default, drawn alternately by hypothesis). Unlike the bounded CI test, a failing example does not
 stop the run: it is written to failures.jsonl (paste it into tests/test_fuzz.py as an @example)
-and its work folder is kept.
+and its work folder is kept. A model the toolchain refuses with one error line counts as refused,
+not passed; only the reasons listed in user_fuzz.INTENDED_REFUSALS are intended, any other refusal
+is a failure.
 
-    .venv/bin/python benchmarks/fuzz.py [--examples 200] [--rtl-every 20] [--workers 2] [--seed 0] [--json]
+    .venv/bin/python benchmarks/fuzz.py [--examples 200] [--rtl-every 20] [--workers 2] [--seed 0]
+                                        [--generator both|family|user] [--json]
 """
 from __future__ import annotations
 
@@ -29,10 +35,16 @@ def isolated(ex: dict, folder: Path, rtl: bool) -> dict:
     import multiprocessing
 
     import fuzzing
+    import user_fuzz
+    from sqzfpga.errors import UserError
 
     def child(conn):
         try:
-            conn.send({"ok": True, **fuzzing.check(ex, folder, rtl=rtl)})
+            check = user_fuzz.check if user_fuzz.is_user(ex) else fuzzing.check
+            conn.send({"ok": True, **check(ex, folder, rtl=rtl)})
+        except UserError as e:  # refused with one error line: intended or a finding
+            intended = user_fuzz.refusal(str(e))
+            conn.send({"ok": False, "refused": intended or "unintended", "error": f"refused: {e}"[:4000]})
         except Exception as e:  # noqa: BLE001  (a finding: recorded, the campaign goes on)
             conn.send({"ok": False, "error": f"{type(e).__name__}: {e}"[:4000],
                        "traceback": traceback.format_exc()[-4000:]})
@@ -50,7 +62,7 @@ def isolated(ex: dict, folder: Path, rtl: bool) -> dict:
         proc.join()
 
 
-def shard(index: int, examples: int, rtl_every: int, seed: int) -> None:
+def shard(index: int, examples: int, rtl_every: int, seed: int, generator: str) -> None:
     """One worker: `examples` hypothesis examples from seed `seed + index`, one JSON line each."""
     import warnings
 
@@ -58,8 +70,11 @@ def shard(index: int, examples: int, rtl_every: int, seed: int) -> None:
     from hypothesis import seed as hseed
 
     import fuzzing
+    import user_fuzz
 
     warnings.filterwarnings("ignore")
+    strategy = {"family": fuzzing.configs(), "user": user_fuzz.user_models(),
+                "both": fuzzing.configs() | user_fuzz.user_models()}[generator]
     out = WORK / f"shard{index}.jsonl"
     out.write_text("")
     count = [0]
@@ -67,7 +82,7 @@ def shard(index: int, examples: int, rtl_every: int, seed: int) -> None:
     @hseed(seed + index)
     @settings(max_examples=examples, deadline=None, database=None, phases=[Phase.generate],
               suppress_health_check=list(HealthCheck))
-    @given(fuzzing.configs())
+    @given(strategy)
     def run(ex):
         count[0] += 1
         n = count[0]
@@ -82,31 +97,55 @@ def shard(index: int, examples: int, rtl_every: int, seed: int) -> None:
         rec["s"] = round(time.time() - t0, 1)
         with out.open("a") as f:
             f.write(json.dumps(rec) + "\n")
-        print(f"[fuzz] shard {index} #{n}: {'ok' if rec['ok'] else 'FAIL ' + rec['error'][:200]} "
+        status = "ok" if rec["ok"] else ("REFUSED " if rec.get("refused") else "FAIL ") + rec["error"][:200]
+        print(f"[fuzz] shard {index} #{n}: {status} "
               f"({rec['s']} s{', RTL' if rtl else ''})", file=sys.stderr, flush=True)
 
     run()
 
 
 def summary(records: list[dict], wall_s: float) -> dict:
+    import user_fuzz
+
     ok = [r for r in records if r["ok"]]
+    refused = [r for r in records if r.get("refused")]
     rtl = [r for r in ok if r.get("rtl")]
-    exs = [r["example"] for r in records]
-    bits = [b for e in exs for b in [*e["layer_weight_bits"].values(), *e["layer_act_bits"].values()]]
-    return {"examples": len(records), "passed": len(ok), "failed": len(records) - len(ok),
-            "rtl_checked": len(rtl), "rtl_cycles_vs_planned_max_pct": round(max(
-                (abs(r["rtl"]["cycles_per_frame"] / r["rtl"]["planned"] - 1) * 100 for r in rtl), default=0.0), 1),
-            "stems": dict(collections.Counter(e["stem"] for e in exs)),
-            "bypass": dict(collections.Counter(e["bypass"] for e in exs)),
-            "pools": dict(collections.Counter(f"{e['pool_kernel']}x{e['pool_kernel']} "
-                                              f"{'ceil' if e['ceil_mode'] else 'floor'}" for e in exs)),
-            "fires": dict(collections.Counter(e["num_fires"] for e in exs)),
-            "in_channels": dict(collections.Counter(e["in_channels"] for e in exs)),
-            "input_sizes": [min(e["input_size"] for e in exs), max(e["input_size"] for e in exs)] if exs else [],
-            "bit_widths": dict(sorted(collections.Counter(bits).items())),
-            "degenerate_outputs": sum(r.get("distinct_outputs", 2) <= 1 for r in ok),
-            "s_per_example": round(sum(r["s"] for r in records) / max(1, len(records)), 1),
-            "wall_s": round(wall_s, 1)}
+    fam = [r["example"] for r in records if not user_fuzz.is_user(r["example"])]
+    users = [r["example"] for r in records if user_fuzz.is_user(r["example"])]
+    bits = [b for e in fam for b in [*e["layer_weight_bits"].values(), *e["layer_act_bits"].values()]]
+    bits += [b for e in users for b in [*(c[k] for c in e["convs"] for k in ("wbits", "abits")), *e["fc_wbits"]]]
+    count = collections.Counter
+    out = {"examples": len(records), "passed": len(ok),
+           "refused_intended": dict(count(r["refused"] for r in refused if r["refused"] != "unintended")),
+           "failed": len(records) - len(ok) - sum(r["refused"] != "unintended" for r in refused),
+           "rtl_checked": len(rtl), "rtl_cycles_vs_planned_max_pct": round(max(
+               (abs(r["rtl"]["cycles_per_frame"] / r["rtl"]["planned"] - 1) * 100 for r in rtl), default=0.0), 1),
+           "family_models": len(fam), "user_models": len(users),
+           "in_channels": dict(count(e["in_channels"] for e in fam + users)),
+           "input_sizes": [min(e["input_size"] for e in fam + users), max(e["input_size"] for e in fam + users)]
+           if records else [0, 0],
+           "bit_widths": dict(sorted(count(bits).items())),
+           "degenerate_outputs": sum(r.get("distinct_outputs", 2) <= 1 for r in ok),
+           "s_per_example": round(sum(r["s"] for r in records) / max(1, len(records)), 1),
+           "wall_s": round(wall_s, 1)}
+    if fam:
+        out["family"] = {
+            "stems": dict(count(e["stem"] for e in fam)), "bypass": dict(count(e["bypass"] for e in fam)),
+            "pools": dict(count(f"{e['pool_kernel']}x{e['pool_kernel']} {'ceil' if e['ceil_mode'] else 'floor'}"
+                                for e in fam)),
+            "fires": dict(count(e["num_fires"] for e in fam))}
+    if users:
+        out["user"] = {
+            "inputs": dict(count(e["input"] + (f" {'s' if e['in_signed'] else 'u'}{e['in_bits']}"
+                                              if e["input"] != "raw" else "") for e in users)),
+            "heads": dict(count(f"{e['head']}{' + hidden' if e['hidden'] else ''}" for e in users)),
+            "outputs": dict(count(e["out"] for e in users)),
+            "with_batchnorm": sum(any(c["bn"] for c in e["convs"]) for e in users),
+            "with_per_channel": sum(any(c["per_channel"] for c in e["convs"]) or any(e["fc_per_channel"])
+                                    for e in users),
+            "with_dead_channel": sum(any(c["dead"] for c in e["convs"]) for e in users),
+            "convs": dict(count(len(e["convs"]) for e in users))}
+    return out
 
 
 def main() -> None:
@@ -115,30 +154,36 @@ def main() -> None:
     ap.add_argument("--rtl-every", type=int, default=20, help="every Nth example also through the RTL (0: none)")
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--generator", choices=["both", "family", "user"], default="both",
+                    help="which models to draw: sqzfpga's family, user-style Brevitas models, or both (default)")
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--shard", type=int, help=argparse.SUPPRESS)
     a = ap.parse_args()
     WORK.mkdir(parents=True, exist_ok=True)
     per = -(-a.examples // a.workers)
     if a.shard is not None:
-        return shard(a.shard, per, a.rtl_every, a.seed)
+        return shard(a.shard, per, a.rtl_every, a.seed, a.generator)
     t0 = time.time()
     procs = [subprocess.Popen([sys.executable, __file__, "--shard", str(i), "--examples", str(a.examples),
-                               "--workers", str(a.workers), "--rtl-every", str(a.rtl_every), "--seed", str(a.seed)])
+                               "--workers", str(a.workers), "--rtl-every", str(a.rtl_every), "--seed", str(a.seed),
+                               "--generator", a.generator])
              for i in range(a.workers)]
     rcs = [p.wait() for p in procs]
     records = [json.loads(line) for i in range(a.workers)
                for line in (WORK / f"shard{i}.jsonl").read_text().splitlines() if line.strip()]
-    fails = [r for r in records if not r["ok"]]
+    fails = [r for r in records if not r["ok"] and r.get("refused", "unintended") == "unintended"]
     (WORK / "failures.jsonl").write_text("".join(json.dumps(r["example"]) + "\n" for r in fails))
     s = summary(records, time.time() - t0)
-    print(f"fuzz: {s['examples']} random models, {s['passed']} exact (Brevitas == QONNX == C simulation, every "
-          f"layer), {s['failed']} failing; {s['rtl_checked']} also RTL == C simulation (cycles within "
-          f"{s['rtl_cycles_vs_planned_max_pct']}% of planned); {s['s_per_example']} s per example, "
+    print(f"fuzz: {s['examples']} random models ({s['family_models']} family, {s['user_models']} user-style), "
+          f"{s['passed']} exact (Brevitas == QONNX == C simulation, every layer), refused as intended "
+          f"{s['refused_intended'] or 0}, {s['failed']} failing; {s['rtl_checked']} also RTL == C simulation (cycles "
+          f"within {s['rtl_cycles_vs_planned_max_pct']}% of planned); {s['s_per_example']} s per example, "
           f"{s['wall_s']} s wall on {a.workers} workers")
-    print(f"  stems {s['stems']}, bypass {s['bypass']}, pools {s['pools']}, fires {s['fires']}, input channels "
-          f"{s['in_channels']}, input sizes {s['input_sizes'][0]}..{s['input_sizes'][1]}, layer bit widths "
-          f"{s['bit_widths']}; {s['degenerate_outputs']} with a constant output")
+    print(f"  input channels {s['in_channels']}, input sizes {s['input_sizes'][0]}..{s['input_sizes'][1]}, layer bit "
+          f"widths {s['bit_widths']}; {s['degenerate_outputs']} with a constant output")
+    for kind in ("family", "user"):
+        if kind in s:
+            print(f"  {kind}: {s[kind]}")
     for r in fails:
         print(f"  FAIL shard {r['shard']} #{r['n']}: {r['error'][:300]}\n    {json.dumps(r['example'])}")
     if a.json:

@@ -71,10 +71,7 @@ def check(example: dict, folder: Path, rtl: bool = False, n_images: int = 12) ->
     Raises AssertionError on any difference; returns figures for the caller's summary."""
     import torch
 
-    from sqzfpga.hls.convert import convert_folded
-    from sqzfpga.hls.csim import simulate
-    from sqzfpga.layers import lower
-    from sqzfpga.model import export, reference
+    from sqzfpga.model import export
     from sqzfpga.model.evaluate import predict
     from sqzfpga.model.quant import calibrate, quantize_float
     from sqzfpga.model.squeezenet import SqueezeNet
@@ -86,21 +83,34 @@ def check(example: dict, folder: Path, rtl: bool = False, n_images: int = 12) ->
     qmodel = quantize_float(SqueezeNet(cfg))
     calibrate(qmodel, [torch.from_numpy(images(cfg.in_channels, cfg.input_size, 32, example["seed"] + 1)).float()])
     x = images(cfg.in_channels, cfg.input_size, n_images, example["seed"] + 2)
-    want = predict(qmodel, x)
     folder.mkdir(parents=True, exist_ok=True)
-    onnx_model = reference.load(export.export(qmodel, folder / "model.onnx"))
+    path = export.export(qmodel, folder / "model.onnx")
+    return check_export(path, x, predict(qmodel, x), folder, example["dsp"], rtl, t0)
+
+
+def check_export(path: Path, x: np.ndarray, want: np.ndarray, folder: Path, dsp: int, rtl: bool = False,
+                 t0: float | None = None) -> dict:
+    """The check from the exported QONNX file on: Brevitas's outputs `want` for the image bytes `x` ==
+    QONNX reference (under the file's stated preprocessing) == C simulation (every layer) [== RTL]."""
+    from sqzfpga.hls.convert import convert_folded
+    from sqzfpga.hls.csim import simulate
+    from sqzfpga.layers import lower
+    from sqzfpga.model import reference
+
+    t0 = time.time() if t0 is None else t0
+    onnx_model = reference.load(path)
     got = reference.run(onnx_model, x)
     np.testing.assert_array_equal(got, want, err_msg="QONNX reference != Brevitas")
 
     canon, golden, low = lower(onnx_model)
-    hm = convert_folded(canon, low.input.q, folder / "hls", "xc7z020clg400-1", fuzz_budget(example["dsp"]))
+    hm = convert_folded(canon, low.input.q, folder / "hls", "xc7z020clg400-1", fuzz_budget(dsp))
     res, y = simulate(hm, onnx_model, golden, x, layer_images=4, log=lambda m: None)
     bad = {k: v for k, v in res["layer_mismatches"].items() if v}
     assert not bad, f"C simulation != reference in layers {bad}"
     np.testing.assert_array_equal(y, want.reshape(len(x), -1), err_msg="C simulation != reference")
     out = {"s": 0.0, "distinct_outputs": int(np.unique(y).size), "layers": len(golden), "rtl": None}
     if rtl:
-        out["rtl"] = check_rtl(hm, folder, x[:3], y[:3], example["dsp"])
+        out["rtl"] = check_rtl(hm, folder, x[:3], y[:3], dsp)
     out["s"] = round(time.time() - t0, 1)
     return out
 

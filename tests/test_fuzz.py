@@ -1,9 +1,11 @@
-"""Fuzzing: random small SqueezeNet-family models (tests/fuzzing.py) must give Brevitas == QONNX
-reference == C simulation in every layer, and (fewer, they cost a Verilator build each) the
-generated RTL == C simulation. Derandomized (a fixed seed) and bounded here; benchmarks/fuzz.py runs
-hundreds. Every failing example found is kept, so it runs on every CI: as an @example, or, where
-the example crashed its worker before it could be recorded, as the QONNX file it had exported
-(tests/fuzz_regressions/).
+"""Fuzzing: random small SqueezeNet-family models (tests/fuzzing.py) and user-style Brevitas models
+(tests/user_fuzz.py: Dense heads, per-channel weight scales, folded BatchNorm, preprocessed inputs,
+signed outputs) must give Brevitas == QONNX reference == C simulation in every layer, and (fewer,
+they cost a Verilator build each) the generated RTL == C simulation. Derandomized (a fixed seed)
+and bounded here; benchmarks/fuzz.py runs hundreds. Every failing example found is kept, so it runs
+on every CI: as an @example, or, where the example crashed its worker before it could be recorded,
+as the QONNX file it had exported (tests/fuzz_regressions/). The user-style tests take about 30 s
+on 2 cores under load 3 (two models to the C simulation 14 s, one to the RTL simulation 15 s).
 """
 from pathlib import Path
 
@@ -12,6 +14,7 @@ import pytest
 from hypothesis import HealthCheck, Phase, example, given, settings
 
 import fuzzing
+import user_fuzz
 
 REGRESSIONS = sorted((Path(__file__).parent / "fuzz_regressions").glob("*.onnx"))
 
@@ -47,6 +50,58 @@ def test_random_models_csim_exact(ex, tmp_path_factory):
 @given(ex=fuzzing.configs().filter(lambda e: e["num_fires"] >= 2 and e["bypass"] != "none"))
 def test_random_models_rtl_exact(ex, tmp_path_factory):
     fuzzing.check(ex, tmp_path_factory.mktemp("fuzz_rtl"), rtl=True, n_images=4)
+
+
+# One of each feature of the user-style generator, as pasteable examples. DENSE_FLATTEN: per-channel
+# input table for (byte/255 - mean_c)/std_c into a signed 8-bit quantizer, a folded BatchNorm on a
+# per-channel conv, the 3x3 map flattened into two per-channel QuantLinears, a signed 12-bit output.
+DENSE_FLATTEN = {
+    "in_channels": 3, "input_size": 12, "input": "meanstd", "in_bits": 8, "in_signed": True, "in_coarse": False,
+    "mean": [0.5, 0.45, 0.25], "std": [0.5, 0.6, 0.25],
+    "convs": [{"out": 6, "k": 3, "stride": 2, "pad": True, "pool": False, "wbits": 6, "abits": 6, "bn": True,
+               "per_channel": True, "shrink": 3, "dead": False},
+              {"out": 5, "k": 1, "stride": 1, "pad": False, "pool": True, "wbits": 4, "abits": 5, "bn": False,
+               "per_channel": False, "shrink": 0, "dead": False}],
+    "head": "flatten", "hidden": 12, "fc_wbits": [5, 4], "fc_per_channel": [True, True], "fc_abits": 6,
+    "out": "signed", "out_bits": 12, "num_classes": 6, "bias_bits": 16, "seed": 18, "dsp": 48}
+# DENSE_GAP (through the RTL too): bytes/255 into an unsigned 8-bit quantizer of scale 2^-8 (a table), a
+# folded BatchNorm on a per-channel conv with a dead (all-zero) channel, the global average pool into a
+# per-channel QuantLinear, a signed 10-bit output.
+DENSE_GAP = {
+    "in_channels": 1, "input_size": 10, "input": "unit", "in_bits": 8, "in_signed": False, "in_coarse": False,
+    "convs": [{"out": 8, "k": 3, "stride": 1, "pad": False, "pool": True, "wbits": 5, "abits": 6, "bn": True,
+               "per_channel": True, "shrink": 2, "dead": True}],
+    "head": "gap", "hidden": 0, "fc_wbits": [6], "fc_per_channel": [True], "fc_abits": 7, "out": "signed",
+    "out_bits": 10, "num_classes": 4, "bias_bits": 8, "seed": 7, "dsp": 16}
+
+
+@settings(FUZZ, max_examples=1)
+@example(ex=DENSE_FLATTEN)
+@given(ex=user_fuzz.user_models())
+def test_random_user_models_csim_exact(ex, tmp_path_factory):
+    out = user_fuzz.check(ex, tmp_path_factory.mktemp("user_fuzz"))
+    assert ex is not DENSE_FLATTEN or out["distinct_outputs"] > 12, out  # not a degenerate comparison
+
+
+def test_user_model_rtl_exact(tmp_path):
+    out = user_fuzz.check(DENSE_GAP, tmp_path, rtl=True, n_images=6)
+    assert out["distinct_outputs"] > 4 and out["rtl"]["cycles_per_frame"] > 0, out
+
+
+def test_check_feeds_brevitas_the_stated_preprocessing(tmp_path):
+    """The check is not vacuous: the same export with another stated preprocessing (means off by
+    0.1) differs from Brevitas on the same bytes."""
+    import onnx
+
+    from sqzfpga.model import preprocess
+
+    path, net, pre = user_fuzz.export(DENSE_FLATTEN, tmp_path)
+    model = onnx.load(str(path))
+    preprocess.store(model, preprocess.Preprocess(pre.scale, tuple(m + 0.1 for m in pre.mean), pre.std, "options"))
+    onnx.save(model, str(path))
+    x = fuzzing.images(3, 12, 4, 0)
+    with pytest.raises(AssertionError, match="QONNX reference != Brevitas"):
+        fuzzing.check_export(path, x, user_fuzz.brevitas_outputs(net, pre, x), tmp_path, 48)
 
 
 @pytest.mark.parametrize("path", REGRESSIONS, ids=[p.stem for p in REGRESSIONS])
