@@ -92,7 +92,8 @@ def train(cfg: ModelConfig, train_set: Dataset, test_set: Dataset, out: Path, op
                 raise UserError(f"--init {init}: trained with input mean/std {init_cfg.mean}/{init_cfg.std}, this "
                                 f"model uses {cfg.mean}/{cfg.std}; quantizing would fold the wrong normalisation; "
                                 "use the same --preset as the checkpoint")
-            if init_cfg.batchnorm != cfg.batchnorm:
+            if init_cfg.batchnorm != cfg.batchnorm and replace(init_cfg, batchnorm=cfg.batchnorm) == cfg:
+                # the one difference (another architecture: load_weights names it)
                 have, want = ("with", "without") if init_cfg.batchnorm else ("without", "with")
                 raise UserError(f"--init {init}: trained {have} BatchNorm, this model is {want}; add "
                                 f"--{'' if init_cfg.batchnorm else 'no-'}batchnorm to match the checkpoint")
