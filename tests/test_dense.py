@@ -15,7 +15,7 @@ import pytest
 from onnx import helper, numpy_helper
 
 from conftest import assert_clean_error, run_cli
-from test_user_models import export, images
+from test_user_models import calibrated, export, images
 
 torch = pytest.importorskip("torch")
 nn = torch.nn
@@ -74,12 +74,7 @@ def dense_model(head: str = "flatten", per_channel: bool = True, pad_rows: int =
         def forward(self, x):
             return self.out(self.fc(self.body(self.pool(self.relu1(self.conv1(self.inp(x)))))))
 
-    torch.manual_seed(0)
-    net = Net().train()
-    with torch.no_grad():
-        for seed in range(4):
-            net(torch.from_numpy(images(32, seed)).float())
-    return net.eval()
+    return calibrated(Net)
 
 
 def channels_last(path: str) -> str:

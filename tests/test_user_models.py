@@ -64,8 +64,13 @@ def user_model(bn: bool = False, quant_tensor_out: bool = False):
             x = self.out(self.gap(self.relu2(self.classifier(self.fire(x)))))
             return x if quant_tensor_out else x.view(x.size(0), -1)
 
+    return calibrated(Net)
+
+
+def calibrated(net_class) -> nn.Module:
+    """A seeded instance, its activation quantizers calibrated by train-mode passes on random images."""
     torch.manual_seed(0)
-    net = Net().train()
+    net = net_class().train()
     with torch.no_grad():
         for seed in range(4):
             net(torch.from_numpy(images(32, seed)).float())
