@@ -39,6 +39,7 @@ def test_three_luts_between_two_registers():
     assert st.reg_to_reg.ns == round(D["TCKO"] + 3 * (R + D["TILO"]) + R + D["TDICK"], 3)
     assert st.reg_to_reg.levels == 3
     assert st.reg_to_reg.start == "a.Q[0]" and st.reg_to_reg.end == "b.D[0]"
+    assert st.worst.through == ("l1", "l2", "l3")
 
 
 def _carry(name_ci, s, co, o):
@@ -104,7 +105,7 @@ def test_ready_chain_crosses_stages():
     s2 = StageTiming(None, None, {}, {}, {("m_ready", "s_ready"): p(2.0, 3, "m_ready[0]", "s_ready[0]")})
     s3 = StageTiming(None, None, {}, {"s_ready": p(1.5, 2, "f3.Q[0]", "s_ready[0]")}, {})
     worst = chain([("c1", s1), ("c2", s2), ("c3", s3)])
-    assert worst == PathInfo(4.5, 6, "c3/f3.Q[0]", "c1/f1.D[0]")
+    assert worst == PathInfo(4.5, 6, "c3/f3.Q[0]", "c1/f1.D[0]", ("c3", "c2", "c1"))
 
 
 def test_other_families_are_refused():

@@ -99,7 +99,8 @@ def run_yosys(folder: Path, sources: list[str], top: str, part: Part, params: di
 
 def synthesize(rtl: Path, part: Part, timeout: int = 7200, show_progress: bool = False, jobs: int = 2) -> dict:
     """The `synth` command: every stage of the generated design through Yosys, counts summed against
-    the part; writes rtl/synth.json (totals, cells, per stage) and the logs under rtl/synth/."""
+    the part; writes rtl/synth.json (totals, cells, per stage) and the logs and netlists under rtl/synth/
+    (which `timing` reuses)."""
     from concurrent.futures import ThreadPoolExecutor
 
     manifest = json.loads((rtl / "rtl.json").read_text())
@@ -110,7 +111,7 @@ def synthesize(rtl: Path, part: Part, timeout: int = 7200, show_progress: bool =
     with tqdm(total=len(stages), desc="[synth] stages", unit="stage", disable=not show_progress, leave=False) as bar:
         def one(st):
             cells = run_yosys(rtl, sources, st["module"], part, st["params"], timeout=timeout,
-                              tag=f"synth/{st['name']}", no_pads=True)
+                              tag=f"synth/{st['name']}", no_pads=True, netlist=True)  # for `timing`
             bar.update(1)
             return cells
         with ThreadPoolExecutor(max_workers=jobs) as pool:

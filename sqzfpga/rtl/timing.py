@@ -31,7 +31,7 @@ import json
 import re
 import time
 from collections import defaultdict
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from tqdm import tqdm
@@ -93,6 +93,7 @@ class PathInfo:
     levels: int
     start: str
     end: str
+    through: tuple = ()  # the combinational cells (or stages) crossed, in order; kept for the worst path only
 
 
 # ---- cell arcs ------------------------------------------------------------------------------------
@@ -179,11 +180,11 @@ def _bram_arcs(cell: dict, d: dict) -> CellArcs:
     a = d["TRCKO_DO_REG"] if _param(cell, "DOA_REG") else d["TRCKO_DO"]
     b = d["TRCKO_DO_REG"] if _param(cell, "DOB_REG") else d["TRCKO_DO"]
     starts = {"DOADO": a, "DOPADOP": a, "DOBDO": b, "DOPBDOP": b}
-    ends = defaultdict(lambda: d["TRCCK_EN"], {"ADDRARDADDR": d["TRCCK_ADDR"], "ADDRBWRADDR": d["TRCCK_ADDR"],
-                                                "DIADI": d["TRDCK_DI"], "DIBDI": d["TRDCK_DI"],
-                                                "DIPADIP": d["TRDCK_DI"], "DIPBDIP": d["TRDCK_DI"],
-                                                "WEA": d["TRCCK_WE"], "WEBWE": d["TRCCK_WE"]})
-    return CellArcs([], starts, ends)
+    named = {"ADDRARDADDR": d["TRCCK_ADDR"], "ADDRBWRADDR": d["TRCCK_ADDR"], "DIADI": d["TRDCK_DI"],
+             "DIBDI": d["TRDCK_DI"], "DIPADIP": d["TRDCK_DI"], "DIPBDIP": d["TRDCK_DI"], "WEA": d["TRCCK_WE"],
+             "WEBWE": d["TRCCK_WE"]}  # the other inputs: enables, output-register CE and resets
+    ins = [p for p, dr in cell.get("port_directions", {}).items() if dr == "input" and p not in CLOCK_PORTS]
+    return CellArcs([], starts, {p: named.get(p, d["TRCCK_EN"]) for p in [*named, *ins]})
 
 
 def _lutram_arcs(ctype: str, cell: dict, d: dict) -> CellArcs:
@@ -318,22 +319,22 @@ def build_graph(top: dict, delays: dict, route_ns: float = ROUTE_NS) -> Graph:
 
 
 def longest(g: Graph, source_kind: str | None = None) -> dict:
-    """Arrival (ns, levels, start name) per net from the starts of `source_kind` ('reg' or a port name;
-    None: all); raises UserError on a combinational loop."""
+    """Arrival (ns, levels, start name, (previous net, cell) or None) per net from the starts of
+    `source_kind` ('reg' or a port name; None: all); raises UserError on a combinational loop."""
     indeg = defaultdict(int)
     for src, outs in g.arcs.items():
         for dst, *_ in outs:
             indeg[dst] += 1
-    arr = {n: (t, lv, name) for n, (t, name, kind, lv) in g.starts.items() if source_kind in (None, kind)}
+    arr = {n: (t, lv, name, None) for n, (t, name, kind, lv) in g.starts.items() if source_kind in (None, kind)}
     queue = [n for n in set(g.arcs) | set(g.starts) if indeg[n] == 0]
     seen = 0
     while queue:
         n = queue.pop()
         seen += 1
         a = arr.get(n)
-        for dst, t, lv, _ in g.arcs.get(n, ()):
+        for dst, t, lv, via in g.arcs.get(n, ()):
             if a is not None:
-                cand = (a[0] + t, a[1] + lv, a[2])
+                cand = (a[0] + t, a[1] + lv, a[2], (n, via))
                 if dst not in arr or cand[0] > arr[dst][0]:
                     arr[dst] = cand
             indeg[dst] -= 1
@@ -371,7 +372,7 @@ def analyse(top: dict, delays: dict, route_ns: float = ROUTE_NS) -> StageTiming:
         for net, setup, name, ekind in g.ends:
             if net not in arr:
                 continue
-            t, lv, start = arr[net]
+            t, lv, start, _ = arr[net]
             p = PathInfo(round(t + setup, 3), lv, start, name)
             if kind == "reg" and ekind == "reg":
                 st.reg_to_reg = _better(st.reg_to_reg, p)
@@ -381,8 +382,18 @@ def analyse(top: dict, delays: dict, route_ns: float = ROUTE_NS) -> StageTiming:
                 st.in_to_reg[kind] = _better(st.in_to_reg.get(kind), p)
             else:
                 st.in_to_out[(kind, ekind)] = _better(st.in_to_out.get((kind, ekind)), p)
-            st.worst = _better(st.worst, p)
+            if st.worst is None or p.ns > st.worst.ns:
+                st.worst = replace(p, through=through(arr, net))
     return st
+
+
+def through(arr: dict, net) -> tuple:
+    """The cells a longest path crossed to reach `net`, from `longest`'s back links."""
+    cells = []
+    while arr[net][3] is not None:
+        net, via = arr[net][3]
+        cells.append(via)
+    return tuple(reversed(cells))
 
 
 def netlist_module(netlist: dict, name: str | None = None) -> dict:
@@ -431,7 +442,9 @@ def chain(stages: list[tuple[str, StageTiming]]) -> PathInfo | None:
     for nt, t, name, lv in ends:
         if nt in arr:
             a = arr[nt]
-            worst = _better(worst, PathInfo(round(a[0] + t, 3), a[1] + lv, a[2], name))
+            if worst is None or a[0] + t > worst.ns:
+                stages = [a[2].split("/")[0], *through(arr, nt), name.split("/")[0]]
+                worst = PathInfo(round(a[0] + t, 3), a[1] + lv, a[2], name, tuple(dict.fromkeys(stages)))
     return worst
 
 
@@ -474,10 +487,12 @@ def estimate(rtl: Path, part: Part, timeout: int = 3600, show_progress: bool = F
     cands = [(p, name) for name, s in stages if (p := s.worst) is not None]
     cross = chain(stages)
     if cross is not None:
-        cands.append((cross, "chain"))
-    worst, where = max(cands, key=lambda c: c[0].ns) if cands else (None, None)
+        cands.append((cross, " -> ".join(cross.through)))  # the stages it crosses
+    if not cands:
+        raise UserError(f"timing: no register or port paths in the netlists under {rtl / 'synth'}")
+    worst, where = max(cands, key=lambda c: c[0].ns)
     res = {"part": part.name, "speed_grade": -1, "route_ns_per_net": ROUTE_NS,
-           "fmax_mhz": round(1000 / worst.ns, 1) if worst and worst.ns > 0 else None,
+           "fmax_mhz": round(1000 / worst.ns, 1) if worst.ns > 0 else None,
            "critical_path": _path_dict(worst, where), "chain": _path_dict(cross),
            "stages": {name: {"fmax_mhz": round(1000 / s.worst.ns, 1) if s.worst and s.worst.ns > 0 else None,
                              "critical_path": _path_dict(s.worst), "reg_to_reg": _path_dict(s.reg_to_reg)}
