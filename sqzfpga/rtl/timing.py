@@ -14,8 +14,9 @@ k+1's s_*; ready runs backwards). A stage whose s_ready depends combinationally 
 m_valid on s_valid, extends a path into its neighbours. Rather than synthesising the whole top (15+
 minutes for the default design), each stage becomes one abstract cell with its port-level arcs and
 the same longest-path pass runs over the chain: a register in one stage through the handshake of
-others to a register in a third. The input and output adapters (a few dozen cells) are not analysed:
-the chain's ends are taken as registered (arrival 0, no setup).
+others to a register in a third. The adapters are stages of rtl.json like the layers; the flag FIFO
+that joins them directly (f_*) is left out of the chain, and the top's AXI-Stream ports, the chain's
+ends, are taken as registered outside (arrival 0, no setup).
 
 Delay model (7-series only, Zynq-7000 -1): figures named after DS187 "Zynq-7000 SoC (Z-7010..Z-7020)
 Data Sheet: DC and AC Switching Characteristics", speed grade -1, written in DELAYS_Z7_1 with their
