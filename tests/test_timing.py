@@ -18,7 +18,8 @@ def _module(ports: dict, cells: dict) -> dict:
     """A write_json module: ports {name: (direction, [bits])}, cells {name: (type, params, {port: (dir, bits)})}."""
     return {"ports": {p: {"direction": d, "bits": b} for p, (d, b) in ports.items()},
             "cells": {n: {"type": t, "parameters": params, "port_directions": {p: d for p, (d, _) in conn.items()},
-                          "connections": {p: b for p, (_, b) in conn.items()}} for n, (t, params, conn) in cells.items()}}
+                          "connections": {p: b for p, (_, b) in conn.items()}}
+                      for n, (t, params, conn) in cells.items()}}
 
 
 def _ff(d, q, clk=1):
@@ -48,12 +49,13 @@ def _carry(name_ci, s, co, o):
 
 
 def test_carry_chain_uses_the_dedicated_route():
-    """FF -> CARRY4 S[0] -> CO[3] -> (dedicated) CI of the next CARRY4 -> O[3] -> FF."""
-    m = _module(CLK, {"a": _ff(9, 2), "c1": _carry("0", [2, "0", "0", "0"], [10, 11, 12, 13], [14, 15, 16, 17]),
+    """FF -> LUT -> (in the slice) CARRY4 S[0] -> CO[3] -> (dedicated) CI of the next CARRY4 -> O[3] -> FF."""
+    m = _module(CLK, {"a": _ff(9, 2), "l": _lut(2, 3), "c1": _carry("0", [3, "0", "0", "0"], [10, 11, 12, 13],
+                                                                    [14, 15, 16, 17]),
                       "c2": _carry(13, ["0"] * 4, [20, 21, 22, 23], [24, 25, 26, 27]), "b": _ff(27, 30)})
     st = analyse(m, D)
-    assert st.reg_to_reg.ns == round(D["TCKO"] + R + D["TOPCYC"] + D["TCINO"] + R + D["TDICK"], 3)
-    assert st.reg_to_reg.levels == 2 and st.reg_to_reg.end == "b.D[0]"
+    assert st.reg_to_reg.ns == round(D["TCKO"] + R + D["TILO"] + D["TOPCYC"] + D["TCINO"] + R + D["TDICK"], 3)
+    assert st.reg_to_reg.levels == 3 and st.worst.through == ("l", "c1", "c2")
 
 
 def _dsp_design(**regs):

@@ -24,7 +24,8 @@ symbols. They are NOT verified against the table (the data sheet was not availab
 this): each is the -1 figure as recalled from DS187 / Vivado -1 timing reports and marked approximate;
 correct them from the table when at hand. Routing: ROUTE_NS per net hop to a load (an assumption, to
 be calibrated by the place-and-route cross-check of issue 19 item 2), none on dedicated routes
-(CARRY4 CO[3] -> CI, LUT -> MUXF7 -> MUXF8, DSP PCOUT -> PCIN). Zynq UltraScale+ (DS925) is refused.
+(CARRY4 CO[3] -> CI, LUT -> MUXF7 -> MUXF8, LUT -> CARRY4 S/DI in its slice, DSP PCOUT -> PCIN).
+Zynq UltraScale+ (DS925) is refused with an error.
 """
 from __future__ import annotations
 
@@ -85,6 +86,11 @@ DELAYS_Z7_1 = {
     "TDSPCKO_REG_REG": 2.10,  # AREG/BREG -> MREG or MREG -> PREG internal stage (as a reg-to-reg path)
 }
 ROUTE_NS = 0.45  # routing allowance per net hop (assumption; calibrate with item 2's routed timing)
+# (driver, its port, load, its port) joined by a dedicated wire in the slice or column: no routing allowance
+DEDICATED_ROUTES = {("CARRY4", "CO", "CARRY4", "CI"), ("LUT", "O", "CARRY4", "S"), ("LUT", "O", "CARRY4", "DI"),
+                    ("LUT", "O", "MUXF7", "I0"), ("LUT", "O", "MUXF7", "I1"), ("MUXF7", "O", "MUXF8", "I0"),
+                    ("MUXF7", "O", "MUXF8", "I1"), ("DSP48E1", "PCOUT", "DSP48E1", "PCIN"),
+                    ("DSP48E1", "ACOUT", "DSP48E1", "ACIN"), ("DSP48E1", "BCOUT", "DSP48E1", "BCIN")}
 
 
 @dataclass(frozen=True)
@@ -160,7 +166,8 @@ def _dsp_arcs(cell: dict, d: dict) -> CellArcs:
         else:
             comb += [(i, None, o, None, d["TDSPDO_A_P_MULT"]) for i in ab for o in outs]
     for c in ("C", "PCIN", "CARRYIN", "CARRYCASCIN", "OPMODE", "ALUMODE", "CARRYINSEL"):
-        reg = creg if c == "C" else _param(cell, f"{c}REG", 1) > 0 if c in ("OPMODE", "ALUMODE", "CARRYINSEL") else False
+        own_reg = c in ("OPMODE", "ALUMODE", "CARRYIN", "CARRYINSEL")  # OPMODEREG, ..., CARRYINSELREG
+        reg = creg if c == "C" else own_reg and _param(cell, f"{c}REG", 1) > 0
         if reg:
             ends[c] = d["TDSPDCK_CTRL"] if c != "C" else d["TDSPDCK_A_AREG"]
         elif preg:
@@ -216,9 +223,8 @@ def cell_arcs(ctype: str, cell: dict, d: dict) -> CellArcs | None:
         t = d["TIF7"] if ctype == "MUXF7" else d["TIF8"]
         return CellArcs([(p, None, "O", None, t) for p in ("I0", "I1", "S")], {}, {})
     if ctype == "CARRY4":
-        comb = [("CI", None, "CO", k, d["TCINCO"]) for k in range(4)] + \
-            [("CYINIT", None, "CO", k, d["TCINCO"]) for k in range(4)] + \
-            [("CI", None, "O", k, d["TCINO"]) for k in range(4)] + [("CYINIT", None, "O", k, d["TCINO"]) for k in range(4)]
+        comb = [(c, None, "CO", k, d["TCINCO"]) for c in ("CI", "CYINIT") for k in range(4)] + \
+            [(c, None, "O", k, d["TCINO"]) for c in ("CI", "CYINIT") for k in range(4)]
         for j in range(4):
             for k in range(j, 4):
                 comb += [("S", j, "CO", k, d["TOPCYC"]), ("DI", j, "CO", k, d["TDICYC"]),
@@ -277,10 +283,7 @@ def build_graph(top: dict, delays: dict, route_ns: float = ROUTE_NS) -> Graph:
         if src is None:
             return route_ns
         _, st, sp, si = src
-        dedicated = (st == "CARRY4" and sp == "CO" and si == 3 and load_type == "CARRY4" and load_port == "CI") or \
-            (load_type == "MUXF7" and load_port in ("I0", "I1") and re.fullmatch(r"LUT[1-6]", st)) or \
-            (load_type == "MUXF8" and load_port in ("I0", "I1") and st == "MUXF7") or \
-            (st == "DSP48E1" and sp in ("PCOUT", "ACOUT", "BCOUT") and load_type == "DSP48E1")
+        dedicated = ("LUT" if re.fullmatch(r"LUT[1-6]", st) else st, sp, load_type, load_port) in DEDICATED_ROUTES
         return 0.0 if dedicated else route_ns
 
     for cname, cell in top["cells"].items():
