@@ -528,6 +528,35 @@ def cmd_synth(a):
     return res
 
 
+def _timing_parser(p):
+    _build_dir_arg(p)
+    p.add_argument("--timeout", type=int, default=3600, metavar="S",
+                   help="seconds Yosys may take per stage before the command stops (default 3600)")
+
+
+@command("timing", "estimate the clock of the generated RTL: longest paths of the Yosys synth_xilinx netlist "
+         "under a Zynq-7000 -1 delay model (fmax, critical path, per stage)", _timing_parser)
+def cmd_timing(a):
+    from sqzfpga.parts import get_part
+    from sqzfpga.report.page import write_report
+    from sqzfpga.rtl.timing import estimate
+
+    d = _existing_build(a.build)
+    if not (d / "rtl" / "rtl.json").exists():
+        raise UserError(f"--build {a.build}: has no generated RTL (rtl/rtl.json); run `python -m sqzfpga rtl --build "
+                        f"{a.build}` first")
+    if a.timeout <= 0:
+        raise UserError(f"--timeout {a.timeout}: expected a positive number of seconds")
+    part = get_part(json.loads((d / "build.json").read_text())["part"])
+    res = estimate(d / "rtl", part, timeout=a.timeout, show_progress=sys.stderr.isatty())
+    if (d / "report.md").exists():
+        write_report(d)
+    cp = res["critical_path"]
+    log(f"[timing] {part.name} -1: fmax {res['fmax_mhz']} MHz; critical path {cp['ns']} ns, {cp['levels']} logic "
+        f"levels, in {cp['stage']}: {cp['start']} -> {cp['end']} (wrote {d / 'rtl' / 'timing.json'})")
+    return res
+
+
 # ---- validate (the deployment package against a simulated board) -----------------------------------
 def _validate_parser(p):
     _build_dir_arg(p)

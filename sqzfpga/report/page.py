@@ -4,7 +4,7 @@ to write their results and render again.
 
 The build stores what only its in-memory graph knows (per-layer rows, value ranges, the command it
 was run with) in report.json (`facts`); rtl/rtl.json, build.json (the resource estimates of both
-backends), rtlsim.json and rtl/synth.json supply the rest. An --accel hls build whose RTL backend
+backends), rtlsim.json, rtl/synth.json and rtl/timing.json supply the rest. An --accel hls build whose RTL backend
 failed has no rtl/: its report shows the HLS figures and, where the RTL's would be, why it has none
 (build.json's `rtl_error`).
 """
@@ -207,7 +207,7 @@ def gather(build_dir: Path) -> dict:
             "bottleneck_unit": plan["bottleneck"],
             "units": [dict(u, multipliers=multipliers(u), rom=rom(u)) for u in plan["units"]],
             "fps": clock * 1e6 / plan["cycles_per_frame"], "fit": fit_rows(plan, synth, part.capacity()),
-            "rtl_missing": None}
+            "timing": _read(build_dir / "rtl" / "timing.json"), "rtl_missing": None}
 
 
 def figures(data: dict) -> dict[str, tuple[str, bytes]]:

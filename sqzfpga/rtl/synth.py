@@ -60,16 +60,20 @@ def yosys_literal(value: str) -> str:
 
 
 def run_yosys(folder: Path, sources: list[str], top: str, part: Part, params: dict | None = None,
-              timeout: int = 7200, show_progress: bool = False, tag: str = "synth", no_pads: bool = False) -> dict:
+              timeout: int = 7200, show_progress: bool = False, tag: str = "synth", no_pads: bool = False,
+              netlist: bool = False) -> dict:
     """synth_xilinx on `sources` in `folder` (where the ROM files are); `params` (SV literals) are set
     on `top` with chparam; `no_pads` for a block inside a design (no I/O buffers on its ports).
-    Returns Yosys's cell counts; writes TAG.ys, TAG.log, TAG_stat.json."""
+    Returns Yosys's cell counts; writes TAG.ys, TAG.log, TAG_stat.json (and with `netlist` the mapped
+    netlist TAG_netlist.json, which the timing estimate reads)."""
     # one chparam for all: Yosys re-elaborates the module after each call, so parameters set one at a
     # time pass through inconsistent sets that the modules' elaboration checks rightly reject
     chparam = [f"chparam {' '.join(f'-set {k} {yosys_literal(v)}' for k, v in params.items())} {top}"] if params else []
     script = "\n".join([f"read_verilog -sv {' '.join(sources)}", *chparam,
                         f"synth_xilinx -family {family(part)} -top {top} -widemux 5{' -noiopad' if no_pads else ''}",
-                        f"tee -q -o {tag}_stat.json stat -json"]) + "\n"
+                        f"tee -q -o {tag}_stat.json stat -json",
+                        # flattened: sub-modules that synth_xilinx kept are inlined for the timing pass
+                        *(["flatten", f"select {top}", f"write_json -selected {tag}_netlist.json"] if netlist else [])]) + "\n"
     (folder / f"{tag}.ys").write_text(script)
     log = folder / f"{tag}.log"
     log.unlink(missing_ok=True)
@@ -95,7 +99,8 @@ def run_yosys(folder: Path, sources: list[str], top: str, part: Part, params: di
 
 def synthesize(rtl: Path, part: Part, timeout: int = 7200, show_progress: bool = False, jobs: int = 2) -> dict:
     """The `synth` command: every stage of the generated design through Yosys, counts summed against
-    the part; writes rtl/synth.json (totals, cells, per stage) and the logs under rtl/synth/."""
+    the part; writes rtl/synth.json (totals, cells, per stage) and the logs and netlists under rtl/synth/
+    (which `timing` reuses)."""
     from concurrent.futures import ThreadPoolExecutor
 
     manifest = json.loads((rtl / "rtl.json").read_text())
@@ -106,7 +111,7 @@ def synthesize(rtl: Path, part: Part, timeout: int = 7200, show_progress: bool =
     with tqdm(total=len(stages), desc="[synth] stages", unit="stage", disable=not show_progress, leave=False) as bar:
         def one(st):
             cells = run_yosys(rtl, sources, st["module"], part, st["params"], timeout=timeout,
-                              tag=f"synth/{st['name']}", no_pads=True)
+                              tag=f"synth/{st['name']}", no_pads=True, netlist=True)  # for `timing`
             bar.update(1)
             return cells
         with ThreadPoolExecutor(max_workers=jobs) as pool:
