@@ -11,7 +11,7 @@ import torch
 from conftest import ROOT, assert_clean_error, image_folder, run_cli
 from sqzfpga.model import checkpoint
 
-COMMANDS = ["train", "eval", "export", "build", "plan", "rtl", "rtlsim", "synth", "deploy", "validate"]
+COMMANDS = ["train", "eval", "export", "build", "plan", "rtl", "rtlsim", "synth", "timing", "deploy", "validate"]
 TINY = ["--width-mult", "0.125"]
 
 
