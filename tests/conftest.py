@@ -15,6 +15,17 @@ def fmnist_dir() -> Path:
     return DATA
 
 
+def as_from_a_terminal() -> None:
+    """Popen preexec_fn: the child's SIGINT and SIGTERM as a shell in a terminal gives them (default
+    disposition, not blocked), whatever the test worker inherited or blocked; a Ctrl-C test otherwise
+    depends on the worker: in CI one built to the end through its SIGINT."""
+    import signal
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM})
+
+
 def run_cli(*args, timeout=600, **kw) -> subprocess.CompletedProcess:
     """Run `python -m sqzfpga ...` as a user would; returns the completed process."""
     return subprocess.run([sys.executable, "-m", "sqzfpga", *map(str, args)], cwd=ROOT, capture_output=True,

@@ -8,7 +8,7 @@ import time
 import pytest
 import torch
 
-from conftest import ROOT, assert_clean_error, image_folder, run_cli
+from conftest import ROOT, as_from_a_terminal, assert_clean_error, image_folder, run_cli
 from sqzfpga.model import checkpoint
 
 COMMANDS = ["train", "eval", "export", "build", "plan", "rtl", "rtlsim", "synth", "timing", "deploy", "validate"]
@@ -58,7 +58,8 @@ def test_ctrl_c_keeps_checkpoint_and_resume_matches_uninterrupted(fmnist_dir, tm
 
     out = tmp_path / "run.pt"
     proc = subprocess.Popen([sys.executable, "-m", "sqzfpga", *map(str, _train_args(fmnist_dir, out, 3))],
-                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=as_from_a_terminal)
     deadline = time.time() + 300
     while not out.exists() and time.time() < deadline and proc.poll() is None:
         time.sleep(0.05)

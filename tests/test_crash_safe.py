@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from conftest import ROOT
+from conftest import ROOT, as_from_a_terminal
 
 pytestmark = pytest.mark.xdist_group("default_build")
 
@@ -30,7 +30,7 @@ def test_build_killed_mid_way_keeps_previous_build(default_build, step, sig):
     before = _digest(out)
     proc = subprocess.Popen([sys.executable, "-m", "sqzfpga", "build", "--model", str(out / "model.onnx"),
                              "--out", str(out), "--board", "pynq-z2"], cwd=ROOT, stderr=subprocess.PIPE,
-                            stdout=subprocess.DEVNULL, text=True)
+                            stdout=subprocess.DEVNULL, text=True, preexec_fn=as_from_a_terminal)
     seen = []
     for line in proc.stderr:
         seen.append(line)
