@@ -17,7 +17,7 @@ from sqzfpga.hls.cycles import Dataflow, Process
 from sqzfpga.ir.registry import LayerType, register, require
 from sqzfpga.ir.schema import Geometry
 from sqzfpga.jinja import render
-from sqzfpga.rtl.rom import _write_mem
+from sqzfpga.rtl.rom import write_mem
 from sqzfpga.rtl.unit import Unit
 
 
@@ -74,6 +74,6 @@ class Table(LayerType):
 
         def render_sv(folder):
             tfile = f"{name}_t.mem"
-            _write_mem(folder / tfile, [int(v) & ((1 << q.bits) - 1) for v in a.table.reshape(-1)], q.bits)
+            write_mem(folder / tfile, [int(v) & ((1 << q.bits) - 1) for v in a.table.reshape(-1)], q.bits)
             return "sqz_table", {"C": c, "OB": q.bits, "TFILE": tfile}
         return [Unit(name, "table", h * w, h * w, cin=c, ibits=BYTE.bits, obits=q.bits)], render_sv

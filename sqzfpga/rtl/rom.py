@@ -97,8 +97,8 @@ class ConvSpec:
         steps, biases = self.entries()
         ew = u.pack * p["WB"] + u.pack - 1  # bits per ROM entry: a weight, or a packed pair (see sqz_mac)
         wfile, bfile = f"{stem}_w.mem", f"{stem}_b.mem"
-        _write_mem(folder / wfile, [_pack(e, ew) for e in steps], rom_width(u))
-        _write_mem(folder / bfile, [_pack(b, p["ACCW"]) for b in biases], u.po * p["ACCW"])
+        write_mem(folder / wfile, [_pack(e, ew) for e in steps], rom_width(u))
+        write_mem(folder / bfile, [_pack(b, p["ACCW"]) for b in biases], u.po * p["ACCW"])
         seg1 = {k: p.pop(k) for k in ("PROD_SHIFT1", "RELU1") if k in p}  # after the files, as ever (stable SV)
         return {**p, "WFILE": wfile, "BFILE": bfile, "WSTYLE": rom_style(u), **seg1}
 
@@ -110,6 +110,6 @@ def _pack(values: list[int], width: int) -> int:
     return word
 
 
-def _write_mem(path: Path, words: list[int], width: int) -> None:
+def write_mem(path: Path, words: list[int], width: int) -> None:
     digits = max(1, (width + 3) // 4)
     path.write_text("".join(f"{w:0{digits}x}\n" for w in words))
