@@ -18,13 +18,18 @@ others to a register in a third. The adapters are stages of rtl.json like the la
 that joins them directly (f_*) is left out of the chain, and the top's AXI-Stream ports, the chain's
 ends, are taken as registered outside (arrival 0, no setup).
 
-Delay model (7-series only, Zynq-7000 -1): figures named after DS187 "Zynq-7000 SoC (Z-7010..Z-7020)
-Data Sheet: DC and AC Switching Characteristics", speed grade -1, written in DELAYS_Z7_1 with their
-symbols. They are NOT verified against the table (the data sheet was not available while writing
-this): each is the -1 figure as recalled from DS187 / Vivado -1 timing reports and marked approximate;
-correct them from the table when at hand. Routing: ROUTE_NS per net hop to a load (an assumption, to
-be calibrated by the place-and-route cross-check of issue 19 item 2), none on dedicated routes
-(CARRY4 CO[3] -> CI, LUT -> MUXF7 -> MUXF8, LUT -> CARRY4 S/DI in its slice, DSP PCOUT -> PCIN).
+Delay model (7-series only, Zynq-7000 -1): figures named after the symbols of DS187 "Zynq-7000 SoC
+(Z-7010..Z-7020) Data Sheet: DC and AC Switching Characteristics", speed grade -1, VCCINT 1.0V, in
+DELAYS_Z7_1 with a source per row. DS187 itself was not at hand when they were checked, nor were DS181's
+(Artix-7, the fabric of the Z-7010/Z-7020 programmable logic) CLB, block RAM and DSP tables. Verified:
+the block RAM clock-to-out and address/data setup rows, from DS189 (Spartan-7, the same 7-series
+RAMB36E1/RAMB18E1), v1.10, Table 30 "Block RAM and FIFO Switching Characteristics", -1 column at
+VCCINT 1.0V. Every other figure (CLB LUT/mux/carry/flip-flop, LUT RAM and SRL, block RAM enable and
+write-enable setups, all DSP48E1 arcs) was not found in a data sheet and remains approximate: the -1
+figure as recalled from DS187 / Vivado -1 timing reports, to be corrected from DS187's tables when at
+hand. Routing: ROUTE_NS per net hop to a load is an assumption, no data sheet figure (to be calibrated
+by the place-and-route cross-check of issue 19 item 2), none on dedicated routes (CARRY4 CO[3] -> CI,
+LUT -> MUXF7 -> MUXF8, LUT -> CARRY4 S/DI in its slice, DSP PCOUT -> PCIN).
 Zynq UltraScale+ (DS925) is refused with an error.
 """
 from __future__ import annotations
@@ -42,36 +47,38 @@ from sqzfpga.errors import UserError
 from sqzfpga.parts import Part
 
 # ---- delay model ------------------------------------------------------------------------------------
-# ns, Zynq-7000 speed grade -1, symbol names of DS187; every value approximate (see the docstring).
+# ns, Zynq-7000 speed grade -1, symbol names of DS187. Per row: "DS189 T30" = verified from DS189 v1.10
+# Table 30, -1, VCCINT 1.0V (Spartan-7 substitute for DS187, see the docstring); "approx." = not found
+# in a data sheet, recalled figure.
 DELAYS_Z7_1 = {
-    # CLB (DS187 "CLB Switching Characteristics")
-    "TILO": 0.124,      # LUT address An-Dn to output A-D (LUT6 / LUTn)
-    "TIF7": 0.35,       # MUXF7 data/select to output (via F7 mux; approximate)
-    "TIF8": 0.35,       # MUXF8 data/select to output (via F8 mux; approximate)
-    "TCKO": 0.456,      # FF clock to AQ-DQ
-    "TDICK": 0.05,      # FF D input setup (AX-DX direct; Vivado -1 reports ~-0.05..0.1)
-    "TCECK": 0.20,      # FF CE setup
-    "TSRCK": 0.52,      # FF SR (set/reset) setup
-    "TCINCO": 0.114,    # CARRY4 CIN to COUT
-    "TCINO": 0.30,      # CARRY4 CIN to O[n] (sum outputs)
-    "TOPCYC": 0.53,     # CARRY4 S (propagate) inputs to COUT
-    "TDICYC": 0.47,     # CARRY4 DI (generate) inputs to COUT
-    "TOPS": 0.45,       # CARRY4 S inputs to O[n]
-    "TDIO": 0.45,       # CARRY4 DI inputs to O[n]
-    # SLICEM (DS187 "CLB Distributed RAM / Shift Register Switching Characteristics")
-    "TSHCKO": 1.45,     # LUT RAM / SRL clock to output
-    "TREG_A": 0.124,    # SRL / LUT RAM read address to output (a LUT read: TILO)
-    "TDS": 0.50,        # LUT RAM / SRL data setup
-    "TWS": 0.45,        # LUT RAM write enable / SRL CE setup
-    "TAS": 0.60,        # LUT RAM write address setup
+    # CLB (DS187 "CLB Switching Characteristics"; not found in DS187/DS181/DS189 copies at hand)
+    "TILO": 0.124,      # approx.; LUT address An-Dn to output A-D (LUT6 / LUTn)
+    "TIF7": 0.35,       # approx.; MUXF7 data/select to output
+    "TIF8": 0.35,       # approx.; MUXF8 data/select to output
+    "TCKO": 0.456,      # approx.; FF clock to AQ-DQ
+    "TDICK": 0.05,      # approx.; FF D input setup (AX-DX direct; Vivado -1 reports ~-0.05..0.1)
+    "TCECK": 0.20,      # approx.; FF CE setup
+    "TSRCK": 0.52,      # approx.; FF SR (set/reset) setup
+    "TCINCO": 0.114,    # approx.; CARRY4 CIN to COUT
+    "TCINO": 0.30,      # approx.; CARRY4 CIN to O[n] (sum outputs)
+    "TOPCYC": 0.53,     # approx.; CARRY4 S (propagate) inputs to COUT
+    "TDICYC": 0.47,     # approx.; CARRY4 DI (generate) inputs to COUT
+    "TOPS": 0.45,       # approx.; CARRY4 S inputs to O[n]
+    "TDIO": 0.45,       # approx.; CARRY4 DI inputs to O[n]
+    # SLICEM (DS187 "CLB Distributed RAM / Shift Register Switching Characteristics"; not found)
+    "TSHCKO": 1.45,     # approx.; LUT RAM / SRL clock to output
+    "TREG_A": 0.124,    # = TILO: UG474 "Distributed RAM Timing Characteristics" (asynchronous read, a LUT delay)
+    "TDS": 0.50,        # approx.; LUT RAM / SRL data setup
+    "TWS": 0.45,        # approx.; LUT RAM write enable / SRL CE setup
+    "TAS": 0.60,        # approx.; LUT RAM write address setup
     # Block RAM (DS187 "Block RAM and FIFO Switching Characteristics")
-    "TRCKO_DO": 2.45,   # clock to DOUT without output register (DO[A|B]_REG = 0)
-    "TRCKO_DO_REG": 0.88,  # clock to DOUT with output register (DO[A|B]_REG = 1)
-    "TRCCK_ADDR": 0.57,  # address setup
-    "TRDCK_DI": 0.74,   # data input setup
-    "TRCCK_WE": 0.60,   # write enable setup
-    "TRCCK_EN": 0.45,   # enable / REGCE / reset setup
-    # DSP48E1 (DS187 "DSP48E1 Switching Characteristics"), multiplier in use
+    "TRCKO_DO": 2.46,   # DS189 T30; clock to DOUT without output register (DO[A|B]_REG = 0)
+    "TRCKO_DO_REG": 0.89,  # DS189 T30; clock to DOUT with output register (DO[A|B]_REG = 1)
+    "TRCCK_ADDR": 0.57,  # DS189 T30 (TRCCK_ADDRA); address setup
+    "TRDCK_DI": 0.74,   # DS189 T30 (TRDCK_DI_WF_NC, WRITE_FIRST/NO_CHANGE); data input setup
+    "TRCCK_WE": 0.60,   # approx. (row not in the DS189 copy read); write enable setup
+    "TRCCK_EN": 0.45,   # approx. (rows not in the DS189 copy read); enable / REGCE / reset setup
+    # DSP48E1 (DS187 "DSP48E1 Switching Characteristics"; not found), multiplier in use; all approx.
     "TDSPDO_A_P_MULT": 4.04,  # A/B/D input to P output, no internal registers
     "TDSPDO_C_P": 1.90,      # C / PCIN input to P output, no PREG
     "TDSPDO_OPMODE_P": 2.30,  # OPMODE / ALUMODE / CARRYIN input to P output, no PREG
