@@ -91,6 +91,41 @@ module sqz_mac #(
   localparam int ENTRY_W = PACK * WB + PACK - 1;  // bits per ROM entry: one weight or one packed pair
   localparam int COEF_W = PACK_SHIFT + WB + 1;           // a packed coefficient
   localparam int PSUM_W = COEF_W + IB + 1 + $clog2(PI + 1);  // sum of PI packed products
+  localparam int SW = (PACK == 2) ? PSUM_W : ACCW;       // adder-tree node bits
+  localparam int NC = PO / PACK;                         // multiplier columns: one sum of PI products each
+  localparam int CO_BITS = (NCO > 1) ? $clog2(NCO) : 1;
+
+  // ---- pipeline ----------------------------------------------------------------------------------
+  // Every register advances together on `adv` (no output waiting): a stalled output freezes the whole
+  // MAC, so bubbles need no buffering and the throughput stays one step per cycle. Stages: A (input
+  // registers: the DSP's A/B registers), the adder tree over PI (the products, a DSP's MREG, then a
+  // register after every TREE_STEP levels and at the root), S (packed-sum split and product
+  // alignment), ACC (accumulators), OUT (the requantised pixel). Latency: 4 + registered tree levels.
+  localparam int TREE_STEP = 2;                          // adder levels per pipeline register
+  localparam int LV = (PI > 1) ? $clog2(PI) : 0;         // adder-tree levels
+  function automatic int nodes(input int l);             // nodes at tree level l (0: the products)
+    nodes = (PI + (1 << l) - 1) >> l;
+  endfunction
+  function automatic int off(input int l);               // first node of level l in the flat tree
+    int o;
+    o = 0;
+    for (int k = 0; k < l; k++) o = o + nodes(k);
+    off = o;
+  endfunction
+  function automatic bit regd(input int l);              // level l ends in a register: the products
+    // (a DSP's MREG) and every TREE_STEP-th level after them; LUT products (shift-and-add, no MREG to
+    // fill) are summed once before their first register; always the root
+    regd = (l == LV) || (LUTMUL ? (l % TREE_STEP == 1) : (l % TREE_STEP == 0));
+  endfunction
+  function automatic int nregs();                        // registered tree levels, products included
+    int n;
+    n = 0;
+    for (int l = 0; l <= LV; l++) if (regd(l)) n = n + 1;
+    nregs = n;
+  endfunction
+  localparam int NN = off(LV + 1);                       // tree nodes per column
+  localparam int DEPTH = 2 + nregs();                    // stages A, tree registers (M first), S: before ACC
+  localparam int CTL_W = 3 + CO_BITS + 1;                // valid, first, last, co, seg
 
   function automatic signed [PROD_W-1:0] lutmul(input signed [WB-1:0] w, input signed [IB:0] x);
     lutmul = '0;
@@ -98,7 +133,6 @@ module sqz_mac #(
       if (w[b]) lutmul = lutmul + (PROD_W'(x) <<< b);
     if (w[WB-1]) lutmul = lutmul - (PROD_W'(x) <<< (WB - 1));
   endfunction
-  localparam int CO_BITS = (NCO > 1) ? $clog2(NCO) : 1;
   (* rom_style = "logic" *) logic [PO*ACCW-1:0] bias [NCO];
   generate
     if (BFILE != "") begin : g_init
@@ -106,66 +140,131 @@ module sqz_mac #(
     end
   endgenerate
 
+  logic adv, out_valid;
+  logic [DEPTH*CTL_W-1:0] ctl;          // control of stages A .. S, stage A in the low bits
+  logic [CTL_W-1:0] ctl_in, ctl_t, ctl_s;  // entering A; at the tree's root (S's input); at S's output
+  logic [PI*IB-1:0] a_x;                // stage A: the input chunk, zero on padded taps
+  logic [NC*PI*ENTRY_W-1:0] a_w;        // stage A: the weights
+  logic [NC*SW-1:0] root;               // each column's sum of PI products (registered)
+  logic signed [ACCW-1:0] s_sum [PO];   // stage S (registered): per output channel, aligned to the accumulator
+  logic [PO*ACCW-1:0] s_bias;           // the biases of the chunk at ACC
   logic signed [ACCW-1:0] acc [PO];
-  logic chunk_done, done_seg;
-  logic [15:0] done_co;
-  logic stall;
-  logic signed [ACCW-1:0] sum [PO];
-  logic [PO*ACCW-1:0] bias_word;
+  logic done, done_seg;                 // stage ACC: a chunk's accumulators are final
+  logic [CO_BITS-1:0] done_co;
   logic [PO*OB-1:0] rq_seg0, rq_seg1;
   logic [NCO*PO*OB-1:0] held_out;
 
-  assign m_valid = chunk_done && done_co == 16'(NCO - 1);
-  assign stall = m_valid && !m_ready;
-  assign s_ready = !stall;
-  assign bias_word = bias[CO_BITS'(s_co)];
+  assign m_valid = out_valid;
+  assign adv = !(out_valid && !m_ready);
+  assign s_ready = adv;
+  assign m_data = held_out;
+  assign ctl_in = {s_seg, CO_BITS'(s_co), s_last, s_first, s_valid};
+  assign ctl_t = ctl[(DEPTH - 2) * CTL_W +: CTL_W];
+  assign ctl_s = ctl[(DEPTH - 1) * CTL_W +: CTL_W];
 
+  always_ff @(posedge clk) begin
+    if (rst) ctl <= '0;
+    else if (adv) ctl <= {ctl[(DEPTH - 1) * CTL_W - 1:0], ctl_in};
+    if (adv) begin
+      a_x <= s_pad ? '0 : s_data;
+      a_w <= s_w;
+    end
+  end
+
+  // ---- products and adder tree, per column -------------------------------------------------------
+  genvar j, i, l;
   generate
-    if (PACK == 1) begin : g_plain
-      always_comb begin
-        for (int po = 0; po < PO; po++) begin
-          logic signed [ACCW-1:0] psum;
-          psum = '0;
-          for (int pi = 0; pi < PI; pi++) begin
-            logic signed [WB-1:0] w;
-            logic signed [IB:0] x;
-            logic signed [PROD_W-1:0] p;
-            w = s_w[(po * PI + pi) * ENTRY_W +: WB];
-            x = ISIGNED ? {s_data[pi * IB + IB - 1], s_data[pi * IB +: IB]} : {1'b0, s_data[pi * IB +: IB]};
-            p = LUTMUL ? lutmul(w, x) : w * x;
-            psum = psum + ACCW'(p);
+    for (j = 0; j < NC; j++) begin : g_col
+      logic [NN*SW-1:0] node /*verilator split_var*/;  // every tree node as the next level sees it (register or sum)
+      for (i = 0; i < PI; i++) begin : g_prod
+        logic signed [IB:0] x;
+        logic [ENTRY_W-1:0] e;
+        logic signed [SW-1:0] p, p_q;  // the product, and its register (MREG)
+        assign x = ISIGNED ? {a_x[i * IB + IB - 1], a_x[i * IB +: IB]} : {1'b0, a_x[i * IB +: IB]};
+        assign e = a_w[(j * PI + i) * ENTRY_W +: ENTRY_W];
+        if (PACK == 1) begin : g_plain
+          logic signed [WB-1:0] w;
+          assign w = e[WB-1:0];
+          if (LUTMUL) begin : g_lut
+            assign p = SW'(lutmul(w, x));
+          end else begin : g_dsp
+            logic signed [PROD_W-1:0] wx;
+            assign wx = w * x;
+            assign p = SW'(wx);
           end
-          sum[po] = (s_seg ? (psum <<< PROD_SHIFT1) : (psum <<< PROD_SHIFT0));
+        end else begin : g_packed
+          logic signed [COEF_W-1:0] c;
+          logic signed [COEF_W+IB:0] cx;
+          assign c = {e[ENTRY_W-1:WB], {(PACK_SHIFT - WB + 1){e[WB-1]}}, e[WB-2:0]};
+          assign cx = c * x;
+          assign p = SW'(cx);
+        end
+        if (regd(0)) begin : g_reg
+          always_ff @(posedge clk) if (adv) p_q <= p;
+          assign node[i * SW +: SW] = p_q;
+        end else begin : g_comb
+          assign node[i * SW +: SW] = p;
         end
       end
-    end else begin : g_packed
-      always_comb begin
-        for (int j = 0; j < PO / 2; j++) begin
-          logic signed [PSUM_W-1:0] psum, hi_sum;
-          logic signed [ACCW-1:0] lo, hi;
-          psum = '0;
-          for (int pi = 0; pi < PI; pi++) begin
-            logic [ENTRY_W-1:0] e;
-            logic signed [COEF_W-1:0] c;
-            logic signed [IB:0] x;
-            logic signed [COEF_W+IB:0] p;
-            e = s_w[(j * PI + pi) * ENTRY_W +: ENTRY_W];
-            c = {e[ENTRY_W-1:WB], {(PACK_SHIFT - WB + 1){e[WB-1]}}, e[WB-2:0]};
-            x = ISIGNED ? {s_data[pi * IB + IB - 1], s_data[pi * IB +: IB]} : {1'b0, s_data[pi * IB +: IB]};
-            p = c * x;
-            psum = psum + PSUM_W'(p);
+      for (l = 1; l <= LV; l++) begin : g_level
+        for (i = 0; i < nodes(l); i++) begin : g_node
+          localparam int IN0 = (off(l - 1) + 2 * i) * SW;  // the two nodes summed, and this one
+          localparam int IN1 = IN0 + SW;
+          localparam int OUT = (off(l) + i) * SW;
+          logic signed [SW-1:0] s;
+          if (2 * i + 1 < nodes(l - 1)) begin : g_add
+            assign s = $signed(node[IN0 +: SW]) + $signed(node[IN1 +: SW]);
+          end else begin : g_pass
+            assign s = node[IN0 +: SW];
           end
-          lo = ACCW'($signed(psum[PACK_SHIFT-1:0]));
-          hi_sum = psum >>> PACK_SHIFT;            // signed operands only: an unsigned one would make >>> logical
-          if (psum[PACK_SHIFT-1]) hi_sum = hi_sum + PSUM_W'(1);
-          hi = ACCW'(hi_sum);
-          sum[2 * j] = (s_seg ? (lo <<< PROD_SHIFT1) : (lo <<< PROD_SHIFT0));
-          sum[2 * j + 1] = (s_seg ? (hi <<< PROD_SHIFT1) : (hi <<< PROD_SHIFT0));
+          if (regd(l)) begin : g_reg
+            logic signed [SW-1:0] s_q;
+            always_ff @(posedge clk) if (adv) s_q <= s;
+            assign node[OUT +: SW] = s_q;
+          end else begin : g_comb
+            assign node[OUT +: SW] = s;
+          end
         end
+      end
+      assign root[j * SW +: SW] = node[(NN - 1) * SW +: SW];
+    end
+  endgenerate
+
+  // ---- stage S: split packed sums (lo = the low PACK_SHIFT bits, signed; hi = the rest plus lo's sign
+  // bit), align products to the accumulator's binary point, look up the biases ----------------------
+  // the chunk's biases, read combinationally at ACC (a registered read of this LUT ROM trips an ABC9
+  // assertion in Yosys 0.70 on some layers: Gia_ManDupCollapse in &verify)
+  assign s_bias = bias[ctl_s[3 +: CO_BITS]];
+  generate
+    for (j = 0; j < NC; j++) begin : g_split
+      logic signed [SW-1:0] r;
+      logic seg;
+      assign r = root[j * SW +: SW];
+      assign seg = ctl_t[3 + CO_BITS];
+      if (PACK == 1) begin : g_plain
+        logic signed [ACCW-1:0] v, v_q;
+        assign v = ACCW'(r);
+        always_ff @(posedge clk) if (adv) v_q <= seg ? (v <<< PROD_SHIFT1) : (v <<< PROD_SHIFT0);
+        assign s_sum[j] = v_q;
+      end else begin : g_packed
+        logic signed [ACCW-1:0] lo, hi, lo_q, hi_q;
+        logic signed [SW-1:0] lo_sign;
+        assign lo_sign = $signed({{(SW - 1){1'b0}}, r[PACK_SHIFT-1]});
+        assign lo = ACCW'($signed(r[PACK_SHIFT-1:0]));
+        assign hi = ACCW'((r >>> PACK_SHIFT) + lo_sign);  // signed operands only: >>> stays arithmetic
+        always_ff @(posedge clk) begin
+          if (adv) begin
+            lo_q <= seg ? (lo <<< PROD_SHIFT1) : (lo <<< PROD_SHIFT0);
+            hi_q <= seg ? (hi <<< PROD_SHIFT1) : (hi <<< PROD_SHIFT0);
+          end
+        end
+        assign s_sum[2 * j] = lo_q;
+        assign s_sum[2 * j + 1] = hi_q;
       end
     end
   endgenerate
 
+  // ---- stage ACC and the requantised output -------------------------------------------------------
   genvar g;
   generate
     for (g = 0; g < PO; g++) begin : g_rq
@@ -176,24 +275,21 @@ module sqz_mac #(
     end
   endgenerate
 
-  always_comb begin
-    m_data = held_out;
-    m_data[(NCO - 1) * PO * OB +: PO * OB] = done_seg ? rq_seg1 : rq_seg0;
-  end
-
   always_ff @(posedge clk) begin
     if (rst) begin
-      chunk_done <= 1'b0;
-    end else if (!stall) begin
-      chunk_done <= s_valid && s_last;
-      done_co <= s_co;
-      done_seg <= s_seg;
-      if (chunk_done)
+      done <= 1'b0;
+      out_valid <= 1'b0;
+    end else if (adv) begin
+      done <= ctl_s[0] && ctl_s[2];
+      done_co <= ctl_s[3 +: CO_BITS];
+      done_seg <= ctl_s[3 + CO_BITS];
+      out_valid <= done && done_co == CO_BITS'(NCO - 1);
+      if (done)
         for (int k = 0; k < NCO; k++)
-          if (done_co == 16'(k)) held_out[k * PO * OB +: PO * OB] <= done_seg ? rq_seg1 : rq_seg0;
-      if (s_valid)
+          if (done_co == CO_BITS'(k)) held_out[k * PO * OB +: PO * OB] <= done_seg ? rq_seg1 : rq_seg0;
+      if (ctl_s[0])
         for (int po = 0; po < PO; po++)
-          acc[po] <= (s_first ? $signed(bias_word[po * ACCW +: ACCW]) : acc[po]) + (s_pad ? ACCW'(0) : sum[po]);
+          acc[po] <= (ctl_s[1] ? $signed(s_bias[po * ACCW +: ACCW]) : acc[po]) + s_sum[po];
     end
   end
 endmodule
