@@ -65,12 +65,38 @@ def run_yosys(folder: Path, sources: list[str], top: str, part: Part, params: di
     """synth_xilinx on `sources` in `folder` (where the ROM files are); `params` (SV literals) are set
     on `top` with chparam; `no_pads` for a block inside a design (no I/O buffers on its ports).
     Returns Yosys's cell counts; writes TAG.ys, TAG.log, TAG_stat.json (and with `netlist` the mapped
-    netlist TAG_netlist.json, which the timing estimate reads)."""
+    netlist TAG_netlist.json, which the timing estimate reads).
+
+    Wide multiplexers go to MUXF7/MUXF8 (`-widemux 5`, as Vivado maps them). On some layers (a bias ROM
+    in LUTs beside a pipelined adder tree) Yosys 0.70's ABC9 then fails an assertion
+    (Gia_ManDupCollapse in &verify, a wasm trap); such a stage is synthesised again without
+    `-widemux`, which costs some LUTs, and TAG.log says so."""
+    try:
+        return _yosys_once(folder, sources, top, part, params, timeout, show_progress, tag, no_pads, netlist,
+                           widemux=True)
+    except Abc9Assertion:
+        pass
+    log = folder / f"{tag}.log"
+    first = log.read_text(errors="replace")
+    cells = _yosys_once(folder, sources, top, part, params, timeout, show_progress, tag, no_pads, netlist,
+                        widemux=False)
+    log.write_text(f"# Yosys ABC9 assertion with -widemux 5 (log below the second run); synthesised again without it\n"
+                   f"{log.read_text(errors='replace')}\n# ---- first run, with -widemux 5 ----\n{first}")
+    return cells
+
+
+class Abc9Assertion(UserError):
+    """Yosys stopped on the ABC9 assertion that run_yosys works around (Gia_ManDupCollapse in its backtrace)."""
+
+
+def _yosys_once(folder: Path, sources: list[str], top: str, part: Part, params: dict | None, timeout: int,
+                show_progress: bool, tag: str, no_pads: bool, netlist: bool, widemux: bool) -> dict:
     # one chparam for all: Yosys re-elaborates the module after each call, so parameters set one at a
     # time pass through inconsistent sets that the modules' elaboration checks rightly reject
     chparam = [f"chparam {' '.join(f'-set {k} {yosys_literal(v)}' for k, v in params.items())} {top}"] if params else []
     script = "\n".join([f"read_verilog -sv {' '.join(sources)}", *chparam,
-                        f"synth_xilinx -family {family(part)} -top {top} -widemux 5{' -noiopad' if no_pads else ''}",
+                        f"synth_xilinx -family {family(part)} -top {top}{' -widemux 5' if widemux else ''}"
+                        f"{' -noiopad' if no_pads else ''}",
                         f"tee -q -o {tag}_stat.json stat -json",
                         # flattened: sub-modules that synth_xilinx kept are inlined for the timing pass
                         *(["flatten", f"select {top}", f"write_json -selected {tag}_netlist.json"] if netlist else [])]) + "\n"
@@ -90,6 +116,8 @@ def run_yosys(folder: Path, sources: list[str], top: str, part: Part, params: di
             bar.set_postfix_str(_current_pass(log))
     out, errout = proc.communicate()
     if proc.returncode != 0:
+        if "Gia_ManDupCollapse" in errout:
+            raise Abc9Assertion(f"synthesis of {folder}: Yosys's ABC9 failed an assertion (Gia_ManDupCollapse); see {log}")
         err = next((l for l in (errout + out).splitlines() if "ERROR" in l), errout.strip()[-300:])
         raise UserError(f"synthesis of {folder}: Yosys failed: {err}; see {log}")
     stat = json.loads((folder / f"{tag}_stat.json").read_text())

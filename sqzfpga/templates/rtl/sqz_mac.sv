@@ -133,6 +133,7 @@ module sqz_mac #(
       if (w[b]) lutmul = lutmul + (PROD_W'(x) <<< b);
     if (w[WB-1]) lutmul = lutmul - (PROD_W'(x) <<< (WB - 1));
   endfunction
+
   (* rom_style = "logic" *) logic [PO*ACCW-1:0] bias [NCO];
   generate
     if (BFILE != "") begin : g_init
@@ -231,10 +232,8 @@ module sqz_mac #(
   endgenerate
 
   // ---- stage S: split packed sums (lo = the low PACK_SHIFT bits, signed; hi = the rest plus lo's sign
-  // bit), align products to the accumulator's binary point, look up the biases ----------------------
-  // the chunk's biases, read combinationally at ACC (a registered read of this LUT ROM trips an ABC9
-  // assertion in Yosys 0.70 on some layers: Gia_ManDupCollapse in &verify)
-  assign s_bias = bias[ctl_s[3 +: CO_BITS]];
+  // bit), align products to the accumulator's binary point -------------------------------------------
+  assign s_bias = bias[ctl_s[3 +: CO_BITS]];  // the chunk's biases, read at ACC
   generate
     for (j = 0; j < NC; j++) begin : g_split
       logic signed [SW-1:0] r;

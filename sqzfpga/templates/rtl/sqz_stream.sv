@@ -108,17 +108,21 @@ module sqz_bytes_to_pixels #(
 
   localparam int BYTE_BITS = (FRAME > 1) ? $clog2(FRAME) : 1;
   logic [BYTE_BITS-1:0] frame_byte;   // position of the next byte in its frame
-  logic frame_end, flag_ready;        // the next byte is its frame's last; the flag FIFO takes one
+  logic frame_end, flag_ready;        // the next byte is its frame's last (a register); the flag FIFO takes one
   logic byte_valid, byte_ready;       // a byte offered to / taken by the pixel assembly
-  assign frame_end = frame_byte == BYTE_BITS'(FRAME - 1);
   assign byte_valid = s_valid && (!frame_end || flag_ready);
   assign s_ready = byte_ready && (!frame_end || flag_ready);
   sqz_fifo #(.WIDTH(1), .DEPTH(FLAGS)) flags (
       .clk, .rst, .s_valid(s_valid && frame_end && byte_ready), .s_ready(flag_ready), .s_data(s_last),
       .m_valid(f_valid), .m_ready(f_ready), .m_data(f_last));
   always_ff @(posedge clk) begin
-    if (rst) frame_byte <= '0;
-    else if (s_valid && s_ready) frame_byte <= frame_end ? '0 : frame_byte + 1'b1;
+    if (rst) begin
+      frame_byte <= '0;
+      frame_end <= FRAME == 1;
+    end else if (s_valid && s_ready) begin
+      frame_byte <= frame_end ? '0 : frame_byte + 1'b1;
+      frame_end <= frame_end ? FRAME == 1 : frame_byte == BYTE_BITS'(FRAME - 2);
+    end
   end
   generate
     if (C == 1) begin : g_one
