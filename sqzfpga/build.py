@@ -568,6 +568,9 @@ def summary(s: BuildState) -> dict:
             **rate_summary(s.dir, r.accel, r.clock_mhz, s.fit or s.previous.get("hls"))}
 
 
+RATE_KEYS = ("fps", "fps_from", "clock_used_mhz", "clock_source", "fmax_mhz", "latency_us")  # `rate_summary`'s
+
+
 def rate_summary(folder: Path, accel: str, clock_mhz: float, hls: dict | None) -> dict:
     """build.json's frame rate (rtl.rate): the deployed accelerator's cycles per frame (for --accel rtl
     rtlsim's measured ones where it ran, else the plan's; for --accel hls hls.fit's) at min(clock_mhz,
@@ -575,12 +578,11 @@ def rate_summary(folder: Path, accel: str, clock_mhz: float, hls: dict | None) -
     requested `clock_mhz`; batch-1 latency where rtlsim measured it. None where no backend step ran."""
     from sqzfpga.rtl.rate import rate, read_timing
 
-    keys = ("fps", "fps_from", "clock_used_mhz", "clock_source", "fmax_mhz", "latency_us")
     manifest = folder / "rtl" / "rtl.json"
     sim = folder / "rtlsim.json"
     if accel == "hls":  # the HLS accelerator: its timing is Vitis HLS's, not analysed here
         if hls is None:
-            return dict.fromkeys(keys)
+            return dict.fromkeys(RATE_KEYS)
         r, src = rate(hls["cycles_per_frame"], None, clock_mhz, None), "hls estimate"
     elif sim.exists():
         res = json.loads(sim.read_text())
@@ -589,7 +591,7 @@ def rate_summary(folder: Path, accel: str, clock_mhz: float, hls: dict | None) -
         plan = json.loads(manifest.read_text())["plan"]
         r, src = rate(plan["cycles_per_frame"], None, clock_mhz, read_timing(folder / "rtl")), "plan"
     else:
-        return dict.fromkeys(keys)
+        return dict.fromkeys(RATE_KEYS)
     d = r.to_dict()
     return {"fps": d["fps"], "fps_from": src, "clock_used_mhz": d["clock_mhz"], "clock_source": d["clock_source"],
             "fmax_mhz": d["fmax_mhz"], "latency_us": d["latency_us"]}
