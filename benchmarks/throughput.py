@@ -273,8 +273,12 @@ def main() -> None:
     a = ap.parse_args()
     if a.clock_mhz is not None:
         from sqzfpga.build import check_clock
+        from sqzfpga.errors import UserError
 
-        check_clock(a.clock_mhz)
+        try:
+            check_clock(a.clock_mhz)
+        except UserError as e:
+            ap.error(str(e))
     keys = a.config or sorted(CONFIGS)
     rows = []
     for k in keys:
