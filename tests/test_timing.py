@@ -2,8 +2,8 @@
 by hand from the delay model, the chain of stages, a combinational loop rejected, the family check,
 the `timing` command on one Yosys-synthesised conv stage (about 20 s); frames/s at min(requested
 clock, estimated fmax) (sqzfpga/rtl/rate.py): its three cases, and a conv + average-pool network built
-to the synth step (about 65 s on 2 loaded cores: C and RTL simulation 26 s, four stages through Yosys
-31 s, the timing pass under 1 s). The rest well under 1 s."""
+to the synth step (49-73 s on 2 cores under load 5-8: C and RTL simulation about 26 s, four stages
+through Yosys about 30 s, the timing pass under 1 s). The rest well under 1 s."""
 from __future__ import annotations
 
 import json
