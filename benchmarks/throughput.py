@@ -12,7 +12,10 @@ xc7z020 with the fewest weight bits that fit, or the planner's reason why none d
 
 Networks other than (a) are randomly initialised and calibrated on random images: throughput and
 exactness do not depend on training. Simulated outputs are compared with the QONNX reference
-executor bit for bit. Cycles come from Verilator (cocotb), resources from Yosys synth_xilinx.
+executor bit for bit. Cycles come from Verilator (cocotb), resources from Yosys synth_xilinx, the
+clock from the timing estimate of its netlists (rtl/timing.py): frames/s and batch-1 latency are
+quoted at min(requested clock, estimated fmax) (rtl/rate.py), the requested clock being each
+configuration's or --clock-mhz; a configuration that is not synthesised says its clock was not analysed.
 Prints one line per configuration and a table; --json prints one JSON line last.
 """
 from __future__ import annotations
@@ -21,6 +24,7 @@ import argparse
 import contextlib
 import io
 import json
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -87,6 +91,18 @@ def images_for(onnx_model, n: int, cfg: dict) -> np.ndarray:
     return np.random.default_rng(1).integers(0, 256, (n, c, h, w), dtype=np.uint8)
 
 
+def graph_of_model(model_path: Path, part, folder: Path):
+    """The folded hls4ml graph of a model and the planner's budget, as the build makes them (its
+    export and lower steps in `folder`)."""
+    from sqzfpga import build
+
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    req = build.BuildRequest(model=model_path, part=part.name, out=folder, start_step="export", stop_step="lower")
+    s = build.run(build.new_state(req, folder, log=lambda _: None), announce=False)
+    return build.graph(s), s.budget
+
+
 def simulate_network(rtl: Path, work: Path, model_path: Path, manifest: dict, frames: int, cfg: dict) -> dict:
     """All frames through the whole generated design: exact vs the QONNX reference, cycles/frame."""
     from sqzfpga.driver.layout import to_raw
@@ -144,26 +160,27 @@ def simulate_layer(hm, onnx_model, golden: dict, rtl: Path, work: Path, manifest
             "layer_sim_s": round(time.time() - t0, 1)}
 
 
-def run_config(key: str, show=print) -> dict:
-    from sqzfpga.build import graph_of_model
+def run_config(key: str, clock: float | None = None, show=print) -> dict:
+    """One configuration; frames/s at min(`clock` (default: the configuration's), estimated fmax)."""
     from sqzfpga.errors import UserError
     from sqzfpga.parts import get_part
     from sqzfpga.rtl.generate import generate
-    from sqzfpga.rtl.plan import budget
+    from sqzfpga.rtl.rate import rate
     from sqzfpga.rtl.synth import synthesize
+    from sqzfpga.rtl.timing import estimate
 
     cfg = CONFIGS[key]
-    part, clock = get_part(cfg["part"]), cfg["clock"]
+    part, clock = get_part(cfg["part"]), clock or cfg["clock"]
     work = WORK / key
     work.mkdir(parents=True, exist_ok=True)
-    out = {"config": key, "title": cfg["title"], "part": part.name, "clock_mhz": clock, "simulated": False}
+    out = {"config": key, "title": cfg["title"], "part": part.name, "requested_clock_mhz": clock, "simulated": False}
     t0 = time.time()
     model_path, hm = None, None
     for bits in cfg.get("bits", (None,)):
         model_path = make_model(cfg, work, bits)
-        hm = quiet(graph_of_model, model_path, part)
+        hm, bud = quiet(graph_of_model, model_path, part, work / "flow")
         try:
-            manifest = generate(hm, work / "rtl", budget(part))
+            manifest = generate(hm, work / "rtl", bud)
         except UserError as e:
             out.setdefault("tried", []).append({"weight_bits": bits, "fits": False, "reason": str(e)})
             show(f"[{key}] {bits}-bit weights: {e}")
@@ -175,14 +192,14 @@ def run_config(key: str, show=print) -> dict:
         break
     out["plan_s"] = round(time.time() - t0, 1)
     if manifest is None:
-        out.update(fits=False, fps=None, cycles_per_frame=None, reason=out["tried"][-1]["reason"])
+        out.update(fits=False, fps=None, clock_mhz=None, cycles_per_frame=None, reason=out["tried"][-1]["reason"])
         return out
     p = manifest["plan"]
     out.update(macs_per_frame=p["macs_per_frame"], planned_cycles_per_frame=p["cycles_per_frame"],
                cycles_per_frame=p["cycles_per_frame"], bottleneck=p["bottleneck"], multipliers=p["lanes"],
                estimate=p["estimate"])
-    show(f"[{key}] planned {p['cycles_per_frame']} cycles/frame ({clock * 1e6 / p['cycles_per_frame']:.0f} frames/s at "
-         f"{clock} MHz), bottleneck {p['bottleneck']}, {p['lanes']} multipliers on {p['dsp']} DSPs")
+    show(f"[{key}] planned {p['cycles_per_frame']} cycles/frame, bottleneck {p['bottleneck']}, {p['lanes']} "
+         f"multipliers on {p['dsp']} DSPs")
     if cfg["sim"] == "network":
         s = simulate_network(work / "rtl", work / "sim", model_path, manifest, 4, cfg)
         out.update(s, plan_error=round(s["cycles_per_frame"] / p["cycles_per_frame"] - 1, 4))
@@ -200,9 +217,7 @@ def run_config(key: str, show=print) -> dict:
         out.update(s)
         show(f"[{key}] layer {stage} alone at full size: {s['layer_cycles_simulated']} cycles/frame simulated vs "
              f"{s['layer_cycles_planned']} planned, outputs {'exact' if s['exact'] else 'DIFFER'} ({s['layer_sim_s']} s)")
-    fps = clock * 1e6 / out["cycles_per_frame"]
-    out.update(fps=round(fps, 1), mac_per_s=round(p["macs_per_frame"] * fps),
-               dsp_roofline_pct=round(100 * p["macs_per_frame"] * fps / (part.dsp * clock * 1e6), 1))
+    timing = None
     if cfg["synth"]:
         r = synthesize(work / "rtl", part)
         out.update({k: r[k] for k in ("lut", "ff", "bram36", "dsp", "fits", "utilisation", "synth_s")},
@@ -211,27 +226,37 @@ def run_config(key: str, show=print) -> dict:
         show(f"[{key}] Yosys: LUT {r['lut']} FF {r['ff']} BRAM36 {r['bram36']} DSP {r['dsp']} -> "
              f"{'fits' if r['fits'] else 'does NOT fit'} ({r['synth_s']} s); the cost model said LUT {e['lut']:.0f} "
              f"FF {e['ff']:.0f} BRAM36 {e['bram36']} DSP {e['dsp']}")
+        timing = estimate(work / "rtl", part)  # on the netlists synthesize wrote
+        cp = timing["critical_path"]
+        show(f"[{key}] timing estimate: fmax {timing['fmax_mhz']} MHz, critical path {cp['ns']} ns in {cp['stage']} "
+             f"({timing['timing_s']} s)")
     else:
         e = p["estimate"]
         cap = part.capacity()
         out.update({k: round(e[k], 1) for k in cap}, resources_from="cost model",
                    utilisation={k: round(e[k] / cap[k], 4) for k in cap}, fits=all(e[k] <= cap[k] for k in cap))
+    r = rate(out["cycles_per_frame"], out.get("latency_cycles"), clock, timing)
+    out.update(r.to_dict(), mac_per_s=round(p["macs_per_frame"] * r.fps),
+               dsp_roofline_pct=round(100 * p["macs_per_frame"] * r.fps / (part.dsp * r.clock_mhz * 1e6), 1))
+    show(f"[{key}] {r.describe()}")
     out["total_s"] = round(time.time() - t0, 1)
     return out
 
 
 def table(rows: list[dict]) -> str:
-    head = ("cfg", "part", "MHz", "MMAC/frame", "cycles/frame", "sim", "frames/s", "GMAC/s", "%DSP roof", "LUT",
-            "FF", "BRAM36", "DSP", "from")
+    head = ("cfg", "part", "MHz", "fmax", "MMAC/frame", "cycles/frame", "sim", "frames/s", "latency us", "GMAC/s",
+            "%DSP roof", "LUT", "FF", "BRAM36", "DSP", "from")
     lines = [" | ".join(head)]
     for r in rows:
         if r.get("fps") is None:
-            lines.append(f"{r['config']} | {r['part']} | {r['clock_mhz']} | does not fit: {r.get('reason', '')}")
+            lines.append(f"{r['config']} | {r['part']} | {r['requested_clock_mhz']} | does not fit: "
+                         f"{r.get('reason', '')}")
             continue
         u = r["utilisation"]
         lines.append(" | ".join(str(x) for x in (
-            r["config"], r["part"], r["clock_mhz"], f"{r['macs_per_frame'] / 1e6:.1f}", r["cycles_per_frame"],
-            "yes" if r["simulated"] else "layer" if "layer" in r else "no", r["fps"], f"{r['mac_per_s'] / 1e9:.2f}",
+            r["config"], r["part"], r["clock_mhz"], r["fmax_mhz"] or "not analysed", f"{r['macs_per_frame'] / 1e6:.1f}",
+            r["cycles_per_frame"], "yes" if r["simulated"] else "layer" if "layer" in r else "no", r["fps"],
+            "-" if r["latency_us"] is None else r["latency_us"], f"{r['mac_per_s'] / 1e9:.2f}",
             r["dsp_roofline_pct"], f"{r['lut']:.0f} ({u['lut']:.0%})", f"{r['ff']:.0f} ({u['ff']:.0%})",
             f"{r['bram36']} ({u['bram36']:.0%})", f"{r['dsp']:.0f} ({u['dsp']:.0%})", r["resources_from"])))
     return "\n".join(lines)
@@ -242,13 +267,24 @@ def main() -> None:
     ap.add_argument("--config", action="append", choices=sorted(CONFIGS), help="run only these (repeatable)")
     ap.add_argument("--calibrate", action="store_true", help="then refit the LUT/FF cost model (cost.json) on every "
                     "configuration synthesised so far")
+    ap.add_argument("--clock-mhz", type=float, help="the requested clock: frames/s at min(this, estimated fmax) "
+                    "(default: each configuration's)")
     ap.add_argument("--json", action="store_true", help="print one JSON line last")
     a = ap.parse_args()
+    if a.clock_mhz is not None:
+        from sqzfpga.build import check_clock
+        from sqzfpga.errors import UserError
+
+        try:
+            check_clock(a.clock_mhz)
+        except UserError as e:
+            ap.error(str(e))
     keys = a.config or sorted(CONFIGS)
     rows = []
     for k in keys:
-        print(f"[{k}] {CONFIGS[k]['title']} on {CONFIGS[k]['part']} at {CONFIGS[k]['clock']} MHz", flush=True)
-        rows.append(run_config(k, show=lambda m: print(m, flush=True)))
+        print(f"[{k}] {CONFIGS[k]['title']} on {CONFIGS[k]['part']}, {a.clock_mhz or CONFIGS[k]['clock']} MHz "
+              "requested", flush=True)
+        rows.append(run_config(k, a.clock_mhz, show=lambda m: print(m, flush=True)))
     print()
     print(table(rows))
     print("\npublished: " + "; ".join(f"{n}: {fps} frames/s on {p}" + (f" at {c} MHz" if c else "")

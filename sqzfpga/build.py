@@ -66,6 +66,7 @@ class BuildRequest:
     start_step: str = "export"
     stop_step: str = DEFAULT_STOP
     rtlsim_images: int = 20  # images the rtlsim step simulates
+    rtlsim_clock_mhz: float | None = None  # the clock rtlsim quotes frames/s at (None: clock_mhz)
     progress: bool = False  # progress bars (on a terminal)
     preprocess: Preprocess | None = None  # --input-scale/--mean/--std: stored into model.onnx by the export step
 
@@ -91,6 +92,8 @@ class BuildRequest:
         if self.accel not in ACCELS:
             raise UserError(f"--accel {self.accel}: expected one of {', '.join(ACCELS)}")
         check_clock(self.clock_mhz)
+        if self.rtlsim_clock_mhz is not None:
+            check_clock(self.rtlsim_clock_mhz)
         if self.max_cycles is not None and self.max_cycles < 1:
             raise UserError(f"max_cycles {self.max_cycles}: expected a positive number of cycles per frame")
         for option, name in (("--start-step", self.start_step), ("--stop-step", self.stop_step)):
@@ -141,6 +144,7 @@ class BuildState:
     vivado_missing: str | None = None  # --bitstream without Vivado: the error raised once the folder is written
     rtlsim: dict | None = None  # rtlsim.json
     synth: dict | None = None  # rtl/synth.json
+    timing: dict | None = None  # rtl/timing.json (the synth step's timing estimate)
     timings: dict[str, float] = field(default_factory=dict)
 
 
@@ -486,19 +490,33 @@ def step_rtlsim(s: BuildState) -> None:
     """The generated RTL cycle by cycle on the verification images, against the C simulation (rtlsim.json)."""
     from sqzfpga.sim.rtlsim import rtlsim
 
-    s.rtlsim = rtlsim(s.dir, s.request.rtlsim_images, log=s.log)
+    s.rtlsim = rtlsim(s.dir, s.request.rtlsim_images, s.request.rtlsim_clock_mhz or s.request.clock_mhz, log=s.log)
     (s.dir / "rtlsim.json").write_text(json.dumps(s.rtlsim, indent=1) + "\n")
 
 
 def step_synth(s: BuildState) -> None:
-    """Yosys synth_xilinx on the generated RTL (rtl/synth.json)."""
+    """Yosys synth_xilinx on the generated RTL (rtl/synth.json), then the timing estimate on the netlists
+    it wrote (rtl/timing.json, seconds) where the delay model covers the part; an RTL simulation's
+    frames/s (rtlsim.json) are quoted again at the estimated clock."""
     from sqzfpga.rtl.synth import synthesize
+    from sqzfpga.rtl.timing import delay_model, estimate
+    from sqzfpga.sim.rtlsim import rerate
 
     if not (s.dir / "rtl" / "rtl.json").exists():
         raise UserError(f"build folder {s.request.out}: has no generated RTL; run `python -m sqzfpga rtl --build "
                         f"{s.request.out}`")
     s.log(f"[synth] Yosys synth_xilinx on {s.request.out / 'rtl'} for {s.part.name} (minutes for a whole network) ...")
     s.synth = synthesize(s.dir / "rtl", s.part, show_progress=s.request.progress)
+    try:
+        delay_model(s.part)
+    except UserError as e:
+        s.log(f"[synth] no timing estimate: {e}; frames/s stay at the requested clock, marked not analysed")
+    else:
+        s.timing = estimate(s.dir / "rtl", s.part, show_progress=s.request.progress)
+        cp = s.timing["critical_path"]
+        s.log(f"[synth] timing estimate: fmax {s.timing['fmax_mhz']} MHz, critical path {cp['ns']} ns in "
+              f"{cp['stage']} ({s.timing['timing_s']} s)")
+    rerate(s.dir)
 
 
 STEPS: list[tuple[str, Callable[[BuildState], None]]] = [
@@ -546,7 +564,37 @@ def summary(s: BuildState) -> dict:
             "images_source": s.images_source or s.previous.get("images_source"),
             "steps": {**s.previous.get("steps", {}), **s.timings},
             "next": " ".join(s.next_steps), "board": r.board,
-            "deploy": None if r.board is None else str(r.out / "deploy")}
+            "deploy": None if r.board is None else str(r.out / "deploy"),
+            **rate_summary(s.dir, r.accel, r.clock_mhz, s.fit or s.previous.get("hls"))}
+
+
+RATE_KEYS = ("fps", "fps_from", "clock_used_mhz", "clock_source", "fmax_mhz", "latency_us")  # `rate_summary`'s
+
+
+def rate_summary(folder: Path, accel: str, clock_mhz: float, hls: dict | None) -> dict:
+    """build.json's frame rate (rtl.rate): the deployed accelerator's cycles per frame (for --accel rtl
+    rtlsim's measured ones where it ran, else the plan's; for --accel hls hls.fit's) at min(clock_mhz,
+    the RTL timing estimate's fmax), `fps_from` saying whose cycles; the clock used beside the
+    requested `clock_mhz`; batch-1 latency where rtlsim measured it. None where no backend step ran."""
+    from sqzfpga.rtl.rate import rate, read_timing
+
+    manifest = folder / "rtl" / "rtl.json"
+    sim = folder / "rtlsim.json"
+    if accel == "hls":  # the HLS accelerator: its timing is Vitis HLS's, not analysed here
+        if hls is None:
+            return dict.fromkeys(RATE_KEYS)
+        r, src = rate(hls["cycles_per_frame"], None, clock_mhz, None), "hls estimate"
+    elif sim.exists():
+        res = json.loads(sim.read_text())
+        r, src = rate(res["cycles_per_frame"], res["latency_cycles"], clock_mhz, read_timing(folder / "rtl")), "rtlsim"
+    elif manifest.exists():
+        plan = json.loads(manifest.read_text())["plan"]
+        r, src = rate(plan["cycles_per_frame"], None, clock_mhz, read_timing(folder / "rtl")), "plan"
+    else:
+        return dict.fromkeys(RATE_KEYS)
+    d = r.to_dict()
+    return {"fps": d["fps"], "fps_from": src, "clock_used_mhz": d["clock_mhz"], "clock_source": d["clock_source"],
+            "fmax_mhz": d["fmax_mhz"], "latency_us": d["latency_us"]}
 
 
 # ---- running a range -------------------------------------------------------------------------------------
@@ -647,12 +695,25 @@ def rerun(request: BuildRequest, log=print) -> BuildState:
     from sqzfpga.report.page import write_report
 
     s = run(new_state(request, request.out, log), announce=False)
+    update_rates(request.out)
     try:
         write_report(request.out)
     except UserError as e:
         log(f"note: report not updated: {e}")
     refuse_inexact_rtlsim(s)
     return s
+
+
+def update_rates(build_dir: Path) -> None:
+    """build.json's frame rate (`rate_summary`) again from the folder's files, after a step or a timing
+    estimate changed what it is computed from."""
+    from sqzfpga.atomic import atomic_path
+
+    path = build_dir / "build.json"
+    b = json.loads(path.read_text())
+    b.update(rate_summary(build_dir, b.get("accel", "rtl"), b["clock_mhz"], b.get("hls")))
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(b, indent=2) + "\n")
 
 
 def refuse_inexact_rtlsim(s: BuildState) -> None:

@@ -445,15 +445,17 @@ def _plan_parser(p):
 def cmd_plan(a):
     _resolve_clock(a)
     from sqzfpga.parts import get_part
-    from sqzfpga.rtl.plan import Unreachable
     from sqzfpga.report.page import multipliers, rom
+    from sqzfpga.rtl.plan import Unreachable
+    from sqzfpga.rtl.rate import rate
 
     get_part(a.part)  # an unknown part fails before the (slow) export
     try:
         part, p = _plan_model(a, _max_cycles(a))
     except Unreachable as e:
         raise _unreachable(a, e) from None
-    fps = a.clock_mhz * 1e6 / p["cycles_per_frame"]
+    speed = rate(p["cycles_per_frame"], None, a.clock_mhz, None)  # a plan has no netlist to analyse
+    fps = speed.fps
     log(f"{'unit':22} {'PI':>4} {'PO':>4} {'multipliers':>11} {'ROM':>5} {'DSP':>5} {'LUT':>7} {'BRAM36':>6} "
         f"{'cycles':>9}")
     for u in p["units"]:
@@ -462,11 +464,12 @@ def cmd_plan(a):
             f"{u['lut']:>7} {u['bram36']:>6} {u['cycles']:>9}{mark}")
     cap = part.capacity()
     util = {k: round(p["estimate"][k] / cap[k], 4) for k in cap}
-    log(f"[plan] {part.name} at {a.clock_mhz:g} MHz: {p['cycles_per_frame']} cycles/frame = {fps:.1f} frames/s, "
+    log(f"[plan] {part.name}: {p['cycles_per_frame']} cycles/frame = {speed.describe()}, "
         f"bottleneck {p['bottleneck']}; estimated " + ", ".join(f"{k.upper()} {p['estimate'][k]:,.0f} ({util[k]:.0%})"
                                                               for k in cap))
-    return {"part": part.name, "clock_mhz": a.clock_mhz, "cycles_per_frame": p["cycles_per_frame"],
-            "fps": round(fps, 2), "bottleneck": p["bottleneck"], "macs_per_frame": p["macs_per_frame"],
+    return {"part": part.name, "clock_mhz": a.clock_mhz, "clock_source": speed.clock_source,
+            "cycles_per_frame": p["cycles_per_frame"], "fps": round(fps, 2), "bottleneck": p["bottleneck"],
+            "macs_per_frame": p["macs_per_frame"],
             "mac_per_s": round(p["macs_per_frame"] * fps), "multipliers": p["lanes"],
             "dsp_roofline_fps": round(part.dsp * a.clock_mhz * 1e6 / p["macs_per_frame"], 1),
             **{k: p["estimate"][k] for k in cap}, "utilisation": util, "limiting_resource": p["limiting_resource"]}
@@ -508,16 +511,19 @@ def cmd_rtl(a):
 def _rtlsim_parser(p):
     _build_dir_arg(p)
     p.add_argument("--images", type=int, default=20, help="verification images to simulate (default 20)")
+    p.add_argument("--clock-mhz", type=float, help="quote frames/s and latency at this clock, or at the timing "
+                   "estimate's fmax where that is lower (default: the build's clock)")
 
 
 @command("rtlsim", "simulate the generated RTL cycle by cycle (cocotb + Verilator): agreement with the C "
          "simulation, cycles per frame, latency", _rtlsim_parser)
 def cmd_rtlsim(a):
-    return _rerun(_existing_build(a.build), "rtlsim", rtlsim_images=a.images).rtlsim  # inexact: an error
+    return _rerun(_existing_build(a.build), "rtlsim", rtlsim_images=a.images,
+                  rtlsim_clock_mhz=a.clock_mhz).rtlsim  # inexact: an error
 
 
-@command("synth", "synthesise the generated RTL with Yosys (synth_xilinx): LUT, FF, BRAM, DSP against the part",
-         _build_dir_arg)
+@command("synth", "synthesise the generated RTL with Yosys (synth_xilinx): LUT, FF, BRAM, DSP against the part; "
+         "then the timing estimate (fmax) of its netlists", _build_dir_arg)
 def cmd_synth(a):
     s = _rerun(_existing_build(a.build), "synth")
     res, part = s.synth, s.part
@@ -525,7 +531,8 @@ def cmd_synth(a):
     log(f"[synth] {part.name}: LUT {res['lut']} ({u['lut']:.0%}), FF {res['ff']} ({u['ff']:.0%}), BRAM36 "
         f"{res['bram36']} ({u['bram36']:.0%}), DSP {res['dsp']} ({u['dsp']:.0%}): "
         f"{'fits' if res['fits'] else 'does NOT fit'}")
-    return res
+    t = s.timing or {}
+    return {**res, "fmax_mhz": t.get("fmax_mhz"), "critical_path": t.get("critical_path")}
 
 
 def _timing_parser(p):
@@ -537,9 +544,11 @@ def _timing_parser(p):
 @command("timing", "estimate the clock of the generated RTL: longest paths of the Yosys synth_xilinx netlist "
          "under a Zynq-7000 -1 delay model (fmax, critical path, per stage)", _timing_parser)
 def cmd_timing(a):
+    from sqzfpga.build import update_rates
     from sqzfpga.parts import get_part
     from sqzfpga.report.page import write_report
     from sqzfpga.rtl.timing import estimate
+    from sqzfpga.sim.rtlsim import rerate
 
     d = _existing_build(a.build)
     if not (d / "rtl" / "rtl.json").exists():
@@ -549,7 +558,9 @@ def cmd_timing(a):
         raise UserError(f"--timeout {a.timeout}: expected a positive number of seconds")
     part = get_part(json.loads((d / "build.json").read_text())["part"])
     res = estimate(d / "rtl", part, timeout=a.timeout, show_progress=sys.stderr.isatty())
-    if (d / "report.md").exists():
+    if (d / "report.md").exists():  # a build's frame rates and report follow the new estimate
+        rerate(d)
+        update_rates(d)
         write_report(d)
     cp = res["critical_path"]
     log(f"[timing] {part.name} -1: fmax {res['fmax_mhz']} MHz; critical path {cp['ns']} ns, {cp['levels']} logic "

@@ -130,7 +130,9 @@ def test_rtlsim_default_model_exact_and_as_planned(default_build):
     assert res["images"] == 20 and res["exact"] is True and res["mismatching_values"] == 0
     assert res["latency_cycles"] > res["cycles_per_frame"] > 0
     assert abs(res["cycles_per_frame"] / res["planned_cycles_per_frame"] - 1) <= 0.10, res
-    assert res["fps_at_100mhz"] == pytest.approx(100e6 / res["cycles_per_frame"], rel=1e-3)
+    assert res["clock_source"] == "requested, not analysed" and res["fmax_mhz"] is None  # no synth/timing yet
+    assert res["fps"] == pytest.approx(res["clock_mhz"] * 1e6 / res["cycles_per_frame"], rel=1e-3)
+    assert res["latency_us"] == pytest.approx(res["latency_cycles"] / res["clock_mhz"], abs=0.01)
     cs, samples = np.load(out / "csim.npz"), np.load(out / "samples.npz")
     assert res["accuracy"] == np.mean(cs["outputs"][:20].argmax(1) == samples["labels"][:20])
     report = (out / "report.md").read_text()  # rendered again with the simulation's results

@@ -88,10 +88,19 @@ def test_report_fills_in_rtl_results_and_escapes_names(default_build, tmp_path):
     rtlsim_section = md.split("## RTL simulation")[1].split("##")[0]
     assert "Not run: `python -m sqzfpga rtlsim --build" in rtlsim_section
     assert "Synthesis not run: `python -m sqzfpga synth --build" in md
+    # no timing estimate: frames/s at the requested clock, said so, and how to get an estimate
+    assert "MHz** (requested; clock not analysed: `python -m sqzfpga synth --build" in md
+    assert "cycles per frame (RTL plan)" in md
+    assert "batch-1 latency (first pixel in to last score out): not measured: `python -m sqzfpga rtlsim" in md
 
     (d / "rtlsim.json").write_text(json.dumps({
         "images": 20, "exact": True, "mismatching_values": 0, "accuracy": 0.95, "cycles_per_frame": 31400.0,
-        "latency_cycles": 60000, "fps_at_100mhz": 3184.7, "planned_cycles_per_frame": 31360}))
+        "latency_cycles": 60000, "requested_clock_mhz": 100.0, "clock_mhz": 100.0,
+        "clock_source": "requested, not analysed", "fmax_mhz": None, "fps": 3184.7, "latency_us": 600.0,
+        "planned_cycles_per_frame": 31360}))
+    (d / "rtl" / "timing.json").write_text(json.dumps({
+        "part": "xc7z020", "route_ns_per_net": 0.45, "fmax_mhz": 80.0, "stages": {},
+        "critical_path": {"stage": "l2_conv1", "ns": 12.5, "levels": 7, "start": "a.Q[0]", "end": "b.D[0]"}}))
     (d / "rtl" / "synth.json").write_text(json.dumps({
         "lut": 40000, "lut_as_memory": 5000, "ff": 50000, "bram36": 90.5, "ramb36": 80, "ramb18": 21, "dsp": 125,
         "part": "xc7z020", "fits": True, "synth_s": 100.0}))
@@ -101,3 +110,9 @@ def test_report_fills_in_rtl_results_and_escapes_names(default_build, tmp_path):
     assert "20 images back to back on Verilator: all outputs equal to the C simulation" in md
     assert "| LUT | 53,200 | 47,880 |" in md and "| 40,000 (75%) |" in md and "Synthesis not run" not in md
     assert "Yosys synth_xilinx (100.0 s): <b>fits</b>" in html
+    # an estimate below the requested clock: frames/s and latency at fmax, from the simulated cycles
+    assert "- clock used: **80.0 MHz** (the estimated fmax; 100 MHz requested); estimated fmax 80.0 MHz, critical " \
+        "path 12.5 ns in l2_conv1" in md
+    assert "**2,548 frames/s** at 80.0 MHz = 31,400.0 cycles per frame (RTL simulation)" in md  # 80e6 / 31400
+    assert "**750.0 us** at 80.0 MHz = 60,000 cycles (RTL simulation)" in md
+    assert "clock not analysed" not in md and "3,185 frames/s" not in md

@@ -1,6 +1,9 @@
 """Static timing estimate (sqzfpga/rtl/timing.py): hand-written netlists whose worst paths are computed
 by hand from the delay model, the chain of stages, a combinational loop rejected, the family check,
-and the `timing` command on one Yosys-synthesised conv stage (about 20 s, the rest well under 1 s)."""
+the `timing` command on one Yosys-synthesised conv stage (about 20 s); frames/s at min(requested
+clock, estimated fmax) (sqzfpga/rtl/rate.py): its three cases, and a conv + average-pool network built
+to the synth step (49-73 s on 2 cores under load 5-8: C and RTL simulation about 26 s, four stages
+through Yosys about 30 s, the timing pass under 1 s). The rest well under 1 s."""
 from __future__ import annotations
 
 import json
@@ -10,6 +13,7 @@ import pytest
 
 from conftest import assert_clean_error, run_cli
 from sqzfpga.errors import UserError
+from sqzfpga.rtl.rate import ESTIMATED, NOT_ANALYSED, REQUESTED_BELOW_FMAX, rate
 from sqzfpga.rtl.timing import (DELAYS_Z7_1 as D, ROUTE_NS as R, PathInfo, StageTiming, analyse, chain,
                                 delay_model)
 
@@ -153,3 +157,68 @@ def test_timing_command_without_rtl(tmp_path):
     (tmp_path / "build.json").write_text(json.dumps({"part": "xc7z020"}))
     assert_clean_error(run_cli("timing", "--build", tmp_path), "rtl/rtl.json", "python -m sqzfpga rtl")
     assert_clean_error(run_cli("timing", "--build", tmp_path / "nothing"), "not an sqzfpga build folder")
+
+
+def test_rate_is_at_the_lower_of_requested_clock_and_fmax():
+    slow = rate(1000, 2500, 200.0, {"fmax_mhz": 125.0})  # the estimate is below the request: fmax
+    assert (slow.clock_mhz, slow.clock_source, slow.fps, slow.latency_us) == (125.0, ESTIMATED, 125_000, 20.0)
+    fast = rate(1000, None, 100.0, {"fmax_mhz": 125.0})  # above it: the request, said so
+    assert (fast.clock_mhz, fast.clock_source, fast.fps, fast.latency_us) == (100.0, REQUESTED_BELOW_FMAX, 1e5, None)
+    blind = rate(1000, 2500, 200.0, None)  # nothing analysed: the request, marked
+    assert (blind.clock_mhz, blind.clock_source, blind.fmax_mhz) == (200.0, NOT_ANALYSED, None)
+    assert "clock not analysed" in blind.describe() and "clock not analysed" not in slow.describe()
+
+
+def _conv_gap_model(path):
+    """Raw pixels -> QuantConv2d 3x3/2 (10 channels) -> QuantReLU -> global average pool -> 10 scores: the
+    smallest network with a multiplier, four stages to synthesise."""
+    torch = pytest.importorskip("torch")
+    from brevitas.nn import QuantConv2d, QuantIdentity, QuantReLU
+    from brevitas.quant import (Int8BiasPerTensorFixedPointInternalScaling, Int8WeightPerTensorFixedPoint,
+                                Uint8ActPerTensorFixedPoint)
+    from test_user_models import calibrated, export
+
+    from sqzfpga.model.quant import RawPixelQuant
+
+    class Net(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.inp = QuantIdentity(act_quant=RawPixelQuant, return_quant_tensor=True)
+            self.conv = QuantConv2d(1, 10, 3, stride=2, weight_quant=Int8WeightPerTensorFixedPoint,
+                                    bias_quant=Int8BiasPerTensorFixedPointInternalScaling, return_quant_tensor=True)
+            self.relu = QuantReLU(act_quant=Uint8ActPerTensorFixedPoint)
+            self.gap = torch.nn.AdaptiveAvgPool2d(1)
+            self.out = QuantIdentity(act_quant=Uint8ActPerTensorFixedPoint)
+
+        def forward(self, x):
+            return self.out(self.gap(self.relu(self.conv(self.inp(x))))).view(x.size(0), -1)
+
+    return export(calibrated(Net), path)
+
+
+def test_build_to_synth_quotes_frames_per_second_at_the_estimated_clock(tmp_path):
+    """`build --stop-step synth --clock-mhz 250` (above what this RTL reaches): the synth step leaves
+    rtl/timing.json, and build.json, rtlsim.json and the report quote frames/s and batch-1 latency at the
+    estimated fmax, from the simulated cycles; `plan` says its clock was not analysed."""
+    out = tmp_path / "b"
+    proc = run_cli("build", "--model", _conv_gap_model(tmp_path / "net.onnx"), "--part", "xc7z020", "--out", out,
+                   "--images", 4, "--stop-step", "synth", "--clock-mhz", 250, "--json")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    summary = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert summary == json.loads((out / "build.json").read_text())
+    fmax = json.loads((out / "rtl" / "timing.json").read_text())["fmax_mhz"]
+    assert 20 <= fmax < 250, fmax
+    sim = json.loads((out / "rtlsim.json").read_text())
+    assert summary["clock_mhz"] == 250 and summary["fmax_mhz"] == fmax == sim["fmax_mhz"]
+    assert summary["clock_used_mhz"] == sim["clock_mhz"] == fmax and summary["clock_source"] == ESTIMATED
+    assert summary["fps_from"] == "rtlsim" and sim["requested_clock_mhz"] == 250
+    assert summary["fps"] == sim["fps"] == pytest.approx(fmax * 1e6 / sim["cycles_per_frame"], abs=0.1)
+    assert summary["latency_us"] == pytest.approx(sim["latency_cycles"] / fmax, abs=0.01)
+    assert summary["fps"] < 250e6 / sim["cycles_per_frame"]  # not at the requested (unanalysed) clock
+    md = (out / "report.md").read_text()
+    assert f"- clock used: **{fmax} MHz** (the estimated fmax; 250 MHz requested); estimated fmax {fmax} MHz" in md
+    assert f"**{summary['fps']:,.0f} frames/s** at {fmax} MHz" in md and "(RTL simulation)" in md
+    plan = run_cli("plan", "--build", out, "--json")
+    assert json.loads(plan.stdout.strip().splitlines()[-1])["clock_source"] == NOT_ANALYSED
+    assert "frames/s at 100 MHz (clock not analysed: run `synth` or `timing` for an estimate)" in plan.stderr
+    assert_clean_error(run_cli("rtlsim", "--build", out, "--clock-mhz", 0), "--clock-mhz 0", "positive clock")

@@ -176,6 +176,23 @@ def commands(summary: dict, facts: dict, rtlsim: dict | None, has_rtl: bool) -> 
     return cmd
 
 
+def speed(cycles: float, latency_cycles: int | None, cycles_from: str, clock_mhz: float, timing: dict | None,
+          unanalysed: str) -> dict:
+    """The report's frame rate (rtl.rate): frames/s and batch-1 latency at min(requested clock, fmax),
+    whose cycles they are, and a note on where the clock comes from (`unanalysed`: why there is no
+    estimate, or how to get one)."""
+    from sqzfpga.rtl.rate import ESTIMATED, NOT_ANALYSED, rate
+
+    r = rate(cycles, latency_cycles, clock_mhz, timing)
+    if r.clock_source == ESTIMATED:
+        note = f"the estimated fmax; {clock_mhz:g} MHz requested"
+    elif r.clock_source == NOT_ANALYSED:
+        note = f"requested; clock not analysed: {unanalysed}"
+    else:
+        note = "requested; the estimated fmax is above it"
+    return {**r.to_dict(), "cycles": cycles, "cycles_from": cycles_from, "note": note}
+
+
 def gather(build_dir: Path) -> dict:
     """Everything the report shows, from the files of the build folder."""
     from sqzfpga.hls.project import PROJECT
@@ -197,17 +214,23 @@ def gather(build_dir: Path) -> dict:
               "hls_fit": hls_fit, "part": part, "commands": cmd, "next_steps": facts["next_steps"]}
     if manifest is None:  # the HLS accelerator's figures only
         return {**common, "title": PROJECT, "input_bits": facts["model"]["input_bits"], "plan": None,
-                "layers": facts["layers"], "fps": clock * 1e6 / hls_fit["cycles_per_frame"],
+                "layers": facts["layers"], "timing": None,  # the HLS accelerator's timing is Vitis HLS's
+                "speed": speed(hls_fit["cycles_per_frame"], None, "HLS estimate, hls/fit.py", clock, None,
+                               "the timing estimate covers the generated RTL, not the HLS accelerator"),
                 "rtl_missing": f"the RTL backend failed: {summary['rtl_error']}" if summary.get("rtl_error") else
                 "rtl/ has not been generated"}
     plan = manifest["plan"]
     layers = with_rtl(facts["layers"], plan)
+    timing = _read(build_dir / "rtl" / "timing.json")
+    measured = (rtlsim["cycles_per_frame"], rtlsim["latency_cycles"], "RTL simulation") if rtlsim else \
+        (plan["cycles_per_frame"], None, "RTL plan")
     return {**common, "title": manifest["top"].replace("_top", ""), "input_bits": manifest["input"]["bits"],
             "plan": plan, "layers": layers, "bottleneck": next((l["layer"] for l in layers if l["bottleneck"]), None),
             "bottleneck_unit": plan["bottleneck"],
             "units": [dict(u, multipliers=multipliers(u), rom=rom(u)) for u in plan["units"]],
-            "fps": clock * 1e6 / plan["cycles_per_frame"], "fit": fit_rows(plan, synth, part.capacity()),
-            "timing": _read(build_dir / "rtl" / "timing.json"), "rtl_missing": None}
+            "speed": speed(*measured, clock, timing, f"`{cmd['synth']}` estimates fmax"),
+            "fit": fit_rows(plan, synth, part.capacity()),
+            "timing": timing, "rtl_missing": None}
 
 
 def figures(data: dict) -> dict[str, tuple[str, bytes]]:

@@ -12,10 +12,11 @@ from pathlib import Path
 
 import numpy as np
 
+from sqzfpga.atomic import atomic_path
 from sqzfpga.errors import UserError
 from sqzfpga import tools
+from sqzfpga.rtl.rate import rate, read_timing
 
-CLOCK_MHZ = 100.0
 TIME_FACTOR = 4  # simulated-time limit: this many times the planned cycles, plus the idle window
 SLOW_CYCLES_PER_S = 5000  # wall-clock limit: a tenth of the speed measured on the default network (55k cycles/s)
 WALL_BASE_S = 120  # plus this for start-up (Python, cocotb, loading the ROMs)
@@ -201,12 +202,12 @@ def cycle_figures(res: dict, frames: int) -> dict:
         ii = (t_out[1] - t_out[0]) / p
     else:
         ii = latency
-    return {"cycles_per_frame": round(ii, 1), "latency_cycles": round(latency),
-            "fps_at_100mhz": round(CLOCK_MHZ * 1e6 / ii, 1)}
+    return {"cycles_per_frame": round(ii, 1), "latency_cycles": round(latency)}
 
 
-def rtlsim(build_dir: Path, images: int = 20, log=print) -> dict:
-    """The `rtlsim` command: run `images` of the build's verification set through the RTL."""
+def rtlsim(build_dir: Path, images: int, clock_mhz: float, log=print) -> dict:
+    """The `rtlsim` command: run `images` of the build's verification set through the RTL; frames/s and
+    latency at min(clock_mhz, the timing estimate's fmax) where rtl/timing.json exists (rtl.rate)."""
     build_dir = Path(build_dir).resolve()
     rtl = build_dir / "rtl"
     if not (rtl / "rtl.json").exists():
@@ -232,17 +233,33 @@ def rtlsim(build_dir: Path, images: int = 20, log=print) -> dict:
     bad = int(np.sum(got != want.reshape(got.shape)))
     figs = cycle_figures(res, n)
     plan = manifest["plan"]
+    speed = rate(figs["cycles_per_frame"], figs["latency_cycles"], clock_mhz, read_timing(rtl))
     samples = np.load(build_dir / "samples.npz")
     labels = samples["labels"][:n] if "labels" in samples else None  # csim.npz holds the same images, in order
     summary = {"images": n, "exact": bad == 0, "mismatching_values": bad,
                "accuracy": None if labels is None else float(np.mean(got.argmax(1) == labels)), **figs,
+               **speed.to_dict(),
                "planned_cycles_per_frame": plan["cycles_per_frame"],
                "plan_error": round(figs["cycles_per_frame"] / plan["cycles_per_frame"] - 1, 4),
                "bottleneck": plan["bottleneck"], "compile_s": round(compile_s, 1), "sim_s": round(res["sim_s"], 1)}
     log(f"[rtlsim] {n} images: {'exact' if bad == 0 else f'{bad} values differ from the C simulation'}; "
         f"{figs['cycles_per_frame']} cycles/frame (planned {plan['cycles_per_frame']}), latency "
-        f"{figs['latency_cycles']} cycles, {figs['fps_at_100mhz']} frames/s at 100 MHz")
+        f"{figs['latency_cycles']} cycles; {speed.describe()}")
     return summary
+
+
+def rerate(build_dir: Path) -> dict | None:
+    """rtlsim.json's frames/s and latency again, at its requested clock, with the build's timing
+    estimate as it is now (`synth` and `timing` write one after the simulation); None without rtlsim.json."""
+    path = Path(build_dir) / "rtlsim.json"
+    if not path.exists():
+        return None
+    res = json.loads(path.read_text())
+    res.update(rate(res["cycles_per_frame"], res["latency_cycles"], res["requested_clock_mhz"],
+                    read_timing(Path(build_dir) / "rtl")).to_dict())
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(res, indent=1) + "\n")
+    return res
 
 
 def run_module(top: str, params: dict, rom_dir: Path, work: Path, beats_in: list[int], beats_out: list[int],
