@@ -247,10 +247,11 @@ module sqz_mac #(
         assign s_sum[j] = v_q;
       end else begin : g_packed
         logic signed [ACCW-1:0] lo, hi, lo_q, hi_q;
-        logic signed [SW-1:0] lo_sign;
+        logic signed [SW-1:0] lo_sign, hi_sum;
         assign lo_sign = $signed({{(SW - 1){1'b0}}, r[PACK_SHIFT-1]});
         assign lo = ACCW'($signed(r[PACK_SHIFT-1:0]));
-        assign hi = ACCW'((r >>> PACK_SHIFT) + lo_sign);  // signed operands only: >>> stays arithmetic
+        assign hi_sum = (r >>> PACK_SHIFT) + lo_sign;  // signed operands only: >>> stays arithmetic
+        assign hi = ACCW'(hi_sum);
         always_ff @(posedge clk) begin
           if (adv) begin
             lo_q <= seg ? (lo <<< PROD_SHIFT1) : (lo <<< PROD_SHIFT0);
