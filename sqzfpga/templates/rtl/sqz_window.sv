@@ -213,6 +213,7 @@ module sqz_window #(
   logic signed [DR_BITS-1:0] h_slim;
   logic signed [DR_BITS-1:0] d_row;        // row of the next input pixel minus the head window's last row
   logic d_pos, d_zero;                     // d_row > 0, d_row == 0
+  logic room;                              // d_row < h_slim: the next input pixel's slot is free (s_ready)
   logic arrived;                           // every input pixel of the head's window is in the buffer:
                                            // d_row > 0, or d_row == 0 and in_col > h_lc
   logic [COL_BITS-1:0] in_col;             // column of the next input pixel
@@ -228,6 +229,7 @@ module sqz_window #(
   logic [K_BITS-1:0] ks_new_m1, ks_m2;
   logic signed [DR_BITS-1:0] d_dlr, d_dlr1;
   logic pos_next, zero_next, col_gt_next;  // d_pos, d_zero and in_col > h_lc in the next cycle
+  logic signed [DR_BITS-1:0] d_row_next;
   logic [TXW-1:0] nxw, rxw;               // column words: the window A enters next; the first window
   logic [TYW-1:0] nyw, ryw;               // row words
   logic [K*LB_ADDR_BITS-1:0] ny_base, first_ybase;  // row address parts of the next window, of the first
@@ -271,7 +273,7 @@ module sqz_window #(
   assign stall = m_valid && !m_ready;
   assign issue = h_valid && arrived && !stall;
   assign take = issue || !h_valid;  // H loads A's step (and A advances) on an issue, and to fill H after reset
-  assign s_ready = !rst && !writing && (d_row < h_slim);
+  assign s_ready = !rst && !writing && room;
   assign accept = s_valid && s_ready;
   // a pixel has arrived (counts for the window) once its last chunk is written
   assign chunk_we = (CHUNKS == 1) ? accept : writing;
@@ -281,10 +283,10 @@ module sqz_window #(
   // next-cycle flags of the arrival test, from register-only candidates chosen by the late issue and input
   always_comb begin
     case ({issue && h_pix, row_stored})
-      2'b00: begin pos_next = d_pos; zero_next = d_zero; end
-      2'b01: begin pos_next = !d_row[DR_BITS-1]; zero_next = d_row == '1; end
-      2'b10: begin pos_next = !d_dlr[DR_BITS-1] && d_dlr != '0; zero_next = d_dlr == '0; end
-      default: begin pos_next = !d_dlr1[DR_BITS-1] && d_dlr1 != '0; zero_next = d_dlr1 == '0; end
+      2'b00: begin d_row_next = d_row; pos_next = d_pos; zero_next = d_zero; end
+      2'b01: begin d_row_next = d_row + 1'b1; pos_next = !d_row[DR_BITS-1]; zero_next = d_row == '1; end
+      2'b10: begin d_row_next = d_dlr; pos_next = !d_dlr[DR_BITS-1] && d_dlr != '0; zero_next = d_dlr == '0; end
+      default: begin d_row_next = d_dlr1; pos_next = !d_dlr1[DR_BITS-1] && d_dlr1 != '0; zero_next = d_dlr1 == '0; end
     endcase
     // in_col > h_lc next: in_col + 1 > lc is in_col >= lc; 0 > lc is lc < 0
     if (take) col_gt_next = px_stored ? (row_stored ? a_lc[LC_BITS-1] : $signed({1'b0, in_col}) >= a_lc)
@@ -312,7 +314,8 @@ module sqz_window #(
   always_ff @(posedge clk) begin
     if (rst) begin
       wr_addr <= '0; writing <= 1'b0; wr_chunk <= '0; in_col <= '0;
-      d_row <= -DR_BITS'(LR0); d_pos <= LR0 < 0; d_zero <= LR0 == 0; arrived <= LR0 < 0 || (LR0 == 0 && rxw[TXW-1]);
+      d_row <= -DR_BITS'(LR0); room <= -DR_BITS'(LR0) < $signed(ryw[TY_SLIM +: DR_BITS]);
+      d_pos <= LR0 < 0; d_zero <= LR0 == 0; arrived <= LR0 < 0 || (LR0 == 0 && rxw[TXW-1]);
       h_lc <= rxw[TXW-1 -: LC_BITS]; h_slim <= ryw[TY_SLIM +: DR_BITS];
       h_valid <= 1'b0; m_valid <= 1'b0;
       a_ci <= '0; a_kx <= '0; a_ky <= '0; a_co <= '0; a_mco <= '0; a_seg <= 1'b0; a_step <= '0;
@@ -338,12 +341,8 @@ module sqz_window #(
       end
       if (px_stored) in_col <= row_stored ? '0 : in_col + 1'b1;
       // + 1 per stored row, - a_dlr when the head's window ends: the sums from registers, the choice late
-      case ({issue && h_pix, row_stored})
-        2'b00: ;
-        2'b01: d_row <= d_row + 1'b1;
-        2'b10: d_row <= d_dlr;
-        default: d_row <= d_dlr1;
-      endcase
+      d_row <= d_row_next;
+      room <= d_row_next < (take ? a_slim : h_slim);
       d_pos <= pos_next;
       d_zero <= zero_next;
       arrived <= pos_next || (zero_next && col_gt_next);
