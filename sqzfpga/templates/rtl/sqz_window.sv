@@ -150,8 +150,10 @@ module sqz_window #(
   // is taken while d_row is below it), per window row its slot relative to the frame's base slot,
   // per row outside the image} ----
   localparam int TXW = LC_BITS + K * LB_ADDR_BITS + K;
-  localparam int TYW = 3 * DR_BITS + K * SLOT_BITS + K;
-  localparam int TY_SLIM = K + K * SLOT_BITS, TY_DLR = TY_SLIM + DR_BITS, TY_DLR1 = TY_DLR + DR_BITS;  // row word fields
+  localparam int TYW = 6 * DR_BITS + K * SLOT_BITS + K;
+  // row word fields: slim, slim - 1, dlr, dlr - 1, slim + dlr, slim + dlr - 1
+  localparam int TY_SLIM = K + K * SLOT_BITS, TY_SLIM1 = TY_SLIM + DR_BITS, TY_DLR = TY_SLIM1 + DR_BITS,
+                 TY_DLR1 = TY_DLR + DR_BITS, TY_SD = TY_DLR1 + DR_BITS, TY_SD1 = TY_SD + DR_BITS;
   logic [TXW-1:0] tx_word [OW];
   logic [TYW-1:0] ty_word [OH];
   logic [LB_ADDR_BITS-1:0] slot_base [R];  // slot * W * CHUNKS
@@ -174,7 +176,9 @@ module sqz_window #(
       localparam int NLR = (NWY + K - 1 > H - 1) ? H - 1 : NWY + K - 1;
       localparam int NFR = (NWY < 0) ? 0 : NWY;
       localparam int DLR = NLR - LR + ((gi == OH - 1) ? H : 0);
-      assign ty_word[gi][TYW-1 -: 3 * DR_BITS] = {DR_BITS'(DLR - 1), DR_BITS'(DLR), DR_BITS'(NFR - NLR + R)};
+      localparam int SLIM = NFR - NLR + R;
+      assign ty_word[gi][TYW-1 -: 6 * DR_BITS] = {DR_BITS'(SLIM + DLR - 1), DR_BITS'(SLIM + DLR), DR_BITS'(DLR - 1),
+                                                  DR_BITS'(DLR), DR_BITS'(SLIM - 1), DR_BITS'(SLIM)};
       for (gk = 0; gk < K; gk++) begin : g_k
         localparam int Y = NWY + gk;
         assign ty_word[gi][K + gk * SLOT_BITS +: SLOT_BITS] = SLOT_BITS'(Y);  // Y mod R (R a power of two)
@@ -194,6 +198,9 @@ module sqz_window #(
   logic [MCO_BITS-1:0] a_mco;              // output chunk counted over both segments (m_co)
   logic a_seg, a_ci_first;
   logic a_ci_last, a_kx_last, a_ky_last, a_co_last, a_pix;  // A's counters at their last values; A ends its output pixel
+  logic w_kx, w_ky, w_co, a_pixrow;        // products of those (kept as registers: each enable is take and one
+                                           // register): the tap column, the tap row, the output chunk wrap; the
+                                           // pixel ends its output row
   logic [STEP_BITS-1:0] a_step;
   logic [OX_BITS-1:0] a_ox;
   logic [OY_BITS-1:0] a_oy;
@@ -203,33 +210,37 @@ module sqz_window #(
   logic [K*LB_ADDR_BITS-1:0] a_xbase, a_ybase;  // ... their address parts
   logic signed [LC_BITS-1:0] a_lc;         // ... its last image column
   logic signed [DR_BITS-1:0] a_slim, a_dlr;  // ... its input limit, its last row minus the previous window's
-  logic signed [DR_BITS-1:0] a_dlr1;       // ... a_dlr - 1
+  logic signed [DR_BITS-1:0] a_slim1, a_dlr1, a_sd, a_sd1;  // ... a_slim - 1, a_dlr - 1, a_slim + a_dlr (- 1)
   // ---- H: the head step (issued next) and its window ----
   logic h_valid, h_pad, h_first, h_last, h_seg, h_pix;
   logic [LB_ADDR_BITS-1:0] h_addr;
   logic [15:0] h_co;
   logic [STEP_BITS-1:0] h_step;
   logic signed [LC_BITS-1:0] h_lc;
-  logic signed [DR_BITS-1:0] h_slim;
+  logic signed [DR_BITS-1:0] h_slim1;      // its input limit - 1
   logic signed [DR_BITS-1:0] d_row;        // row of the next input pixel minus the head window's last row
   logic d_pos, d_zero;                     // d_row > 0, d_row == 0
-  logic room;                              // d_row < h_slim: the next input pixel's slot is free (s_ready)
+  logic room;                              // d_row < input limit: the next input pixel's slot is free (s_ready)
   logic arrived;                           // every input pixel of the head's window is in the buffer:
                                            // d_row > 0, or d_row == 0 and in_col > h_lc
   logic [COL_BITS-1:0] in_col;             // column of the next input pixel
+  logic in_col_last;                       // in_col == W - 1
   // ---- input side ----
-  logic writing, chunk_we, px_stored, row_stored;  // chunked write of the accepted pixel: busy, a chunk now, its last chunk; the row's last pixel
+  logic writing, chunk_we;                 // chunked write of the accepted pixel: busy, a chunk now
+  (* keep *) logic px_stored, row_stored;  // a pixel (its last chunk) is written now; the row's last pixel
   logic [CHUNK_BITS-1:0] wr_chunk;         // chunk being written
+  logic wr_last;                           // wr_chunk == CHUNKS - 1
   logic [C*IB-1:0] held_px;                // the accepted pixel, held (load enable only) while written
   logic [CHUNK_W-1:0] held_chunk [CHUNKS]; // ... viewed as chunks: the write data is one array read
   logic [LB_ADDR_BITS-1:0] wr_addr;
 
   // ---- A's successor and the step it describes ----
-  logic w_ci, w_kx, w_ky, w_co, new_seg;
+  logic w_ci, new_seg;
+  logic n_ci_last, n_kx_last, n_ky_last, n_co_last, n_pix, n_ox_last;  // A's flags after it advances
   logic [K_BITS-1:0] ks_new_m1, ks_m2;
   logic signed [DR_BITS-1:0] d_dlr, d_dlr1;
-  logic pos_next, zero_next, col_gt_next;  // d_pos, d_zero and in_col > h_lc in the next cycle
-  logic signed [DR_BITS-1:0] d_row_next;
+  (* keep *) logic [1:0] n_pos, n_zero, n_room, n_arr;  // d_pos, d_zero, room, arrived next, if issue is 0 / 1
+  logic signed [DR_BITS-1:0] n_drow [2];   // d_row next, if issue is 0 / 1
   logic [TXW-1:0] nxw, rxw;               // column words: the window A enters next; the first window
   logic [TYW-1:0] nyw, ryw;               // row words
   logic [K*LB_ADDR_BITS-1:0] ny_base, first_ybase;  // row address parts of the next window, of the first
@@ -237,13 +248,19 @@ module sqz_window #(
   logic tap_pad;
   logic [LB_ADDR_BITS-1:0] tap_ybase, tap_xbase, tap_addr;
   always_comb begin
-    w_ci = a_ci_last;            // the input chunk wraps
-    w_kx = w_ci && a_kx_last;    // ... and the tap column
-    w_ky = w_kx && a_ky_last;    // ... and the tap row
-    w_co = w_ky && a_co_last;    // ... and the output chunk: the segment ends (the pixel, in its last segment)
+    w_ci = a_ci_last;            // the input chunk wraps (w_kx, w_ky, w_co: and the tap column, row, the
+                                 // output chunk: the segment ends, the pixel in its last segment)
     new_seg = w_co ? (NSEG > 1 && !a_seg) : a_seg;  // A's segment after it advances
     ks_m2 = (NSEG > 1 && a_seg) ? K_BITS'(KS1 - 2) : K_BITS'(KS0 - 2);        // taps per side - 2, now
     ks_new_m1 = (NSEG > 1 && new_seg) ? K_BITS'(KS1 - 1) : K_BITS'(KS0 - 1);  // ... - 1, after A advances
+    n_ci_last = w_ci ? IN_CHUNKS == 1 : a_ci == CI_BITS'(IN_CHUNKS - 2);
+    n_kx_last = w_ci ? (a_kx_last ? ks_new_m1 == '0 : a_kx == ks_m2) : a_kx_last;
+    n_ky_last = w_kx ? (a_ky_last ? ks_new_m1 == '0 : a_ky == ks_m2) : a_ky_last;
+    n_co_last = !w_ky ? a_co_last
+                      : a_co_last ? ((NSEG > 1 && !a_seg) ? NCO1 : NCO0) == 1
+                                  : a_co == CO_BITS'(((NSEG > 1 && a_seg) ? NCO1 : NCO0) - 2);
+    n_pix = a_pix ? NSTEP == 1 : a_step == STEP_BITS'(NSTEP - 2);
+    n_ox_last = !a_pix ? a_ox_last : a_ox_last ? OW == 1 : a_ox == OX_BITS'(OW - 2);
     d_dlr = d_row - a_dlr;
     d_dlr1 = d_row - a_dlr1;
     // the tap: window row ky + OFF, column kx + OFF (one-hot selects of A's window values)
@@ -269,30 +286,50 @@ module sqz_window #(
   assign ryw = ty_word[OH - 1];
 
   // ---- issue ----
-  logic stall, issue, take, accept;
-  assign stall = m_valid && !m_ready;
-  assign issue = h_valid && arrived && !stall;
-  assign take = issue || !h_valid;  // H loads A's step (and A advances) on an issue, and to fill H after reset
+  // issue: H's step goes out; take: H loads A's step and A advances (on an issue, and to fill H after
+  // reset); go: the output register loads (no stall); t_*: take and A's wrap flags, the enables
+  logic issue, take, go, accept, t_ci, t_kx, t_ky, t_co, t_pix, t_row;
+  sqz_window_take #(.N(6)) enables (
+      .h_valid, .arrived, .m_valid, .m_ready, .cond({a_pixrow, a_pix, w_co, w_ky, w_kx, w_ci}), .issue, .take, .go,
+      .take_if({t_row, t_pix, t_co, t_ky, t_kx, t_ci}));
   assign s_ready = !rst && !writing && room;
   assign accept = s_valid && s_ready;
   // a pixel has arrived (counts for the window) once its last chunk is written
   assign chunk_we = (CHUNKS == 1) ? accept : writing;
-  assign px_stored = (CHUNKS == 1) ? accept : (writing && wr_chunk == CHUNK_BITS'(CHUNKS - 1));
-  assign row_stored = px_stored && in_col == COL_BITS'(W - 1);
+  assign px_stored = (CHUNKS == 1) ? accept : (writing && wr_last);
+  assign row_stored = px_stored && in_col_last;
 
-  // next-cycle flags of the arrival test, from register-only candidates chosen by the late issue and input
+  // next-cycle d_row and flags, from register-only candidates; computed for issue = 0 and 1 (kept
+  // apart from the issue logic: the late issue then picks them with one gate)
   always_comb begin
-    case ({issue && h_pix, row_stored})
-      2'b00: begin d_row_next = d_row; pos_next = d_pos; zero_next = d_zero; end
-      2'b01: begin d_row_next = d_row + 1'b1; pos_next = !d_row[DR_BITS-1]; zero_next = d_row == '1; end
-      2'b10: begin d_row_next = d_dlr; pos_next = !d_dlr[DR_BITS-1] && d_dlr != '0; zero_next = d_dlr == '0; end
-      default: begin d_row_next = d_dlr1; pos_next = !d_dlr1[DR_BITS-1] && d_dlr1 != '0; zero_next = d_dlr1 == '0; end
-    endcase
-    // in_col > h_lc next: in_col + 1 > lc is in_col >= lc; 0 > lc is lc < 0
-    if (take) col_gt_next = px_stored ? (row_stored ? a_lc[LC_BITS-1] : $signed({1'b0, in_col}) >= a_lc)
-                                      : $signed({1'b0, in_col}) > a_lc;
-    else col_gt_next = px_stored ? (row_stored ? h_lc[LC_BITS-1] : $signed({1'b0, in_col}) >= h_lc)
-                                 : $signed({1'b0, in_col}) > h_lc;
+    for (int iss = 0; iss < 2; iss++) begin
+      logic tk, adv, colgt;
+      logic signed [LC_BITS-1:0] lc;
+      tk = (iss == 1) || !h_valid;   // take
+      adv = (iss == 1) && h_pix;     // the head's window ends
+      case ({adv, row_stored})
+        2'b00: begin
+          n_drow[iss] = d_row; n_pos[iss] = d_pos; n_zero[iss] = d_zero;
+          n_room[iss] = tk ? d_row < a_slim : room;
+        end
+        2'b01: begin
+          n_drow[iss] = d_row + 1'b1; n_pos[iss] = !d_row[DR_BITS-1]; n_zero[iss] = d_row == '1;
+          n_room[iss] = d_row < (tk ? a_slim1 : h_slim1);
+        end
+        2'b10: begin
+          n_drow[iss] = d_dlr; n_pos[iss] = d_row > a_dlr; n_zero[iss] = d_row == a_dlr;
+          n_room[iss] = d_row < a_sd;
+        end
+        default: begin
+          n_drow[iss] = d_dlr1; n_pos[iss] = d_row > a_dlr1; n_zero[iss] = d_row == a_dlr1;
+          n_room[iss] = d_row < a_sd1;
+        end
+      endcase
+      // in_col > h_lc next: in_col + 1 > lc is in_col >= lc; 0 > lc is lc < 0
+      lc = tk ? a_lc : h_lc;
+      colgt = px_stored ? (row_stored ? lc[LC_BITS-1] : $signed({1'b0, in_col}) >= lc) : $signed({1'b0, in_col}) > lc;
+      n_arr[iss] = n_pos[iss] || (n_zero[iss] && colgt);
+    end
   end
 
   // ---- line buffer (chunked) and payload ROM, read synchronously on issue at H's registered addresses ----
@@ -313,19 +350,22 @@ module sqz_window #(
 
   always_ff @(posedge clk) begin
     if (rst) begin
-      wr_addr <= '0; writing <= 1'b0; wr_chunk <= '0; in_col <= '0;
+      wr_addr <= '0; writing <= 1'b0; wr_chunk <= '0; in_col <= '0; in_col_last <= W == 1;
       d_row <= -DR_BITS'(LR0); room <= -DR_BITS'(LR0) < $signed(ryw[TY_SLIM +: DR_BITS]);
       d_pos <= LR0 < 0; d_zero <= LR0 == 0; arrived <= LR0 < 0 || (LR0 == 0 && rxw[TXW-1]);
-      h_lc <= rxw[TXW-1 -: LC_BITS]; h_slim <= ryw[TY_SLIM +: DR_BITS];
+      h_lc <= rxw[TXW-1 -: LC_BITS]; h_slim1 <= ryw[TY_SLIM1 +: DR_BITS];
       h_valid <= 1'b0; m_valid <= 1'b0;
       a_ci <= '0; a_kx <= '0; a_ky <= '0; a_co <= '0; a_mco <= '0; a_seg <= 1'b0; a_step <= '0;
       a_ci_first <= 1'b1; a_ci_last <= IN_CHUNKS == 1; a_co_last <= NCO0 == 1; a_pix <= NSTEP == 1;
       a_kx_last <= KS0 == 1; a_ky_last <= KS0 == 1;
+      w_kx <= IN_CHUNKS == 1 && KS0 == 1; w_ky <= IN_CHUNKS == 1 && KS0 == 1; w_co <= IN_CHUNKS == 1 && KS0 == 1 && NCO0 == 1;
+      a_pixrow <= NSTEP == 1 && OW == 1;
       a_ox <= '0; a_oy <= '0; a_ox_last <= OW == 1; a_oy_last <= OH == 1; a_bslot <= '0;
       // the first window: the tables' entries after the last window
       a_xpad <= rxw[K-1:0]; a_xbase <= rxw[K +: K * LB_ADDR_BITS]; a_lc <= rxw[TXW-1 -: LC_BITS];
       a_ypad <= ryw[K-1:0]; a_ybase <= first_ybase; a_slim <= ryw[TY_SLIM +: DR_BITS];
-      a_dlr <= '0; a_dlr1 <= -DR_BITS'(1);
+      a_dlr <= '0; a_dlr1 <= -DR_BITS'(1); a_slim1 <= ryw[TY_SLIM1 +: DR_BITS];
+      a_sd <= ryw[TY_SLIM +: DR_BITS]; a_sd1 <= ryw[TY_SLIM1 +: DR_BITS];
     end else begin
       // input side
       if (chunk_we) wr_addr <= (wr_addr == LB_ADDR_BITS'(LB_DEPTH - 1)) ? '0 : wr_addr + 1'b1;
@@ -334,20 +374,25 @@ module sqz_window #(
         if (accept) begin
           writing <= 1'b1;
           wr_chunk <= '0;
+          wr_last <= 1'b0;
         end else if (writing) begin
           wr_chunk <= wr_chunk + 1'b1;
-          if (wr_chunk == CHUNK_BITS'(CHUNKS - 1)) writing <= 1'b0;
+          wr_last <= wr_chunk == CHUNK_BITS'(CHUNKS - 2);
+          if (wr_last) writing <= 1'b0;
         end
       end
-      if (px_stored) in_col <= row_stored ? '0 : in_col + 1'b1;
+      if (px_stored) begin
+        in_col <= row_stored ? '0 : in_col + 1'b1;
+        in_col_last <= row_stored ? W == 1 : in_col == COL_BITS'(W - 2);
+      end
       // + 1 per stored row, - a_dlr when the head's window ends: the sums from registers, the choice late
-      d_row <= d_row_next;
-      room <= d_row_next < (take ? a_slim : h_slim);
-      d_pos <= pos_next;
-      d_zero <= zero_next;
-      arrived <= pos_next || (zero_next && col_gt_next);
+      d_row <= n_drow[issue];
+      room <= n_room[issue];
+      d_pos <= n_pos[issue];
+      d_zero <= n_zero[issue];
+      arrived <= n_arr[issue];
       // output side
-      if (!stall) begin
+      if (go) begin
         m_valid <= issue;
         m_pad <= h_pad;
         m_co <= h_co;
@@ -367,42 +412,67 @@ module sqz_window #(
         h_step <= a_step;
         h_pix <= a_pix;
         h_lc <= a_lc;
-        h_slim <= a_slim;
+        h_slim1 <= a_slim1;
         // A advances
         a_step <= a_pix ? '0 : a_step + 1'b1;
         a_ci <= w_ci ? '0 : a_ci + 1'b1;
         a_ci_first <= w_ci;
-        a_ci_last <= w_ci ? IN_CHUNKS == 1 : a_ci == CI_BITS'(IN_CHUNKS - 2);
-        a_pix <= a_pix ? NSTEP == 1 : a_step == STEP_BITS'(NSTEP - 2);
-        if (w_ci) begin
-          a_kx <= a_kx_last ? '0 : a_kx + 1'b1;
-          a_kx_last <= a_kx_last ? ks_new_m1 == '0 : a_kx == ks_m2;
-        end
-        if (w_kx) begin
-          a_ky <= a_ky_last ? '0 : a_ky + 1'b1;
-          a_ky_last <= a_ky_last ? ks_new_m1 == '0 : a_ky == ks_m2;
-        end
-        if (w_ky) begin
-          a_co <= a_co_last ? '0 : a_co + 1'b1;
-          a_co_last <= a_co_last ? ((NSEG > 1 && !a_seg) ? NCO1 : NCO0) == 1
-                                 : a_co == CO_BITS'(((NSEG > 1 && a_seg) ? NCO1 : NCO0) - 2);
-          a_mco <= a_pix ? '0 : a_mco + 1'b1;
-        end
-        if (w_co) a_seg <= (NSEG > 1) ? !a_seg : 1'b0;
-        if (a_pix) begin  // A enters the next window
-          a_ox <= a_ox_last ? '0 : a_ox + 1'b1;
-          a_ox_last <= a_ox_last ? OW == 1 : a_ox == OX_BITS'(OW - 2);
-          a_xpad <= nxw[K-1:0]; a_xbase <= nxw[K +: K * LB_ADDR_BITS]; a_lc <= nxw[TXW-1 -: LC_BITS];
-          a_dlr <= a_ox_last ? nyw[TY_DLR +: DR_BITS] : '0;
-          a_dlr1 <= a_ox_last ? nyw[TY_DLR1 +: DR_BITS] : -DR_BITS'(1);
-          if (a_ox_last) begin
-            a_oy <= a_oy_last ? '0 : a_oy + 1'b1;
-            a_oy_last <= a_oy_last ? OH == 1 : a_oy == OY_BITS'(OH - 2);
-            a_bslot <= nbslot;
-            a_ypad <= nyw[K-1:0]; a_ybase <= ny_base; a_slim <= nyw[TY_SLIM +: DR_BITS];
-          end
-        end
+        a_ci_last <= n_ci_last;
+        a_kx_last <= n_kx_last;
+        a_ky_last <= n_ky_last;
+        a_co_last <= n_co_last;
+        a_pix <= n_pix;
+        w_kx <= n_ci_last && n_kx_last;
+        w_ky <= n_ci_last && n_kx_last && n_ky_last;
+        w_co <= n_ci_last && n_kx_last && n_ky_last && n_co_last;
+        a_pixrow <= n_pix && n_ox_last;
+      end
+      if (t_ci) a_kx <= a_kx_last ? '0 : a_kx + 1'b1;
+      if (t_kx) a_ky <= a_ky_last ? '0 : a_ky + 1'b1;
+      if (t_ky) begin
+        a_co <= a_co_last ? '0 : a_co + 1'b1;
+        a_mco <= a_pix ? '0 : a_mco + 1'b1;
+      end
+      if (t_co) a_seg <= (NSEG > 1) ? !a_seg : 1'b0;
+      if (t_pix) begin  // A enters the next window
+        a_ox <= a_ox_last ? '0 : a_ox + 1'b1;
+        a_ox_last <= n_ox_last;
+        a_xpad <= nxw[K-1:0]; a_xbase <= nxw[K +: K * LB_ADDR_BITS]; a_lc <= nxw[TXW-1 -: LC_BITS];
+        a_dlr <= a_ox_last ? nyw[TY_DLR +: DR_BITS] : '0;
+        a_dlr1 <= a_ox_last ? nyw[TY_DLR1 +: DR_BITS] : -DR_BITS'(1);
+        a_sd <= a_ox_last ? nyw[TY_SD +: DR_BITS] : a_slim;
+        a_sd1 <= a_ox_last ? nyw[TY_SD1 +: DR_BITS] : a_slim1;
+      end
+      if (t_row) begin  // ... in the next output row
+        a_oy <= a_oy_last ? '0 : a_oy + 1'b1;
+        a_oy_last <= a_oy_last ? OH == 1 : a_oy == OY_BITS'(OH - 2);
+        a_bslot <= nbslot;
+        a_ypad <= nyw[K-1:0]; a_ybase <= ny_base; a_slim <= nyw[TY_SLIM +: DR_BITS];
+        a_slim1 <= nyw[TY_SLIM1 +: DR_BITS];
       end
     end
   end
+endmodule
+
+// The handshake enables of sqz_window, a module of its own: synthesis maps each output as one gate
+// after m_ready (the late input, from the consumer's stall logic) instead of merging it into deeper
+// logic of the window.
+module sqz_window_take #(
+    // conditions (each enable is take and one of them)
+    parameter int N = 1
+) (
+    input  logic         h_valid,
+    input  logic         arrived,
+    input  logic         m_valid,
+    input  logic         m_ready,
+    input  logic [N-1:0] cond,
+    output logic         issue,
+    output logic         take,
+    output logic         go,
+    output logic [N-1:0] take_if
+);
+  assign go = !m_valid || m_ready;
+  assign issue = h_valid && arrived && go;
+  assign take = !h_valid || (arrived && go);
+  assign take_if = {N{take}} & cond;
 endmodule
