@@ -15,7 +15,7 @@
 // chunks per tap: for a conv NSEG = 1, KS0 = K; a Fire expand has the 1x1 expand (KS 1) and the
 // 3x3 expand (KS 3) as two segments of one scheduler. Steps issue one per cycle.
 module sqz_window #(
-    // input image height in pixels (H + R + K < 32768: coordinates are 16-bit signed)
+    // input image height in pixels (H + R + K < 32768)
     parameter int H = 8,
     // input image width in pixels (W + K < 32768)
     parameter int W = 8,
@@ -84,7 +84,7 @@ module sqz_window #(
     $error("Error: H, W, C, IB, K, S, OH, OW and PW must be at least 1, PT and PL at least 0");
   end
   if (H + R + K > 32767 || W + K > 32767) begin : g_check2
-    $error("Error: image %0d x %0d too large: H + R + K and W + K must stay below 32768 (16-bit signed coordinates)",
+    $error("Error: image %0d x %0d too large: H + R + K and W + K must stay below 32768",
            H, W);
   end
   if (R < 2 || (R & (R - 1)) != 0 || R < K) begin : g_check3
@@ -131,24 +131,27 @@ module sqz_window #(
   localparam int DR_BITS = $clog2(H + K + R + PT + S + 2) + 2;       // signed row distances
   localparam int LC_BITS = COL_BITS + 1;                             // signed column, -1 .. W - 1
 
-  // Timing structure: no coordinate arithmetic between a register and the issue decision or the
-  // line-buffer address. The step sequence runs in two registered places: A (ahead) is the step
-  // after the head H, the step issued next. On each issue, H loads the step A describes (its
-  // buffer address, pad flag, first/last flags, payload address) and A advances; A's per-window
-  // values (pad flags, column and row addresses of its window's taps, its last column, ...) load on
-  // entering a window from constant tables indexed by the window's column or row, built at
-  // elaboration. Whether the head's window has arrived compares d_row, the input row minus the
-  // window's last row (updated by +1 per stored row and -delta per window), and the input column
-  // with the window's last column. An extra cycle after reset fills H; cycles are otherwise those of
-  // the plain counter schedule (issue on the same cycles, same outputs).
+  // Timing structure (150 MHz class on Zynq-7000 -1): no coordinate arithmetic between a register
+  // and the issue decision or the line-buffer address. The step sequence runs in two registered
+  // places: H (head) is the step issued next, A (ahead) the step after it. On each issue H loads
+  // the step A describes (its buffer address, pad flag, first/last flags, payload address) and A
+  // advances; A's per-window values (pad flags, column and row address parts of its window's
+  // taps, last column, input limit, ...) load on entering a window from constant tables indexed by
+  // the window's output column or row, built at elaboration. Whether the head's window has arrived
+  // is a register: d_row (input row minus the window's last row, +1 per stored row, -delta per
+  // window) against zero, and the input column against the window's last column, computed for the
+  // next cycle from register-only candidates that the late issue picks. The free-slot test behind
+  // s_ready is registered the same way, and the counters' wrap flags are registers, so each enable
+  // is take and one register, one gate after m_ready (sqz_window_take). One extra cycle after
+  // reset fills H; otherwise steps issue on the same cycles as a plain counter schedule would.
 
   // ---- constant tables, indexed by a window's output column (row); each entry describes the window
   // after it (the first one after the last), the window A enters next. Arrays read by the index
   // (a balanced multiplexer), as words: columns {last image column (-1: none), per window column
-  // its column * CHUNKS (0 outside the image), per column outside the image}; rows {its last row -
-  // this window's (+ H into the next frame) - 1, the same, first row it needs - last row + R (input
-  // is taken while d_row is below it), per window row its slot relative to the frame's base slot,
-  // per row outside the image} ----
+  // its column * CHUNKS (0 outside the image), per column outside the image}; rows {the fields
+  // below, per window row its slot relative to the frame's base slot, per row outside the image}:
+  // slim = first row it needs - its last row + R (input is taken while d_row < slim), dlr = its
+  // last row - this window's (+ H into the next frame), and the sums the tests use ----
   localparam int TXW = LC_BITS + K * LB_ADDR_BITS + K;
   localparam int TYW = 6 * DR_BITS + K * SLOT_BITS + K;
   // row word fields: slim, slim - 1, dlr, dlr - 1, slim + dlr, slim + dlr - 1
