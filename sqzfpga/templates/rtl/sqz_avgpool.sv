@@ -43,6 +43,19 @@ module sqz_avgpool #(
   localparam int DW = (DEN > 1) ? $clog2(DEN) : 1;                       // remainder bits (rem < DEN)
   localparam int CHB = (CHUNKS > 1) ? $clog2(CHUNKS) : 1;                      // chunk-number bits
   localparam int NS = NUMW + 3;  // stages: sums done, numerator loaded, NUMW quotient bits, rounded
+  // Rounding and saturation without a long chain in the last stage (as sqz_gap.sv): round up is found
+  // with the last quotient bit, and the saturation tests compare the quotient q (below 2^NUMW) with
+  // bounds adjusted for round up and the sign, clamped to -1 .. 2^NUMW, at NUMW + 2 bits.
+  localparam int CW = NUMW + 2;
+  localparam longint QLIM = 64'sd1 <<< ((NUMW < 40) ? NUMW : 40);
+  function automatic logic signed [CW-1:0] bound(input longint t);  // t clamped to -1 .. QLIM
+    bound = CW'((t > QLIM) ? QLIM : ((t < -1) ? -64'sd1 : t));
+  endfunction
+  // value = (neg ? -1 : 1) * (q + rup): above OMAX (hi) or below OMIN (lo), as q against constants
+  localparam logic signed [CW-1:0] P_HI0 = bound(64'(OMAX)), P_HI1 = bound(64'(OMAX) - 1);        // q + rup > OMAX
+  localparam logic signed [CW-1:0] P_LO0 = bound(64'(OMIN)), P_LO1 = bound(64'(OMIN) - 1);        // q + rup < OMIN
+  localparam logic signed [CW-1:0] N_HI0 = bound(-64'(OMAX)), N_HI1 = bound(-64'(OMAX) - 1);  // q + rup < -OMAX
+  localparam logic signed [CW-1:0] N_LO0 = bound(-64'(OMIN)), N_LO1 = bound(-64'(OMIN) - 1);  // q + rup > -OMIN
 
   // ---- elaboration checks: what the schedule and the divider rely on (Verilator and Yosys both
   // stop on them; rtl/synth.py sets every parameter in one chparam, so Yosys sees only whole sets) ----
@@ -116,12 +129,15 @@ module sqz_avgpool #(
       logic [(NUMW+1)*NUMW-1:0] quo;             // quotient bits found so far
       logic [(NUMW+1)*DW-1:0] rem;               // partial remainder (< DEN)
       logic [NUMW:0] neg;                        // the sum was negative
+      logic rup;                                 // the quotient rounds up (half to even), with the last bit
       always_ff @(posedge clk) begin
         if (adv) begin
           logic signed [NUMW-1:0] v;
-          logic [DW:0] t, rem2;
+          logic [DW:0] t;
+          logic [DW+1:0] t2;
           logic [NUMW-1:0] q;
-          logic signed [NUMW+1:0] qr, qs;
+          logic signed [CW-1:0] qs;
+          logic hi, lo;
           if (w_valid)
             sum <= (w_first ? SUMW'(0) : sum) +
                    (ISIGNED ? SUMW'($signed(w_data[gc * IB +: IB])) : SUMW'($signed({1'b0, w_data[gc * IB +: IB]})));
@@ -137,18 +153,30 @@ module sqz_avgpool #(
             q = quo[j * NUMW +: NUMW];
             q[NUMW - 1 - j] = t >= (DW+1)'(DEN);
             rem[(j + 1) * DW +: DW] <= DW'(q[NUMW - 1 - j] ? t - (DW+1)'(DEN) : t);
+            if (j == NUMW - 1) begin
+              // remainder r = q0 ? t - DEN : t; round up when 2r > DEN, or 2r = DEN and q (ending in q0)
+              // is odd: 2t >= 3 DEN with q0, 2t > DEN without
+              t2 = {t, 1'b0};
+              rup <= q[0] ? t2 >= 3 * (DW+2)'(DEN) : t2 > (DW+2)'(DEN);
+            end
             quo[(j + 1) * NUMW +: NUMW] <= q;
             num[(j + 1) * NUMW +: NUMW] <= num[j * NUMW +: NUMW];
             neg[j + 1] <= neg[j];
           end
           // stage NUMW+2: round half to even, restore the sign, saturate
           q = quo[NUMW * NUMW +: NUMW];
-          rem2 = {rem[NUMW * DW +: DW], 1'b0};
-          qr = $signed({2'b00, q}) + (((rem2 > (DW+1)'(DEN)) || (rem2 == (DW+1)'(DEN) && q[0])) ? 1 : 0);
-          qs = neg[NUMW] ? -qr : qr;
-          if (64'(qs) > 64'(OMAX)) res[gc * OB +: OB] <= OB'(OMAX);
-          else if (64'(qs) < 64'(OMIN)) res[gc * OB +: OB] <= OB'(OMIN);
-          else res[gc * OB +: OB] <= qs[OB-1:0];
+          qs = $signed({2'b00, q});
+          if (neg[NUMW]) begin
+            hi = rup ? qs < N_HI1 : qs < N_HI0;
+            lo = rup ? qs > N_LO1 : qs > N_LO0;
+          end else begin
+            hi = rup ? qs > P_HI1 : qs > P_HI0;
+            lo = rup ? qs < P_LO1 : qs < P_LO0;
+          end
+          // (neg ? -1 : 1) * (q + rup) = (q ^ neg) + (neg ^ rup), its low OB bits
+          if (hi) res[gc * OB +: OB] <= OB'(OMAX);
+          else if (lo) res[gc * OB +: OB] <= OB'(OMIN);
+          else res[gc * OB +: OB] <= OB'({2'b00, q} ^ {(NUMW+2){neg[NUMW]}}) + OB'(neg[NUMW] ^ rup);
         end
       end
     end

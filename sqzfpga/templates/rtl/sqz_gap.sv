@@ -54,32 +54,68 @@ module sqz_gap #(
 
   localparam logic [NUMW-1:0] DIVISOR = NUMW'(N) << ((SHIFT < 0) ? -SHIFT : 0);  // N * 2^-SHIFT
   localparam int CH_BITS = (C > 1) ? $clog2(C) : 1;
-  localparam int BIT_BITS = $clog2(NUMW);  // index of a numerator bit
-  localparam int CMPW = (NUMW + 2 > 64) ? NUMW + 2 : 64;  // the quotient and the 64-bit bounds, compared
+  localparam int PX_BITS = (N > 1) ? $clog2(N) : 1;
+  localparam int CNT_BITS = (NUMW > 1) ? $clog2(NUMW) : 1;  // quotient bits left - 1
+  // Rounding and saturation without a long chain in the store cycle: round up (rup) is registered
+  // from the last quotient bit's cycle, and the saturation tests compare the quotient q (not the
+  // rounded value) with bounds adjusted for rup and the sign, at NUMW + 2 bits: with the quotient
+  // below 2^NUMW, a bound is clamped to -1 .. 2^NUMW (NUMW < 40; wider quotients hold every bound).
+  localparam int CW = NUMW + 2;
+  localparam longint QLIM = 64'sd1 <<< ((NUMW < 40) ? NUMW : 40);
+  function automatic logic signed [CW-1:0] bound(input longint t);  // t clamped to -1 .. QLIM
+    bound = CW'((t > QLIM) ? QLIM : ((t < -1) ? -64'sd1 : t));
+  endfunction
+  // value = (neg ? -1 : 1) * (q + rup): above OMAX (hi) or below OMIN (lo), as q against constants
+  localparam logic signed [CW-1:0] P_HI0 = bound(OMAX), P_HI1 = bound(OMAX - 1);         // q + rup > OMAX
+  localparam logic signed [CW-1:0] P_LO0 = bound(64'(OMIN)), P_LO1 = bound(64'(OMIN) - 1);  // q + rup < OMIN
+  localparam logic signed [CW-1:0] N_HI0 = bound(-OMAX), N_HI1 = bound(-OMAX - 1);       // q + rup < -OMAX
+  localparam logic signed [CW-1:0] N_LO0 = bound(-64'(OMIN)), N_LO1 = bound(-64'(OMIN) - 1);  // q + rup > -OMIN
   logic signed [SUMW-1:0] sum [C];        // per channel, the frame's sum so far
-  logic [15:0] px_count;                  // pixels of the frame taken
-  logic [15:0] div_ch, div_bit;           // channel being divided; its next quotient bit (NUMW: load, all ones: store)
-  logic dividing;
+  logic [PX_BITS-1:0] px_count;           // pixels of the frame taken
+  logic [CH_BITS-1:0] div_ch;             // channel being divided
+  logic [CNT_BITS-1:0] div_cnt;           // its quotient bits still to find, minus one
+  logic dividing, loading, storing;       // dividing: load (one cycle), NUMW quotient bits, store (one cycle)
   logic div_neg;                          // the channel's scaled sum is negative (divided as its magnitude)
-  logic [NUMW-1:0] dividend, quotient;
+  logic [NUMW-1:0] dividend, quotient;    // both shift left one bit per quotient bit
   logic [NUMW:0] remainder;
+  logic rup;                              // the quotient rounds up (half to even), from the last bit's cycle
   assign s_ready = !dividing && !m_valid;
 
   function automatic logic signed [SUMW-1:0] ext_px(input logic [C*IB-1:0] d, input int c);
     ext_px = ISIGNED ? SUMW'($signed(d[c * IB +: IB])) : SUMW'($signed({1'b0, d[c * IB +: IB]}));
   endfunction
 
-  // rounding and saturation of one finished quotient
-  logic [NUMW:0] remainder_x2;
-  logic signed [NUMW+1:0] rounded, signed_q;
-  logic [OB-1:0] saturated;
+  // one quotient bit; with the remainder after it, whether the final quotient rounds up
+  logic [NUMW:0] trial;
+  logic [NUMW+1:0] trial2;
+  logic q_bit, rup_next;
   always_comb begin
-    remainder_x2 = remainder << 1;
-    rounded = $signed({2'b00, quotient}) + (((remainder_x2 > (NUMW+1)'(DIVISOR)) || (remainder_x2 == (NUMW+1)'(DIVISOR) && quotient[0])) ? 1 : 0);
-    signed_q = div_neg ? -rounded : rounded;
-    if (CMPW'(signed_q) > CMPW'(OMAX)) saturated = OB'(OMAX);
-    else if (CMPW'(signed_q) < CMPW'(OMIN)) saturated = OB'(OMIN);
-    else saturated = signed_q[OB-1:0];
+    trial = {remainder[NUMW-1:0], dividend[NUMW-1]};
+    q_bit = trial >= (NUMW+1)'(DIVISOR);
+    // remainder r = q_bit ? trial - D : trial; round up when 2r > D, or 2r = D and the quotient
+    // (then ending in q_bit) is odd: 2 trial >= 3D with q_bit, 2 trial > D without
+    trial2 = {trial, 1'b0};
+    rup_next = q_bit ? (trial2 >= 3 * (NUMW+2)'(DIVISOR)) : (trial2 > (NUMW+2)'(DIVISOR));
+  end
+
+  // rounding and saturation of the finished quotient
+  logic signed [CW-1:0] qs;
+  logic hi, lo;
+  logic [OB-1:0] value, saturated;
+  always_comb begin
+    qs = $signed({2'b00, quotient});
+    if (div_neg) begin
+      hi = rup ? qs < N_HI1 : qs < N_HI0;
+      lo = rup ? qs > N_LO1 : qs > N_LO0;
+    end else begin
+      hi = rup ? qs > P_HI1 : qs > P_HI0;
+      lo = rup ? qs < P_LO1 : qs < P_LO0;
+    end
+    // (neg ? -1 : 1) * (q + rup) = (q ^ neg) + (neg ^ rup), its low OB bits
+    value = OB'({2'b00, quotient} ^ {(NUMW+2){div_neg}}) + OB'(div_neg ^ rup);
+    if (hi) saturated = OB'(OMAX);
+    else if (lo) saturated = OB'(OMIN);
+    else saturated = value;
   end
 
   always_ff @(posedge clk) begin
@@ -90,29 +126,31 @@ module sqz_gap #(
       if (m_valid && m_ready) m_valid <= 1'b0;
       if (s_valid && s_ready) begin
         for (int c = 0; c < C; c++) sum[c] <= sum[c] + ext_px(s_data, c);
-        if (px_count == 16'(N - 1)) begin
-          px_count <= '0; dividing <= 1'b1; div_ch <= '0; div_bit <= 16'(NUMW);
+        if (px_count == PX_BITS'(N - 1)) begin
+          px_count <= '0; dividing <= 1'b1; div_ch <= '0; loading <= 1'b1; storing <= 1'b0;
         end else px_count <= px_count + 1'b1;
       end
       if (dividing) begin
-        if (div_bit == 16'(NUMW)) begin  // load channel div_ch
+        if (loading) begin  // load channel div_ch
           logic signed [NUMW-1:0] scaled;
-          scaled = NUMW'(sum[CH_BITS'(div_ch)]) <<< ((SHIFT > 0) ? SHIFT : 0);
+          scaled = NUMW'(sum[div_ch]) <<< ((SHIFT > 0) ? SHIFT : 0);
           div_neg <= scaled < 0;
           dividend <= (scaled < 0) ? NUMW'(-scaled) : NUMW'(scaled);
-          remainder <= '0; quotient <= '0; div_bit <= div_bit - 1'b1;
-        end else if (div_bit != 16'hFFFF) begin  // one quotient bit per cycle
-          logic [NUMW:0] trial;
-          trial = {remainder[NUMW-1:0], dividend[BIT_BITS'(div_bit)]};
-          if (trial >= (NUMW+1)'(DIVISOR)) begin remainder <= trial - (NUMW+1)'(DIVISOR); quotient[BIT_BITS'(div_bit)] <= 1'b1; end
-          else remainder <= trial;
-          div_bit <= div_bit - 1'b1;
+          remainder <= '0; quotient <= '0; div_cnt <= CNT_BITS'(NUMW - 1); loading <= 1'b0;
+        end else if (!storing) begin  // one quotient bit per cycle, most significant first
+          remainder <= q_bit ? trial - (NUMW+1)'(DIVISOR) : trial;
+          quotient <= {quotient[NUMW-2:0], q_bit};
+          dividend <= dividend << 1;
+          rup <= rup_next;
+          if (div_cnt == '0) storing <= 1'b1;
+          div_cnt <= div_cnt - 1'b1;
         end else begin  // store, next channel
           for (int k = 0; k < C; k++)
-            if (div_ch == 16'(k)) m_data[k * OB +: OB] <= saturated;
-          sum[CH_BITS'(div_ch)] <= '0;
-          if (div_ch == 16'(C - 1)) begin dividing <= 1'b0; m_valid <= 1'b1; end
-          else begin div_ch <= div_ch + 1'b1; div_bit <= 16'(NUMW); end
+            if (div_ch == CH_BITS'(k)) m_data[k * OB +: OB] <= saturated;
+          sum[div_ch] <= '0;
+          storing <= 1'b0;
+          if (div_ch == CH_BITS'(C - 1)) begin dividing <= 1'b0; m_valid <= 1'b1; end
+          else begin div_ch <= div_ch + 1'b1; loading <= 1'b1; end
         end
       end
     end

@@ -49,8 +49,10 @@ module sqz_maxpool #(
   localparam int CH_PER_CHUNK = C / CHUNKS;  // channels per chunk
   logic win_valid, win_ready, win_pad, win_seg, win_first, win_last, win_payload;
   logic [CH_PER_CHUNK*IB-1:0] win_data, chunk_max;
-  logic [15:0] win_co, done_chunk;
-  logic have_tap, chunk_done;
+  localparam int CHUNK_BITS = (CHUNKS > 1) ? $clog2(CHUNKS) : 1;
+  logic [15:0] win_co;
+  logic [CHUNK_BITS-1:0] done_chunk;
+  logic have_tap, chunk_done, done_last;  // done_last: done_chunk is the last chunk (registered: m_valid is one gate)
   logic [C*IB-1:0] held_out;
   sqz_window #(.H(H), .W(W), .C(C), .IB(IB), .K(K), .S(S), .PT(PT), .PL(PL), .OH(OH), .OW(OW), .R(R),
                .CHUNKS(CHUNKS), .CHUNK_BY_CO(1), .IN_CHUNKS(1), .NSEG(1), .NCO0(CHUNKS), .KS0(K), .NSTEP(K * K * CHUNKS), .PW(1),
@@ -58,7 +60,7 @@ module sqz_maxpool #(
       .clk, .rst, .s_valid, .s_ready, .s_data, .m_valid(win_valid), .m_ready(win_ready), .m_data(win_data),
       .m_payload(win_payload), .m_pad(win_pad), .m_co(win_co), .m_seg(win_seg), .m_first(win_first),
       .m_last(win_last));
-  assign m_valid = chunk_done && done_chunk == 16'(CHUNKS - 1);
+  assign m_valid = chunk_done && done_last;
   assign win_ready = !(m_valid && !m_ready);
   always_comb begin
     m_data = held_out;
@@ -72,9 +74,10 @@ module sqz_maxpool #(
       chunk_done <= win_valid && win_last;
       if (chunk_done)
         for (int k = 0; k < CHUNKS; k++)
-          if (done_chunk == 16'(k)) held_out[k * CH_PER_CHUNK * IB +: CH_PER_CHUNK * IB] <= chunk_max;
+          if (done_chunk == CHUNK_BITS'(k)) held_out[k * CH_PER_CHUNK * IB +: CH_PER_CHUNK * IB] <= chunk_max;
       if (win_valid) begin
-        done_chunk <= win_co;
+        done_chunk <= CHUNK_BITS'(win_co);
+        done_last <= win_co == 16'(CHUNKS - 1);
         if (!win_pad) begin
           for (int c = 0; c < CH_PER_CHUNK; c++) begin
             logic gt;
