@@ -25,12 +25,13 @@ def test_default_model_is_quantized_and_fits_bram():
 
 
 def test_eval_default_model_json(fmnist_dir):
+    """The acceptance command, `eval --data ... --json` on the shipped model, over the 10,000 t10k images."""
     proc = run_cli("eval", "--data", fmnist_dir, "--json")
     assert proc.returncode == 0, proc.stderr
     summary = json.loads(proc.stdout.strip().splitlines()[-1])
     assert {"accuracy", "images", "model"} <= set(summary)
     assert summary["images"] == 10_000
-    assert summary["accuracy"] >= 0.92
+    assert summary["accuracy"] >= 0.935  # issue 18: the retrained default (0.9371)
 
 
 def test_build_default_model_csim_exact(default_build):

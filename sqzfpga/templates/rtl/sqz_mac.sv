@@ -113,9 +113,8 @@ module sqz_mac #(
     off = o;
   endfunction
   function automatic bit regd(input int l);              // level l ends in a register: the products
-    // (a DSP's MREG) and every TREE_STEP-th level after them; LUT products (shift-and-add, no MREG to
-    // fill) are summed once before their first register; always the root
-    regd = (l == LV) || (LUTMUL ? (l % TREE_STEP == 1) : (l % TREE_STEP == 0));
+    // (a DSP's MREG; a LUT product's shift-and-add), every TREE_STEP-th level after them, the root
+    regd = (l == LV) || (l % TREE_STEP == 0);
   endfunction
   function automatic int nregs();                        // registered tree levels, products included
     int n;
@@ -200,12 +199,8 @@ module sqz_mac #(
           assign cx = c * x;
           assign p = SW'(cx);
         end
-        if (regd(0)) begin : g_reg
-          always_ff @(posedge clk) if (adv) p_q <= p;
-          assign node[i * SW +: SW] = p_q;
-        end else begin : g_comb
-          assign node[i * SW +: SW] = p;
-        end
+        always_ff @(posedge clk) if (adv) p_q <= p;
+        assign node[i * SW +: SW] = p_q;
       end
       for (l = 1; l <= LV; l++) begin : g_level
         for (i = 0; i < nodes(l); i++) begin : g_node
