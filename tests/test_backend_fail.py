@@ -81,7 +81,7 @@ def test_hls_accelerator_builds_without_the_rtl(hls_build):
     assert meta["planned_cycles_per_frame"] == summary["hls"]["cycles_per_frame"] > 0
     md = (out / "report.md").read_text()
     assert "the RTL backend failed: simulator: Verilator not found" in md and "python -m sqzfpga rtl --build" in md
-    assert "throughput (HLS estimate" in md and not (out / "report" / "fit.png").exists()
+    assert "cycles per frame (HLS estimate" in md and not (out / "report" / "fit.png").exists()
 
     run = subprocess.run([sys.executable, "validate.py", "--csim", "--json"], cwd=out / "deploy", capture_output=True,
                          text=True, timeout=600)
@@ -118,4 +118,4 @@ def test_rtl_command_on_the_hls_build_needs_verilator_then_fills_in_the_report(h
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert (out / "rtl" / "rtl.json").is_file() and (out / "report" / "fit.png").is_file()
     md = (out / "report.md").read_text()
-    assert "throughput (RTL plan)" in md and "the RTL backend failed" not in md
+    assert "cycles per frame (RTL plan)" in md and "the RTL backend failed" not in md
