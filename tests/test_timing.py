@@ -220,5 +220,5 @@ def test_build_to_synth_quotes_frames_per_second_at_the_estimated_clock(tmp_path
     assert f"**{summary['fps']:,.0f} frames/s** at {fmax} MHz" in md and "(RTL simulation)" in md
     plan = run_cli("plan", "--build", out, "--json")
     assert json.loads(plan.stdout.strip().splitlines()[-1])["clock_source"] == NOT_ANALYSED
-    assert "frames/s at 100 MHz (clock not analysed: run `synth` or `timing` for an estimate)" in plan.stderr
+    assert "frames/s at 100 MHz (requested; clock not analysed: run `synth` or `timing` for an estimate)" in plan.stderr
     assert_clean_error(run_cli("rtlsim", "--build", out, "--clock-mhz", 0), "--clock-mhz 0", "positive clock")

@@ -181,15 +181,10 @@ def speed(cycles: float, latency_cycles: int | None, cycles_from: str, clock_mhz
     """The report's frame rate (rtl.rate): frames/s and batch-1 latency at min(requested clock, fmax),
     whose cycles they are, and a note on where the clock comes from (`unanalysed`: why there is no
     estimate, or how to get one)."""
-    from sqzfpga.rtl.rate import ESTIMATED, NOT_ANALYSED, rate
+    from sqzfpga.rtl.rate import rate
 
     r = rate(cycles, latency_cycles, clock_mhz, timing)
-    if r.clock_source == ESTIMATED:
-        note = f"the estimated fmax; {clock_mhz:g} MHz requested"
-    elif r.clock_source == NOT_ANALYSED:
-        note = f"requested; clock not analysed: {unanalysed}"
-    else:
-        note = "requested; the estimated fmax is above it"
+    note = r.note(unanalysed)
     return {**r.to_dict(), "cycles": cycles, "cycles_from": cycles_from, "note": note}
 
 

@@ -126,11 +126,18 @@ module sqz_mac #(
   localparam int DEPTH = 2 + nregs();                    // stages A, tree registers (M first), S: before ACC
   localparam int CTL_W = 3 + CO_BITS + 1;                // valid, first, last, co, seg
 
+  // A LUT multiplier: the shifted input per weight bit (the sign bit's term subtracted), summed as a
+  // balanced tree, so a product is ceil(log2(WB)) carry chains deep, not WB - 1 (sums wrap at PROD_W bits
+  // like the products they equal).
   function automatic signed [PROD_W-1:0] lutmul(input signed [WB-1:0] w, input signed [IB:0] x);
-    lutmul = '0;
-    for (int b = 0; b < WB - 1; b++)
-      if (w[b]) lutmul = lutmul + (PROD_W'(x) <<< b);
-    if (w[WB-1]) lutmul = lutmul - (PROD_W'(x) <<< (WB - 1));
+    logic [WB*PROD_W-1:0] t;
+    for (int b = 0; b < WB; b++) t[b * PROD_W +: PROD_W] = w[b] ? PROD_W'(x) <<< b : '0;
+    for (int s = 1; s < WB; s = 2 * s)
+      for (int b = 0; b + s < WB; b = b + 2 * s)
+        t[b * PROD_W +: PROD_W] = (b + s == WB - 1)
+            ? PROD_W'($signed(t[b * PROD_W +: PROD_W]) - $signed(t[(b + s) * PROD_W +: PROD_W]))
+            : PROD_W'($signed(t[b * PROD_W +: PROD_W]) + $signed(t[(b + s) * PROD_W +: PROD_W]));
+    lutmul = (WB == 1) ? -$signed(t[PROD_W-1:0]) : $signed(t[PROD_W-1:0]);
   endfunction
 
   (* rom_style = "logic" *) logic [PO*ACCW-1:0] bias [NCO];
@@ -147,7 +154,7 @@ module sqz_mac #(
   logic [NC*PI*ENTRY_W-1:0] a_w;        // stage A: the weights
   logic [NC*SW-1:0] root;               // each column's sum of PI products (registered)
   logic signed [ACCW-1:0] s_sum [PO];   // stage S (registered): per output channel, aligned to the accumulator
-  logic [PO*ACCW-1:0] s_bias;           // the biases of the chunk at ACC
+  logic [PO*ACCW-1:0] s_bias;           // the biases of the chunk at ACC (registered)
   logic signed [ACCW-1:0] acc [PO];
   logic done, done_seg;                 // stage ACC: a chunk's accumulators are final
   logic [CO_BITS-1:0] done_co;
@@ -228,7 +235,10 @@ module sqz_mac #(
 
   // ---- stage S: split packed sums (lo = the low PACK_SHIFT bits, signed; hi = the rest plus lo's sign
   // bit), align products to the accumulator's binary point -------------------------------------------
-  assign s_bias = bias[ctl_s[3 +: CO_BITS]];  // the chunk's biases, read at ACC
+  // the chunk's biases, read at S into a register that ACC adds: the ROM's address is a control register
+  // and `adv` only enables the register (a read port merged with its address register would route `adv`
+  // through the address mux and the whole ROM: the stage-crossing ready path)
+  always_ff @(posedge clk) if (adv) s_bias <= bias[ctl_t[3 +: CO_BITS]];
   generate
     for (j = 0; j < NC; j++) begin : g_split
       logic signed [SW-1:0] r;
