@@ -564,8 +564,9 @@ def summary(s: BuildState) -> dict:
             "backend": r.backend, "clock_mhz": r.clock_mhz, "accel": r.accel, "max_cycles": r.max_cycles,
             "stream_bits": r.stream_bits,
             **resources(s), "hls": s.fit or s.previous.get("hls"), "csim": csim,
-            "rtl": None if manifest is None else {k: manifest["plan"][k] for k in (
+            "rtl": None if manifest is None else {**{k: manifest["plan"][k] for k in (
                 "cycles_per_frame", "bottleneck", "lanes", "dsp", "estimate", "macs_per_frame")},
+                "stream_bits": manifest["layout"].get("stream_bits", 8)},  # the width built (asked or chosen)
             "rtl_error": s.rtl_error,  # why there is no rtl/ in an --accel hls build (the RTL backend failed)
             "images_source": s.images_source or s.previous.get("images_source"),
             "steps": {**s.previous.get("steps", {}), **s.timings},
@@ -690,7 +691,7 @@ def request_of(build_dir: Path, **changes) -> BuildRequest:
     b = json.loads((Path(build_dir) / "build.json").read_text())
     asked = {"model": b["model"], "part": b["part"], "out": build_dir, "backend": b["backend"],
              "clock_mhz": b["clock_mhz"], "accel": b.get("accel", "rtl"), "max_cycles": b.get("max_cycles"),
-             "stream_bits": b.get("stream_bits"),             "board": b.get("board"), "csim": b.get("csim") is not None}
+             "stream_bits": b.get("stream_bits"), "board": b.get("board"), "csim": b.get("csim") is not None}
     return BuildRequest(**{**asked, **changes})
 
 

@@ -399,7 +399,8 @@ def cmd_build(a):
 
     request = BuildRequest(
         model=_resolve_model(a.model), part=a.part, out=Path(a.out), images=a.images, data=a.data, backend=a.backend,
-        csim=not a.no_csim, max_cycles=_max_cycles(a), stream_bits=a.stream_bits, board=a.board, accel=a.accel, bitstream=a.bitstream,
+        csim=not a.no_csim, max_cycles=_max_cycles(a), stream_bits=a.stream_bits, board=a.board, accel=a.accel,
+        bitstream=a.bitstream,
         clock_mhz=a.clock_mhz, command=a.invoked, start_step=a.start_step, stop_step=a.stop_step,
         progress=sys.stderr.isatty(), preprocess=_preprocess(a))
     try:
@@ -474,8 +475,8 @@ def cmd_plan(a):
     cap = part.capacity()
     util = {k: round(p["estimate"][k] / cap[k], 4) for k in cap}
     log(f"[plan] {part.name}: {p['cycles_per_frame']} cycles/frame = {speed.describe()}, "
-        f"bottleneck {p['bottleneck']}, {p['stream_bits']}-bit input stream; estimated " + ", ".join(f"{k.upper()} {p['estimate'][k]:,.0f} ({util[k]:.0%})"
-                                                              for k in cap))
+        f"bottleneck {p['bottleneck']}, {p['stream_bits']}-bit input stream; estimated " + ", ".join(
+            f"{k.upper()} {p['estimate'][k]:,.0f} ({util[k]:.0%})" for k in cap))
     return {"part": part.name, "clock_mhz": a.clock_mhz, "clock_source": speed.clock_source,
             "cycles_per_frame": p["cycles_per_frame"], "fps": round(fps, 2), "bottleneck": p["bottleneck"],
             "stream_bits": p["stream_bits"],

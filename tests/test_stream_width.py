@@ -78,7 +78,7 @@ def test_dma_model_wide_mm2s_partial_last_beat_has_tkeep():
     _armed(dma.mm2s, dma, 0, 20, data)
     got = []
     while (b := dma.mm2s.beat()) is not None:
-        got.append(b)
+        got.append((b[0], dma.mm2s.keep(), b[1]))
         dma.mm2s.take()
     assert [(k, last) for _, k, last in got] == [(0xFF, False), (0xFF, False), (0x0F, True)]
     assert got[0][0] == int.from_bytes(data[:8], "little") and got[2][0] == int.from_bytes(data[16:], "little")

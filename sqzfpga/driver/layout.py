@@ -9,6 +9,8 @@ a beat of B = stream_bits / 8 bytes, packed little-endian: the buffer's byte k g
 is the padded size), so a frame starts at a beat boundary, every beat the DMA sends is whole (TKEEP
 all ones: the accelerator's s_axis has no TKEEP) and the accelerator finds frame boundaries by
 counting beats; it drops the padding. At 8 bits nothing is padded: the layout of earlier packages.
+The RTL top's input adapter turns a beat into pixels at up to one pixel per cycle; the HLS top takes
+the same beats but one input value per cycle (its input rate is the 8-bit one at every width).
 
 Output stream (`m_axis` into the DMA's S2MM channel): 32-bit TDATA at every input width (the outputs
 are a few words per frame, never the bottleneck), one word per class score (per output value, raster
@@ -17,10 +19,11 @@ unsigned) to 32 bits, stored little-endian. A score's real value is raw / 2**fra
 
 Batch protocol (TLAST), as AXI DMA simple mode (PG021) needs it: an S2MM transfer completes at the
 first TLAST (or at its LENGTH) and then accepts nothing until re-armed, while MM2S raises TLAST on the
-last beat of its transfer. So: the TLAST that comes with a frame's LAST beat (its last byte at 8 bits) marks that frame as the
-last of the batch (a TLAST on any other byte is ignored), and the output raises TLAST only on the last
-word of a frame so marked. One MM2S transfer of N whole frames in -> exactly one S2MM transfer of N
-frames out, TLAST once, on its final word, and the received length tells the driver that all N came.
+last beat of its transfer. So: the TLAST that comes with a frame's LAST beat (its last byte at 8 bits)
+marks that frame as the last of the batch (a TLAST on any other beat is ignored), and the output raises
+TLAST only on the last word of a frame so marked. One MM2S transfer of N whole frames in -> exactly one
+S2MM transfer of N frames out, TLAST once, on its final word, and the received length tells the driver
+that all N came.
 The driver splits a batch into chunks under the DMA's transfer-length limit, one transfer per
 direction per chunk. (hls4ml's VivadoAccelerator axi_stream top does the same; a frame-count register
 would need an AXI-Lite slave in both tops.) The RTL carries the per-frame flag from the input adapter

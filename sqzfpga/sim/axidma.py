@@ -136,13 +136,16 @@ class Channel:
 
 
 class Mm2s(Channel):
-    def beat(self) -> tuple[int, int, bool] | None:
-        """The beat on the stream now: (TDATA, TKEEP, TLAST), or None when no transfer is running."""
+    def beat(self) -> tuple[int, bool] | None:
+        """The beat on the stream now: (TDATA, TLAST), or None when no transfer is running."""
         if not self.active:
             return None
         n = min(self.beat_bytes, self.length - self.pos)
-        data = int.from_bytes(self.buf[self.pos:self.pos + n].tobytes(), "little")
-        return data, (1 << n) - 1, self.pos + n == self.length
+        return int.from_bytes(self.buf[self.pos:self.pos + n].tobytes(), "little"), self.pos + n == self.length
+
+    def keep(self) -> int:
+        """The TKEEP of the beat on the stream now: the low bits of its bytes (all but a partial last beat)."""
+        return (1 << min(self.beat_bytes, self.length - self.pos)) - 1
 
     def take(self) -> None:
         """The stream took the current beat."""
@@ -214,17 +217,17 @@ async def mm2s_stream(ch: Mm2s, clk, valid, ready, data, last, keep=None, fault=
             started.clear()
             await started.wait()
             continue
-        if keep is None and beat[1] != full:
+        if keep is None and ch.keep() != full:
             valid.value = 0
             fault(f"MM2S: a transfer of {ch.length} bytes ends in a partial {8 * ch.beat_bytes}-bit beat (TKEEP "
-                  f"{beat[1]:#x}, {ch.length % ch.beat_bytes} of {ch.beat_bytes} bytes) and s_axis has no TKEEP: "
+                  f"{ch.keep():#x}, {ch.length % ch.beat_bytes} of {ch.beat_bytes} bytes) and s_axis has no TKEEP: "
                   "the accelerator would take the null bytes as data; driver/layout.py pads every frame to whole "
                   "beats, so the buffer was not packed by it")
             return
         aborted.clear()
-        valid.value, data.value, last.value = 1, beat[0], int(beat[2])
+        valid.value, data.value, last.value = 1, beat[0], int(beat[1])
         if keep is not None:
-            keep.value = beat[1]
+            keep.value = ch.keep()
         await ReadOnly()
         if ready.value == 1:
             await RisingEdge(clk)

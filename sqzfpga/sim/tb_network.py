@@ -1,7 +1,8 @@
 """cocotb test of the whole generated network (top `sqznet_top`) as the DMA sees it: the input
 stream is the driver's packed input buffer (driver/layout.py), beat by beat (a byte, or the layout's
-wider beats), sent as the MM2S channel sends its transfers (s_axis_tlast high on each transfer's final beat; the images go as one
-transfer, or as the batches of cfg "batches", back to back), and the output beats are stored as the
+wider beats), sent as the MM2S channel sends its transfers (s_axis_tlast high on each transfer's final
+beat; the images go as one transfer, or as the batches of cfg "batches", back to back), and the output
+beats are stored as the
 S2MM channel would store them (little-endian 32-bit words), for the driver's `unpack` (the caller
 compares with the C simulation). Framing is checked as the batch protocol of driver/layout.py
 says: exactly the expected words, no beat after them, m_axis_tlast high exactly on the final word of
