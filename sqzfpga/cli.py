@@ -400,8 +400,8 @@ def cmd_build(a):
     request = BuildRequest(
         model=_resolve_model(a.model), part=a.part, out=Path(a.out), images=a.images, data=a.data, backend=a.backend,
         csim=not a.no_csim, max_cycles=_max_cycles(a), stream_bits=a.stream_bits, board=a.board, accel=a.accel,
-        bitstream=a.bitstream,
-        clock_mhz=a.clock_mhz, command=a.invoked, start_step=a.start_step, stop_step=a.stop_step,
+        bitstream=a.bitstream, clock_mhz=a.clock_mhz, command=a.invoked, start_step=a.start_step,
+        stop_step=a.stop_step,
         progress=sys.stderr.isatty(), preprocess=_preprocess(a))
     try:
         return build(request, log=log)

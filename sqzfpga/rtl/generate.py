@@ -107,10 +107,10 @@ def generate(hm, folder: Path, bud: Budget, max_cycles: int | None = None, strea
     last_c, last_q, last_px = layers[-1][2], layers[-1][3], layers[-1][4]
     frame_bytes, flags = in_px * c_in, 2 * (len(stages) + 2)  # flags: see the top's comment
     in_params = {"C": str(c_in), "IB": str(in_q.bits), "FRAME": str(frame_bytes), "FLAGS": str(flags)}
-    if stream_bits > 8:
-        in_params["NB"] = str(stream_bits // 8)
-    adapters = [{"name": "input_adapter", "module": "sqz_beats_to_pixels" if stream_bits > 8 else "sqz_bytes_to_pixels",
-                 "params": in_params},
+    in_module = "sqz_bytes_to_pixels"
+    if stream_bits > 8:  # NB bytes per beat: the wide adapter
+        in_module, in_params["NB"] = WIDE_ADAPTER.stem, str(stream_bits // 8)
+    adapters = [{"name": "input_adapter", "module": in_module, "params": in_params},
                 {"name": "output_adapter", "module": "sqz_scores_to_words",
                  "params": {"C": str(last_c), "OB": str(last_q.bits), "OSIGNED": str(int(last_q.signed)),
                             "NPIX": str(last_px)}}]
