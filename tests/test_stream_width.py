@@ -3,10 +3,12 @@ the PG021 DMA model with wide streams and TKEEP, the planner's choice of width, 
 (sqz_beats_to_pixels) alone and in a whole network, and the package's unchanged driver through the
 DMA model; known-wrong cases (an unpadded buffer, an S2MM buffer too short, a bad width) rejected.
 
-Run times (2 shared cores): the pure-Python tests well under 1 s each; the adapter module 2 x ~10 s
-(Verilator, three sources); the module fixture builds a kept fuzz example (25x25x4 in: 2,500 bytes, not whole
-64-bit beats, so frames are padded) once at 64-bit beats (~75 s), then rtlsim ~65 s, validate --on
-rtl ~65 s, the rejected unpadded driver ~60 s, plan and the stand-in a few seconds each.
+Run times on the 2 shared cores (quiet machine / with other jobs running): the pure-Python tests
+under 1 s each; the wide adapter module ~30 / 57 s (two runs, one Verilator compile); the module
+fixture builds a kept fuzz example (25x25x4 in: 2,500 bytes, not whole 64-bit beats, so frames are
+padded) once at 64-bit beats, 75 / 135 s; then rtlsim 67 / 162 s, validate --on rtl and the stand-in
+66 / 181 s, the rejected unpadded driver ~60 / 153 s, plan 5 / 19 s, a package older than its RTL
+~15 s (no simulation).
 """
 from __future__ import annotations
 
@@ -216,3 +218,15 @@ def test_plan_reports_the_width_and_rejects_a_bad_one(wide):
     res8 = json.loads(proc.stdout.splitlines()[-1])
     assert res8["cycles_per_frame"] == 2500 and res8["bottleneck"] == "input" and res["cycles_per_frame"] < 2500
     assert_clean_error(run_cli("plan", "--build", wide, "--stream-bits", 12), "--stream-bits 12", "8, 32, 64, 128")
+
+
+def test_package_older_than_the_rtl_refused(wide, tmp_path):
+    """`rtl --stream-bits` rewrites rtl/ only: `validate --on rtl` then refuses the package (its layout
+    says 64-bit beats, the RTL takes 32) with one line saying how to write it again."""
+    d = tmp_path / "build"
+    shutil.copytree(wide, d, ignore=shutil.ignore_patterns("rtlsim", "validate_rtl", "deploy.tar.gz", "report*"))
+    proc = run_cli("rtl", "--build", d, "--stream-bits", 32, "--json")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert json.loads(proc.stdout.splitlines()[-1])["stream_bits"] == 32
+    assert_clean_error(run_cli("validate", "--build", d, "--on", "rtl", "--batches", "1"),
+                       "64-bit input stream", "(rtl/rtl.json, 32-bit)", "--start-step project")
