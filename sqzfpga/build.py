@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
 from sqzfpga.atomic import swap_in
+from sqzfpga.driver.layout import STREAM_BITS
 from sqzfpga.errors import UserError
 from sqzfpga.parts import Part, get_part
 from sqzfpga.vendor import ToolFailed
@@ -58,6 +59,7 @@ class BuildRequest:
     backend: str = "Vitis"
     csim: bool = True
     max_cycles: int | None = None  # cycles-per-frame target of the RTL planner (None: as fast as the part allows)
+    stream_bits: int | None = None  # the DMA input stream's TDATA width (None: the RTL planner's choice)
     board: str | None = None  # a name from deploy.boards.BOARDS: write the deployment package for it
     accel: str = "rtl"
     bitstream: bool = False  # run Vivado where it is installed
@@ -96,6 +98,9 @@ class BuildRequest:
             check_clock(self.rtlsim_clock_mhz)
         if self.max_cycles is not None and self.max_cycles < 1:
             raise UserError(f"max_cycles {self.max_cycles}: expected a positive number of cycles per frame")
+        if self.stream_bits is not None and self.stream_bits not in STREAM_BITS:
+            raise UserError(f"--stream-bits {self.stream_bits}: not an input stream width; expected one of "
+                            f"{', '.join(map(str, STREAM_BITS))} (or leave it out for the planner's choice)")
         for option, name in (("--start-step", self.start_step), ("--stop-step", self.stop_step)):
             if name not in STEP_NAMES:
                 raise UserError(f"{option} {name}: not a build step; expected one of {', '.join(STEP_NAMES)}")
@@ -353,7 +358,7 @@ def step_rtl(s: BuildState) -> None:
     hm = graph(s)  # the HLS backend's graph: an error here is not the RTL backend's
     tmp = Path(tempfile.mkdtemp(prefix=".rtl.partial-", dir=s.dir))
     try:
-        s.rtl = generate.write(hm, tmp, s.budget, s.request.max_cycles)
+        s.rtl = generate.write(hm, tmp, s.budget, s.request.max_cycles, s.request.stream_bits)
         swap_in(tmp, s.dir / "rtl")
         s.rtl_error = None
     except UserError as e:
@@ -557,9 +562,11 @@ def summary(s: BuildState) -> dict:
                                    "mismatching_values", "layer_images", "compile_s", "s_per_image")})
     return {"model": str(r.model), "part": s.part.name, "device": s.part.device, "out": str(r.out),
             "backend": r.backend, "clock_mhz": r.clock_mhz, "accel": r.accel, "max_cycles": r.max_cycles,
+            "stream_bits": r.stream_bits,
             **resources(s), "hls": s.fit or s.previous.get("hls"), "csim": csim,
-            "rtl": None if manifest is None else {k: manifest["plan"][k] for k in (
+            "rtl": None if manifest is None else {**{k: manifest["plan"][k] for k in (
                 "cycles_per_frame", "bottleneck", "lanes", "dsp", "estimate", "macs_per_frame")},
+                "stream_bits": manifest["layout"].get("stream_bits", 8)},  # the width built (asked or chosen)
             "rtl_error": s.rtl_error,  # why there is no rtl/ in an --accel hls build (the RTL backend failed)
             "images_source": s.images_source or s.previous.get("images_source"),
             "steps": {**s.previous.get("steps", {}), **s.timings},
@@ -684,7 +691,7 @@ def request_of(build_dir: Path, **changes) -> BuildRequest:
     b = json.loads((Path(build_dir) / "build.json").read_text())
     asked = {"model": b["model"], "part": b["part"], "out": build_dir, "backend": b["backend"],
              "clock_mhz": b["clock_mhz"], "accel": b.get("accel", "rtl"), "max_cycles": b.get("max_cycles"),
-             "board": b.get("board"), "csim": b.get("csim") is not None}
+             "stream_bits": b.get("stream_bits"), "board": b.get("board"), "csim": b.get("csim") is not None}
     return BuildRequest(**{**asked, **changes})
 
 
@@ -725,10 +732,11 @@ def refuse_inexact_rtlsim(s: BuildState) -> None:
 def plan_graph(s: BuildState) -> dict:
     """The RTL planner's folding of the state's graph for its part (what `plan` shows)."""
     from sqzfpga.rtl.generate import units_of
-    from sqzfpga.rtl.plan import plan
+    from sqzfpga.rtl.plan import plan_stream
 
     units, _ = units_of(graph(s))
-    return plan(units, s.budget, s.request.max_cycles)
+    p, bits = plan_stream(units, s.budget, s.request.max_cycles, s.request.stream_bits)
+    return {**p, "stream_bits": bits}
 
 
 def plan_model(request: BuildRequest, log=print) -> dict:

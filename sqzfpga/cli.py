@@ -336,6 +336,7 @@ def _build_parser(p):
     p.add_argument("--no-csim", action="store_true", help="skip the C simulation (write the project only)")
     _preprocess_options(p)
     _rate_options(p)
+    _stream_option(p)
     from sqzfpga.deploy.boards import BOARDS
 
     g = p.add_argument_group("deployment")
@@ -353,6 +354,13 @@ def _build_parser(p):
                    "--out must be a build folder, whose files stand in for the earlier steps (default export)")
     g.add_argument("--stop-step", default=DEFAULT_STOP, metavar="STEP", help=f"last step to run (default "
                    f"{DEFAULT_STOP}; rtlsim and synth also simulate and synthesise the RTL)")
+
+
+def _stream_option(p) -> None:
+    p.add_argument("--stream-bits", type=int, metavar="BITS", help="TDATA width of the DMA's input stream: 8, 32, "
+                   "64 or 128 (bytes packed little-endian into each beat, frames padded to whole beats; outputs stay "
+                   "32-bit words); default: the planner's choice, the narrowest at which the input does not limit "
+                   "the frame rate (8 unless it does)")
 
 
 def _rate_options(p) -> None:
@@ -391,8 +399,9 @@ def cmd_build(a):
 
     request = BuildRequest(
         model=_resolve_model(a.model), part=a.part, out=Path(a.out), images=a.images, data=a.data, backend=a.backend,
-        csim=not a.no_csim, max_cycles=_max_cycles(a), board=a.board, accel=a.accel, bitstream=a.bitstream,
-        clock_mhz=a.clock_mhz, command=a.invoked, start_step=a.start_step, stop_step=a.stop_step,
+        csim=not a.no_csim, max_cycles=_max_cycles(a), stream_bits=a.stream_bits, board=a.board, accel=a.accel,
+        bitstream=a.bitstream, clock_mhz=a.clock_mhz, command=a.invoked, start_step=a.start_step,
+        stop_step=a.stop_step,
         progress=sys.stderr.isatty(), preprocess=_preprocess(a))
     try:
         return build(request, log=log)
@@ -415,7 +424,7 @@ def _plan_model(a, max_cycles):
     from sqzfpga.parts import get_part
 
     part = get_part(a.part)
-    asked = {"part": part.name, "clock_mhz": a.clock_mhz, "max_cycles": max_cycles}
+    asked = {"part": part.name, "clock_mhz": a.clock_mhz, "max_cycles": max_cycles, "stream_bits": a.stream_bits}
     if getattr(a, "build", None):
         if _preprocess(a) is not None:
             raise UserError(f"--input-scale/--mean/--std with --build {a.build}: the build folder's model.onnx "
@@ -437,6 +446,7 @@ def _plan_parser(p):
     p.add_argument("--build", metavar="DIR", help="plan the graph of this build folder instead of --model (fast)")
     p.add_argument("--part", default="xc7z020", help=f"target FPGA part: {', '.join(PARTS)} (default xc7z020)")
     _rate_options(p)
+    _stream_option(p)
     _preprocess_options(p)
 
 
@@ -465,10 +475,11 @@ def cmd_plan(a):
     cap = part.capacity()
     util = {k: round(p["estimate"][k] / cap[k], 4) for k in cap}
     log(f"[plan] {part.name}: {p['cycles_per_frame']} cycles/frame = {speed.describe()}, "
-        f"bottleneck {p['bottleneck']}; estimated " + ", ".join(f"{k.upper()} {p['estimate'][k]:,.0f} ({util[k]:.0%})"
-                                                              for k in cap))
+        f"bottleneck {p['bottleneck']}, {p['stream_bits']}-bit input stream; estimated " + ", ".join(
+            f"{k.upper()} {p['estimate'][k]:,.0f} ({util[k]:.0%})" for k in cap))
     return {"part": part.name, "clock_mhz": a.clock_mhz, "clock_source": speed.clock_source,
             "cycles_per_frame": p["cycles_per_frame"], "fps": round(fps, 2), "bottleneck": p["bottleneck"],
+            "stream_bits": p["stream_bits"],
             "macs_per_frame": p["macs_per_frame"],
             "mac_per_s": round(p["macs_per_frame"] * fps), "multipliers": p["lanes"],
             "dsp_roofline_fps": round(part.dsp * a.clock_mhz * 1e6 / p["macs_per_frame"], 1),
@@ -497,14 +508,24 @@ def _existing_build(path: str) -> Path:
     return d
 
 
+def _rtl_parser(p):
+    _build_dir_arg(p)
+    p.add_argument("--stream-bits", type=int, metavar="BITS", help="TDATA width of the DMA's input stream: 8, 32, 64 "
+                   "or 128 (default: the build's); changes rtl/ only: the HLS top and the deployment package follow "
+                   "with `build --start-step project`")
+
+
 @command("rtl", "regenerate the SystemVerilog dataflow of a build (from its canonical graph, via hls4ml)",
-         _build_dir_arg)
+         _rtl_parser)
 def cmd_rtl(a):
     d = _existing_build(a.build)
-    m = _rerun(d, "rtl").rtl  # rtl/ replaced, its synth.json with it; rtlsim.json (the previous RTL's) removed
+    asked = {} if a.stream_bits is None else {"stream_bits": a.stream_bits}
+    m = _rerun(d, "rtl", **asked).rtl  # rtl/ replaced, its synth.json with it; rtlsim.json (the previous RTL's) removed
+    bits = m["layout"].get("stream_bits", 8)
     log(f"[rtl] wrote {d / 'rtl'}: {len(m['sources'])} sources, planned {m['plan']['cycles_per_frame']} cycles/frame "
-        f"(bottleneck {m['plan']['bottleneck']}, {m['plan']['lanes']} multipliers on {m['plan']['dsp']} DSPs)")
-    return {"rtl": str(d / "rtl"), "top": m["top"], **{k: m["plan"][k] for k in (
+        f"(bottleneck {m['plan']['bottleneck']}, {m['plan']['lanes']} multipliers on {m['plan']['dsp']} DSPs), "
+        f"{bits}-bit input stream")
+    return {"rtl": str(d / "rtl"), "top": m["top"], "stream_bits": bits, **{k: m["plan"][k] for k in (
         "cycles_per_frame", "bottleneck", "lanes", "dsp", "macs_per_frame")}}
 
 

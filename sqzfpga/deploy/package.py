@@ -72,7 +72,7 @@ def write(build: Path, board: Board, accel: str, layout: dict, cycles_per_frame:
     """Scripts (checked with tclsh where it exists) and the deploy/ folder; returns accel.json's content.
     `layout` (driver/layout.py) and `cycles_per_frame` are the deployed accelerator's; `rtl_manifest`
     (rtl/rtl.json) is needed for the RTL accelerator only."""
-    info = scripts.write(build, board, accel, rtl_manifest, clock_mhz)
+    info = scripts.write(build, board, accel, rtl_manifest, clock_mhz, layout.get("stream_bits", 8))
     if tclcheck.available():
         tclcheck.check_all([build / s for s in info["scripts"]])
     else:

@@ -57,10 +57,11 @@ def ip_of(accel: str, rtl_top: str | None) -> dict:
             "repo": f"hls/{HLS_IP_PROJECT}/solution1/impl/ip"}
 
 
-def write(build: Path, board: Board, accel: str, rtl_manifest: dict | None, clock_mhz: float) -> dict:
+def write(build: Path, board: Board, accel: str, rtl_manifest: dict | None, clock_mhz: float,
+          stream_bits: int = 8) -> dict:
     """Write vivado/{package_ip,block_design,bitstream}.tcl and hls/export_ip.tcl; return what they
     name (for accel.json and the checks) and the commands that run them. `rtl_manifest` (rtl/rtl.json)
-    is needed for the RTL accelerator only (package_ip.tcl)."""
+    is needed for the RTL accelerator only (package_ip.tcl); `stream_bits`: the DMA's MM2S stream width."""
     device = get_part(board.part).device
     ip = ip_of(accel, rtl_manifest["top"] if accel == "rtl" else None)
     vlnv = f"{ip['vendor']}:{ip['library']}:{ip['ip_name']}:{ip['version']}"
@@ -78,7 +79,7 @@ def write(build: Path, board: Board, accel: str, rtl_manifest: dict | None, cloc
         (vivado / "package_ip.tcl").write_text(render(
             "vivado/package_ip.tcl.jinja", sources=[_safe(s) for s in rtl_manifest["sources"] + mems],
             mems=[_safe(m) for m in mems], top=_safe(rtl_manifest["top"]), **common) + "\n")
-    (vivado / "block_design.tcl").write_text(render("vivado/block_design.tcl.jinja",
+    (vivado / "block_design.tcl").write_text(render("vivado/block_design.tcl.jinja", stream_bits=int(stream_bits),
                                                     install_hint=_text(board.install_hint()), **common) + "\n")
     (vivado / "bitstream.tcl").write_text(render("vivado/bitstream.tcl.jinja", **common) + "\n")
     (build / "hls" / "export_ip.tcl").write_text(render(

@@ -87,7 +87,8 @@ def write_axis_top(prj: Path, layout, in_bits: int) -> None:
     stand-in program, and the Vitis HLS script that exports it as IP."""
     common = dict(project=PROJECT, top=AXIS_TOP, channels=layout.channels, pixels=layout.height * layout.width,
                   in_bits=in_bits, out_channels=layout.out_words, out_pixels=1, out_bits=layout.out_bits,
-                  out_signed=layout.out_signed, in_bytes=layout.in_bytes, out_words=layout.out_words)
+                  out_signed=layout.out_signed, in_bytes=layout.in_bytes, out_words=layout.out_words,
+                  stream_bits=layout.stream_bits, beats=layout.in_beats)
     (prj / "firmware" / f"{AXIS_TOP}.cpp").write_text(render("axis_top.cpp.jinja", **common) + "\n")
     (prj / "firmware" / f"{AXIS_TOP}.h").write_text(render("axis_top.h.jinja", **common) + "\n")
     (prj / f"{AXIS_TOP}_standin.cpp").write_text(render("dma_standin.cpp.jinja", **common) + "\n")

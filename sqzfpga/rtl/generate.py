@@ -18,11 +18,12 @@ from sqzfpga.ir.schema import Geometry
 from sqzfpga.ir.types import QType
 from sqzfpga.layers import REGISTRY
 from sqzfpga.layers.units import input_unit, stages
-from sqzfpga.rtl.plan import Budget, plan
+from sqzfpga.rtl.plan import Budget, plan_stream
 from sqzfpga.rtl.unit import Unit
 from sqzfpga.tools import lint
 
 LIBRARY = Path(__file__).resolve().parent.parent / "templates" / "rtl"
+WIDE_ADAPTER = LIBRARY / "wide" / "sqz_beats_to_pixels.sv"  # copied only into a build whose input beats are wide
 TOP = "sqznet_top"
 
 
@@ -67,19 +68,19 @@ def first_input(hm) -> tuple[int, QType, int]:
     return c, first.in_q, h * w
 
 
-def layout_of(hm) -> Layout:
+def layout_of(hm, stream_bits: int = 8) -> Layout:
     """The DMA byte layout (driver/layout.py) of the graph's input and output streams."""
     geos = _geometries(hm)
     h, w, c = geos[0].in_shape
     oh, ow, oc = geos[-1].out_shape
     oq = geos[-1].out_q
     return Layout(channels=c, height=h, width=w, out_words=oh * ow * oc, out_bits=oq.bits, out_frac=oq.frac,
-                  out_signed=bool(oq.signed))
+                  out_signed=bool(oq.signed), stream_bits=stream_bits)
 
 
-def write(hm, folder: Path, bud: Budget, max_cycles: int | None = None) -> dict:
+def write(hm, folder: Path, bud: Budget, max_cycles: int | None = None, stream_bits: int | None = None) -> dict:
     """generate() for `bud`, then lint the result with Verilator (a generator bug stops the build)."""
-    manifest = generate(hm, folder, bud, max_cycles)
+    manifest = generate(hm, folder, bud, max_cycles, stream_bits)
     lint(folder, manifest["top"], manifest["sources"])
     return manifest
 
@@ -90,13 +91,14 @@ def units_of(hm) -> tuple[list[Unit], list]:
     return [input_unit(hm)] + units, layers
 
 
-def generate(hm, folder: Path, bud: Budget, max_cycles: int | None = None) -> dict:
+def generate(hm, folder: Path, bud: Budget, max_cycles: int | None = None, stream_bits: int | None = None) -> dict:
     """Write the RTL design of `hm` into `folder` (created), folded by the planner for `bud` (and
-    `max_cycles`, when given); return the manifest (also rtl.json)."""
+    `max_cycles`, when given), its input stream `stream_bits` wide (None: the planner's choice); return
+    the manifest (also rtl.json)."""
     units, layers = units_of(hm)
     c_in, in_q, in_px = first_input(hm)
     folder.mkdir(parents=True, exist_ok=True)
-    p = plan(units, bud, max_cycles)
+    p, stream_bits = plan_stream(units, bud, max_cycles, stream_bits)
     stages = []
     for name, render, oc, oq, opx in layers:
         module, params = render(folder)
@@ -104,22 +106,27 @@ def generate(hm, folder: Path, bud: Budget, max_cycles: int | None = None) -> di
                        "width": oc * oq.bits})
     last_c, last_q, last_px = layers[-1][2], layers[-1][3], layers[-1][4]
     frame_bytes, flags = in_px * c_in, 2 * (len(stages) + 2)  # flags: see the top's comment
-    adapters = [{"name": "input_adapter", "module": "sqz_bytes_to_pixels",
-                 "params": {"C": str(c_in), "IB": str(in_q.bits), "FRAME": str(frame_bytes), "FLAGS": str(flags)}},
+    in_params = {"C": str(c_in), "IB": str(in_q.bits), "FRAME": str(frame_bytes), "FLAGS": str(flags)}
+    in_module = "sqz_bytes_to_pixels"
+    if stream_bits > 8:  # NB bytes per beat: the wide adapter
+        in_module, in_params["NB"] = WIDE_ADAPTER.stem, str(stream_bits // 8)
+    adapters = [{"name": "input_adapter", "module": in_module, "params": in_params},
                 {"name": "output_adapter", "module": "sqz_scores_to_words",
                  "params": {"C": str(last_c), "OB": str(last_q.bits), "OSIGNED": str(int(last_q.signed)),
                             "NPIX": str(last_px)}}]
     top = jinja.render(
         "rtl/sqznet_top.sv.jinja", top=TOP, c_in=c_in, in_bits=in_q.bits, stages=stages, out_c=last_c,
-        out_bits=last_q.bits, out_signed=int(last_q.signed), out_pixels=last_px, frame_bytes=frame_bytes, flags=flags)
+        out_bits=last_q.bits, out_signed=int(last_q.signed), out_pixels=last_px, frame_bytes=frame_bytes, flags=flags,
+        stream_bits=stream_bits)
     (folder / f"{TOP}.sv").write_text(top + "\n")
-    for src in library_sources():
+    library = library_sources() + [WIDE_ADAPTER] * (stream_bits > 8)
+    for src in library:
         shutil.copyfile(src, folder / src.name)
-    manifest = {"top": TOP, "sources": [s.name for s in library_sources()] + [f"{TOP}.sv"],
+    manifest = {"top": TOP, "sources": [s.name for s in library] + [f"{TOP}.sv"],
                 "input": {"channels": c_in, "pixels": in_px, "bits": in_q.bits},
                 "output": {"channels": last_c, "pixels": last_px, "bits": last_q.bits, "frac": last_q.frac,
                            "signed": last_q.signed},
-                "layout": layout_of(hm).to_dict(),
+                "layout": layout_of(hm, stream_bits).to_dict(),
                 "plan": p,
                 "stages": [adapters[0]] + [{k: st[k] for k in ("name", "module", "params")} for st in stages] +
                           [adapters[1]]}

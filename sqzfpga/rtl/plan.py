@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from sqzfpga.driver.layout import STREAM_BITS
 from sqzfpga.errors import UserError
 from sqzfpga.rtl.cost import estimate
 from sqzfpga.rtl.unit import Unit
@@ -79,8 +80,8 @@ def options(u: Unit, port: int = 25) -> list[tuple[int, int, int, str, int]]:
     be LUTs instead of DSP slices: the planner trades LUTs for BRAM and DSPs."""
     if u.kind == "pool":  # no multipliers: narrower chunks only cost cycles (and pack BRAM better)
         return [(pi, 1, 1, "", 0) for pi in _divisors(u.cin)]
-    if u.kind != "conv":
-        return [(1, 1, 1, "", 0)]
+    if u.kind != "conv":  # the input adapter keeps its PI: bytes per input beat (plan_stream)
+        return [(u.pi if u.kind == "adapter" else 1, 1, 1, "", 0)]
     g = 0
     for c, _ in u.segments:
         g = np.gcd(g, c)
@@ -210,3 +211,25 @@ def summary(units: list[Unit], bud: Budget | None = None) -> dict:
         use = {k: total[k] / lim[k] for k in lim}
         out.update(budget=lim, fill=FILL, limiting_resource=max(use, key=use.get))
     return out
+
+
+def plan_stream(units: list[Unit], bud: Budget, max_cycles: int | None = None,
+                stream_bits: int | None = None) -> tuple[dict, int]:
+    """plan() with the input stream's width: `stream_bits`, else the planner's choice, the narrowest of
+    STREAM_BITS at which the input adapter (units[0], PI bytes per beat) takes no more cycles per frame
+    than the plan's interval (8 where the input does not limit the rate). The plan is made with the
+    adapter at the widest width (or the one asked), so that an input-bound design is folded for the
+    rate the wide stream allows; the adapter takes at most one pixel per cycle, so C-byte pixels gain
+    nothing beyond C bytes per beat. Returns (the plan's summary, the width)."""
+    adapter = units[0]
+    adapter.pi = (stream_bits or STREAM_BITS[-1]) // 8
+    p = plan(units, bud, max_cycles)
+    if stream_bits is None:
+        interval = max([u.cycles for u in units[1:]] + [max_cycles or 0])
+        floor = adapter.cycles  # at the widest width
+        for stream_bits in STREAM_BITS:
+            adapter.pi = stream_bits // 8
+            if adapter.cycles <= max(interval, floor):
+                break
+        p = summary(units, bud)
+    return p, stream_bits

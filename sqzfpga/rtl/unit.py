@@ -64,6 +64,8 @@ class Unit:
         """Cycles per frame in steady state (this unit alone, never starved or stalled)."""
         if self.kind in ("conv", "pool"):
             return max(self.out_pixels * self.nstep, self.in_pixels * self.chunks)
+        if self.kind == "adapter":  # in_pixels bytes in beats of PI bytes, at most one pixel out per cycle
+            return max(-(-self.in_pixels // self.pi), self.out_pixels) + self.extra
         return self.in_pixels + self.extra
 
     def macs(self) -> int:

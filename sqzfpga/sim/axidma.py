@@ -7,11 +7,20 @@ Err_Irq 14; the Irq bits are write-1-to-clear), SA/DA 0x18/0x1C, LENGTH 0x28. Be
 - Writing a non-zero LENGTH starts a transfer; while halted the write has no effect (PG021's note on
   DMASR.Halted). Writing it while a transfer is in flight is undefined in PG021; the model flags
   DMAIntErr and halts, so a driver that does it fails loudly.
-- MM2S reads LENGTH bytes from memory and sends them one byte per beat, TLAST on the last beat.
-- S2MM stores 32-bit beats little-endian; it completes at TLAST, writes the received byte count back
-  into S2MM_LENGTH and sets Idle and IOC_Irq. A packet longer than LENGTH (LENGTH reached without
-  TLAST) is DMAIntErr (PG021 S2MM_DMASR, direct register mode) and halts. After either, the channel
-  takes nothing until re-armed: a stream that keeps sending is back-pressured (tready low).
+- Each channel's stream is `bits` wide (c_m_axis_mm2s_tdata_width, c_s_axis_s2mm_tdata_width: 8 to
+  1024), a beat of B = bits / 8 bytes, little-endian (the lowest address in TDATA[7:0]).
+- MM2S reads LENGTH bytes from memory and sends them B bytes per beat, TLAST on the last beat; when
+  LENGTH is not a multiple of B the last beat is partial: TKEEP has its low LENGTH mod B bits set
+  (PG021: TKEEP marks the valid bytes of the last beat). A sink without TKEEP takes every byte of
+  every beat (AXI4-Stream: an absent TKEEP is all ones), so `mm2s_stream` connected to such a sink
+  refuses to send a partial beat: it reports the fault (the null bytes would be taken as data).
+- S2MM stores the bytes its beat's TKEEP marks (all of them for a sink of a source without TKEEP);
+  only the last beat (TLAST) may be partial, its kept bytes the low ones. It completes at TLAST,
+  writes the received byte count back into S2MM_LENGTH and sets Idle and IOC_Irq. A packet longer
+  than LENGTH (a beat with more bytes than LENGTH has room for, or LENGTH reached without TLAST) is
+  DMAIntErr (PG021 S2MM_DMASR, direct register mode) and halts; so is a partial TKEEP before the
+  last beat (which PG021 does not allow). After either, the channel takes nothing until re-armed: a
+  stream that keeps sending is back-pressured (tready low).
 - An address range outside the allocated buffers is DMADecErr (on the board it would be a decode
   error or silently someone else's memory); errors halt the channel, set Err_Irq and stay until a reset.
 - DMACR.Reset on either channel resets the whole core (all registers to their defaults).
@@ -55,10 +64,13 @@ class Memory:
 
 
 class Channel:
-    """One direction's registers and transfer state."""
+    """One direction's registers and transfer state; its stream `bits` wide."""
 
-    def __init__(self, name: str, memory: Memory, length_bits: int):
+    def __init__(self, name: str, memory: Memory, length_bits: int, bits: int = 32):
+        if bits not in (8, 16, 32, 64, 128, 256, 512, 1024):
+            raise ValueError(f"{name} stream width {bits}: PG021 allows 8, 16, 32, 64, 128, 256, 512 or 1024 bits")
         self.name, self.memory, self.mask = name, memory, (1 << length_bits) - 1
+        self.beat_bytes = bits // 8
         self.transfers = self.beats = 0  # transfers started and beats moved since the model was made
         self.on_start = self.on_abort = None  # callbacks of the stream side
         self.reset()
@@ -125,39 +137,50 @@ class Channel:
 
 class Mm2s(Channel):
     def beat(self) -> tuple[int, bool] | None:
-        """The byte on the stream now and its TLAST, or None when no transfer is running."""
+        """The beat on the stream now: (TDATA, TLAST), or None when no transfer is running."""
         if not self.active:
             return None
-        return int(self.buf[self.pos]), self.pos == self.length - 1
+        n = min(self.beat_bytes, self.length - self.pos)
+        return int.from_bytes(self.buf[self.pos:self.pos + n].tobytes(), "little"), self.pos + n == self.length
+
+    def keep(self) -> int:
+        """The TKEEP of the beat on the stream now: the low bits of its bytes (all but a partial last beat)."""
+        return (1 << min(self.beat_bytes, self.length - self.pos)) - 1
 
     def take(self) -> None:
         """The stream took the current beat."""
-        self.pos += 1
+        self.pos = min(self.pos + self.beat_bytes, self.length)
         self.beats += 1
         if self.pos == self.length:
             self._complete(self.length)
 
 
 class S2mm(Channel):
-    def put(self, word: int, last: bool) -> None:
-        """Store one 32-bit beat (little-endian); TLAST completes the transfer."""
-        k = min(4, self.length - self.pos)
-        self.buf[self.pos:self.pos + k] = np.frombuffer(int(word & 0xFFFFFFFF).to_bytes(4, "little"), np.uint8)[:k]
-        self.pos += k
+    def put(self, data: int, last: bool, keep: int | None = None) -> None:
+        """Store one beat (little-endian), the bytes TKEEP marks (None: all); TLAST completes the transfer."""
+        full = (1 << self.beat_bytes) - 1
+        keep = full if keep is None else keep & full
+        n = keep.bit_length()
         self.beats += 1
+        if keep != (1 << n) - 1 or (not last and keep != full):
+            return self._error(INT_ERR)  # TKEEP with holes, or a partial beat before TLAST
+        if n > self.length - self.pos:
+            return self._error(INT_ERR)  # the packet is longer than the buffer
+        self.buf[self.pos:self.pos + n] = np.frombuffer(int(data).to_bytes(self.beat_bytes, "little"), np.uint8)[:n]
+        self.pos += n
         if last:
             self._complete(self.pos)
         elif self.pos >= self.length:
-            self._error(INT_ERR)  # the packet is longer than the buffer
+            self._error(INT_ERR)  # LENGTH reached without TLAST: the packet is longer than the buffer
 
 
 class AxiDma:
-    """Both channels behind one AXI-Lite register space."""
+    """Both channels behind one AXI-Lite register space; stream widths as the block design sets them."""
 
-    def __init__(self, memory: Memory, length_bits: int = 26):
+    def __init__(self, memory: Memory, length_bits: int = 26, mm2s_bits: int = 8, s2mm_bits: int = 32):
         self.memory = memory
-        self.mm2s = Mm2s("MM2S", memory, length_bits)
-        self.s2mm = S2mm("S2MM", memory, length_bits)
+        self.mm2s = Mm2s("MM2S", memory, length_bits, mm2s_bits)
+        self.s2mm = S2mm("S2MM", memory, length_bits, s2mm_bits)
 
     def _channel(self, off: int) -> tuple[Channel, int]:
         return (self.s2mm, off - S2MM) if off >= S2MM else (self.mm2s, off)
@@ -177,13 +200,16 @@ class AxiDma:
 
 # ---- the stream side in cocotb -----------------------------------------------------------------------
 
-async def mm2s_stream(ch: Mm2s, clk, valid, ready, data, last) -> None:
-    """Drive the accelerator's s_axis from the MM2S channel, forever (start it with cocotb.start_soon)."""
+async def mm2s_stream(ch: Mm2s, clk, valid, ready, data, last, keep=None, fault=None) -> None:
+    """Drive the accelerator's s_axis from the MM2S channel, forever (start it with cocotb.start_soon).
+    `keep`: the sink's TKEEP, or None where it has none; then a partial beat is not sent: `fault` gets
+    one sentence (the null bytes would be taken as data) and the stream stops."""
     from cocotb.triggers import Event, First, ReadOnly, RisingEdge
 
     started, aborted = Event(), Event()
     ch.on_start, ch.on_abort = started.set, aborted.set
     valid.value = 0
+    full = (1 << ch.beat_bytes) - 1
     while True:
         beat = ch.beat()
         if beat is None:
@@ -191,8 +217,17 @@ async def mm2s_stream(ch: Mm2s, clk, valid, ready, data, last) -> None:
             started.clear()
             await started.wait()
             continue
+        if keep is None and ch.keep() != full:
+            valid.value = 0
+            fault(f"MM2S: a transfer of {ch.length} bytes ends in a partial {8 * ch.beat_bytes}-bit beat (TKEEP "
+                  f"{ch.keep():#x}, {ch.length % ch.beat_bytes} of {ch.beat_bytes} bytes) and s_axis has no TKEEP: "
+                  "the accelerator would take the null bytes as data; driver/layout.py pads every frame to whole "
+                  "beats, so the buffer was not packed by it")
+            return
         aborted.clear()
         valid.value, data.value, last.value = 1, beat[0], int(beat[1])
+        if keep is not None:
+            keep.value = ch.keep()
         await ReadOnly()
         if ready.value == 1:
             await RisingEdge(clk)
@@ -226,7 +261,7 @@ async def s2mm_stream(ch: S2mm, clk, valid, ready, data, last, stamps: list | No
             await RisingEdge(clk)
             if not aborted.is_set():
                 ch.put(word, tlast)
-                if stamps is not None and stamp_bytes and ch.beats * 4 % stamp_bytes == 0:
+                if stamps is not None and stamp_bytes and ch.beats * ch.beat_bytes % stamp_bytes == 0:
                     stamps.append(get_sim_time("ns"))
         else:
             await First(RisingEdge(valid), aborted.wait())

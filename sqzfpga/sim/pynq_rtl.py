@@ -186,12 +186,13 @@ class _Channel:
 
 
 class DMA:
-    """The AXI DMA IP of the overlay (simple mode, MM2S and S2MM; 32-bit memory-mapped side)."""
+    """The AXI DMA IP of the overlay (simple mode, MM2S and S2MM). PYNQ aligns a channel's buffers to its
+    memory-mapped data width, which the block design makes max(32 bits, the stream's width)."""
 
     def __init__(self, design: Design):
         self.mmio = MMIO(design.dma, design.clk, design.period_ns)
         self.buffer_max_size = design.max_size
-        self.sendchannel = _Channel(self.mmio, 0, design.max_size, 4, send=True)
+        self.sendchannel = _Channel(self.mmio, 0, design.max_size, max(4, design.dma.mm2s.beat_bytes), send=True)
         self.recvchannel = _Channel(self.mmio, axidma.S2MM, design.max_size, 4, send=False)
 
 

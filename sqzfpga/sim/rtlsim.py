@@ -34,11 +34,11 @@ class Limits:
 
 
 def limits(plan: dict, layout, frames: int, stall: float = 0.0) -> Limits:
-    """Limits from the plan. A frame takes at most max(planned cycles, its input bytes, its output
+    """Limits from the plan. A frame takes at most max(planned cycles, its input beats, its output
     words), slower by 1 / (1 - stall) with stalls; its latency is at most one such frame per stage
     (a stage holds less than a frame; measured 4.2 frames through the default network's 23), so no
     beat on either stream for (stages + 1) frames is a stall, not a long latency."""
-    per = max(plan["cycles_per_frame"], layout.in_bytes, layout.out_words) / (1 - min(stall, 0.95))
+    per = max(plan["cycles_per_frame"], layout.in_beats, layout.out_words) / (1 - min(stall, 0.95))
     idle = round((len(plan["units"]) + 1) * per) + 1000
     cycles = round(TIME_FACTOR * per * frames) + idle + 10_000
     return Limits(round(per), idle, cycles, WALL_BASE_S + cycles / SLOW_CYCLES_PER_S)
@@ -263,8 +263,10 @@ def rerate(build_dir: Path) -> dict | None:
 
 
 def run_module(top: str, params: dict, rom_dir: Path, work: Path, beats_in: list[int], beats_out: list[int],
-               stall: float, seed: int = 0, defines: dict | None = None) -> tuple[bool, str]:
-    """Build one library module with `params` (SV literals) and run tb_modules on it; (passed, log)."""
+               stall: float, seed: int = 0, defines: dict | None = None,
+               sources: list[Path] | None = None) -> tuple[bool, str]:
+    """Build one library module with `params` (SV literals) and run tb_modules on it; (passed, log).
+    `sources`: the library's by default."""
     from sqzfpga.rtl.generate import library_sources
 
     tools.require_cocotb()
@@ -276,7 +278,7 @@ def run_module(top: str, params: dict, rom_dir: Path, work: Path, beats_in: list
     with _environ({**env, "SQZ_TB": str(work / "tb.json")}):
         runner = _ports_only_runner(timeout_s=900)  # behind tb_modules' own 600 s wall-clock limit
         with contextlib.redirect_stdout(io.StringIO()):
-            runner.build(sources=library_sources(), hdl_toplevel=top, build_dir=work, parameters=params,
+            runner.build(sources=sources or library_sources(), hdl_toplevel=top, build_dir=work, parameters=params,
                          defines=defines or {}, build_args=["-Wno-fatal", "-Wno-lint", "-Wno-style"],
                          log_file=work / "build.log")
             try:  # the runner exits when a cocotb test fails

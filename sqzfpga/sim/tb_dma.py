@@ -1,6 +1,7 @@
 """cocotb test: the deployment package's own driver (`sqzfpga_driver.driver.Accelerator`, unchanged) on
 the simulated board: `pynq` is pynq_rtl over the AXI DMA model (axidma.py), whose MM2S and S2MM
-channels drive the generated top's streams. The driver runs in a cocotb bridge thread, one
+channels drive the generated top's streams (MM2S as wide as the package's layout says; s_axis has no
+TKEEP, so a partial beat ends the simulation with an error). The driver runs in a cocotb bridge thread, one
 `Accelerator.run` per batch. Limits: no beat on either stream for `idle_cycles` while a transfer is
 armed (the design stopped handshaking), more than `max_cycles` in all, or `wall_s` seconds: each ends
 the simulation with an error in the result file. Configured by the JSON file named in $SQZ_DMA
@@ -72,10 +73,16 @@ async def dma_run(dut):
     dut.ap_rst_n.value = 1
     await RisingEdge(dut.ap_clk)
 
-    dma = axidma.AxiDma(axidma.Memory(), cfg["length_bits"])
+    layout = json.loads(open(os.path.join(cfg["deploy"], "accel.json")).read())["layout"]
+    dma = axidma.AxiDma(axidma.Memory(), cfg["length_bits"], mm2s_bits=layout.get("stream_bits", 8))
     stamps: list = []
+
+    def fault(why: str) -> None:  # a stream the DMA cannot send as the accelerator's port takes it
+        _finish(cfg, {"error": why, "cycles": int(get_sim_time("ns") // PERIOD_NS)})
+        os._exit(0)  # the driver's thread waits on the DMA; the result file says why
+
     cocotb.start_soon(axidma.mm2s_stream(dma.mm2s, dut.ap_clk, dut.s_axis_tvalid, dut.s_axis_tready,
-                                         dut.s_axis_tdata, dut.s_axis_tlast))
+                                         dut.s_axis_tdata, dut.s_axis_tlast, fault=fault))
     cocotb.start_soon(axidma.s2mm_stream(dma.s2mm, dut.ap_clk, dut.m_axis_tvalid, dut.m_axis_tready,
                                          dut.m_axis_tdata, dut.m_axis_tlast, stamps, cfg["out_bytes"]))
     cocotb.start_soon(_limits(cfg, dut, dma))

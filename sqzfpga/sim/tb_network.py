@@ -1,7 +1,8 @@
 """cocotb test of the whole generated network (top `sqznet_top`) as the DMA sees it: the input
-stream is the driver's packed input buffer (driver/layout.py), byte by byte, sent as the MM2S
-channel sends its transfers (s_axis_tlast high on each transfer's final byte; the images go as one
-transfer, or as the batches of cfg "batches", back to back), and the output beats are stored as the
+stream is the driver's packed input buffer (driver/layout.py), beat by beat (a byte, or the layout's
+wider beats), sent as the MM2S channel sends its transfers (s_axis_tlast high on each transfer's final
+beat; the images go as one transfer, or as the batches of cfg "batches", back to back), and the output
+beats are stored as the
 S2MM channel would store them (little-endian 32-bit words), for the driver's `unpack` (the caller
 compares with the C simulation). Framing is checked as the batch protocol of driver/layout.py
 says: exactly the expected words, no beat after them, m_axis_tlast high exactly on the final word of
@@ -23,7 +24,7 @@ import numpy as np
 from cocotb.clock import Clock
 from cocotb.triggers import ClockCycles, RisingEdge, select
 
-from sqzfpga.driver.layout import Layout, pack, words
+from sqzfpga.driver.layout import Layout, beats, pack, words
 from sqzfpga.sim.streams import Progress, extra_beats, receive, send, watchdog
 
 PERIOD_NS = 10
@@ -60,8 +61,9 @@ async def network(dut):
     n = len(images)
     batches = cfg.get("batches") or [n]
     assert sum(batches) == n and min(batches) > 0, f"batches {batches} do not split {n} images"
-    buf = pack(images, layout)  # the MM2S buffers, back to back
-    ends = set(int(e) * layout.in_bytes - 1 for e in np.cumsum(batches))  # TLAST: each transfer's final byte
+    buf = beats(pack(images, layout), layout.stream_bits)  # the MM2S buffers, back to back
+    per = layout.in_beats
+    ends = set(int(e) * per - 1 for e in np.cumsum(batches))  # TLAST: each transfer's final beat
     cocotb.start_soon(Clock(dut.ap_clk, PERIOD_NS, unit="ns").start())
     dut.m_axis_tready.value = 1
     dut.s_axis_tlast.value = 0
@@ -70,7 +72,7 @@ async def network(dut):
 
     def where(p: Progress) -> str:
         took = "the design stopped taking input (s_axis_tready low)" if p.in_blocked else "input idle"
-        inp = (f"s_axis: {p.beats_in} of {len(buf)} bytes in ({p.beats_in // layout.in_bytes} of {n} frames)"
+        inp = (f"s_axis: {p.beats_in} of {len(buf)} beats in ({p.beats_in // per} of {n} frames)"
                + ("" if p.beats_in >= len(buf) else f", {took}"))
         out = f"m_axis: {p.beats_out} of {total_out} words out ({p.beats_out // layout.out_words} of {n} frames)"
         if p.beats_out < total_out and p.out_waiting:
@@ -80,15 +82,15 @@ async def network(dut):
     async def run():
         await _reset(dut)
         if cfg.get("reset_mid_frame"):  # half a frame in, then a reset: the design must forget it
-            half = buf[: layout.in_bytes // 2].tolist()
+            half = buf[: per // 2]
             await send(dut.ap_clk, dut.s_axis_tvalid, dut.s_axis_tready, dut.s_axis_tdata, half)
             await ClockCycles(dut.ap_clk, 50)
             await _reset(dut)
         t_in, t_out, lasts = [], [], []
         stall, seed = cfg.get("stall", 0.0), cfg.get("seed", 0)  # random backpressure on both streams
         sender = cocotb.start_soon(send(dut.ap_clk, dut.s_axis_tvalid, dut.s_axis_tready, dut.s_axis_tdata,
-                                        buf.tolist(), stall=stall, rng=random.Random(seed), stamps=t_in,
-                                        last=dut.s_axis_tlast, ends=ends, frame=layout.in_bytes, progress=prog))
+                                        buf, stall=stall, rng=random.Random(seed), stamps=t_in,
+                                        last=dut.s_axis_tlast, ends=ends, frame=per, progress=prog))
         got = await receive(dut.ap_clk, dut.m_axis_tvalid, dut.m_axis_tready, dut.m_axis_tdata, total_out,
                             stall=stall, rng=random.Random(seed + 1), stamps=t_out, last=dut.m_axis_tlast,
                             lasts=lasts, frame=layout.out_words, progress_file=cfg.get("progress"), progress=prog)

@@ -50,6 +50,12 @@ def validate_rtl(build_dir: Path, batches: list[int], wall_s: float | None = Non
                             f"needs {how}: run `python -m sqzfpga build --board pynq-z2 --out {build_dir}`")
     meta = json.loads((dep / "accel.json").read_text())
     manifest = json.loads((rtl / "rtl.json").read_text())
+    if Layout.from_dict(meta["layout"]) != Layout.from_dict(manifest["layout"]):  # e.g. `rtl --stream-bits` since
+        bits = [Layout.from_dict(m["layout"]).stream_bits for m in (meta, manifest)]
+        raise UserError(f"build folder {build_dir}: the deployment package's byte layout (deploy/accel.json, "
+                        f"{bits[0]}-bit input stream) is not the RTL's (rtl/rtl.json, {bits[1]}-bit): the package "
+                        f"is older than the RTL; run `python -m sqzfpga build --out {build_dir} --start-step project` "
+                        "(with the build's options) to write it again")
     samples = np.load(dep / "samples.npz")
     frames = sum(batches)
     if script_images < 0 or script_images > len(samples["images"]):
