@@ -33,12 +33,15 @@ module sqz_requant #(
            OB, WORK_W);
   end
 
-  logic signed [WORK_W-1:0] rounded;
+  // Saturation is decided on the value before rounding (rounding adds at most one) and the output's OB
+  // bits are added apart from it, so no carry chain waits for another: rounded > OMAX exactly when
+  // base > OMAX or base == OMAX rounds up; rounded < OMIN when base < OMIN unless base == OMIN - 1 rounds up.
+  logic signed [WORK_W-1:0] base;  // the value before rounding (D > 0: a / 2^D rounded down)
+  logic round_up;
   generate
     if (D > 0) begin : g_right
-      logic signed [AW-1:0] floor_q;  // a / 2^D rounded down
+      logic signed [AW-1:0] floor_q;
       logic [D-1:0] dropped;          // the bits shifted out
-      logic round_up;
       assign floor_q = a >>> D;
       assign dropped = a[D-1:0];
 `ifdef SQZ_MUTANT_HALF_UP
@@ -46,15 +49,21 @@ module sqz_requant #(
 `else
       assign round_up = (dropped > (D)'(1 << (D - 1))) || (dropped == (D)'(1 << (D - 1)) && floor_q[0]);
 `endif
-      assign rounded = WORK_W'(floor_q) + WORK_W'(round_up);
+      assign base = WORK_W'(floor_q);
     end else begin : g_left
-      assign rounded = WORK_W'(a) <<< (-D);
+      assign round_up = 1'b0;
+      assign base = WORK_W'(a) <<< (-D);
     end
   endgenerate
+  logic hi, lo;
+  logic [OB-1:0] inc;
+  assign hi = base > OMAX || (base == OMAX && round_up);
+  assign lo = base < OMIN && !(round_up && base == OMIN - WORK_W'(1));
+  assign inc = base[OB-1:0] + OB'(round_up);
   always_comb begin
     if (RELU && a < 0) q = '0;
-    else if (rounded > OMAX) q = OMAX[OB-1:0];
-    else if (rounded < OMIN) q = OMIN[OB-1:0];
-    else q = rounded[OB-1:0];
+    else if (hi) q = OMAX[OB-1:0];
+    else if (lo) q = OMIN[OB-1:0];
+    else q = inc;
   end
 endmodule
