@@ -7,11 +7,13 @@ Per stage of a build (its rtl/rtl.json): Yosys `synth_ecp5`, nextpnr-ecp5 (LFE5U
 context, seed 1; rtl/pnr.py), and the estimator (rtl/timing.py's pass with rtl/delays_ecp5.py's table,
 nextpnr's own delay database) on the same netlist. Compared: the worst register-to-register path,
 estimated (logic only, and with the derived routing allowance per net) against routed (cell part,
-routing part, routed nets); the ranking of the stages by each. The allowance: the largest routing
-delay per net measured, raised until on every stage the estimator's worst path carries at least the
-routing/logic ratio nextpnr measured there. Carried over to the Xilinx estimate (the build's own
+routing part, routed nets); the ranking of the stages by each. The allowance: the routing delay per
+net over all routed paths, raised until on every stage the estimator's worst path carries at least the
+routing/logic ratio nextpnr measured there; beside it the smallest allowance at which no estimate is
+below its routed delay. Carried over to the Xilinx estimate (the build's own
 rtl/synth/NAME_netlist.json, where present): the routing per net that the measured ratio implies on
-the Xilinx estimator's worst path (ratio x its logic delay / its nets), beside timing.ROUTE_NS.
+the Xilinx estimator's worst path (ratio x its logic delay / its nets), and a routed net counted in
+LUT delays (ECP5 LUT4) times the Xilinx LUT delay (TILO), beside timing.ROUTE_NS.
 Work files under benchmarks/out/pnr/BUILD (or --work; --reuse takes an earlier run's netlists and
 reports from there). Prints one table; --json one JSON line last.
 """
@@ -74,23 +76,39 @@ def run_stage(rtl: Path, sources: list[str], st: dict, work: Path, timeout: int,
             "routed": routed, "est_logic": est0, **t}
 
 
-def allowance(done: dict) -> float:
-    """The ECP5 routing allowance per net (module docstring): start at the largest routed delay per net,
-    raise it until every stage's estimated worst path has routing/logic >= the ratio routed there."""
+def _estimate(s: dict, r: float):
     from sqzfpga.rtl import delays_ecp5 as d5, pnr
 
-    r = max(s["routed"].routing_ns / max(s["routed"].nets, 1) for s in done.values())
+    return pnr.estimated_path(s["top"], d5.DELAYS_ECP5_6, r, d5.ecp5_cell_arcs, d5.DEDICATED_ECP5)
+
+
+def allowance(done: dict) -> float:
+    """The ECP5 routing allowance per net (module docstring): start at the routed delay per net over all
+    compared paths (total routing / total nets), raise it until every stage's estimated worst path has
+    routing/logic >= the ratio routed there."""
+    r = sum(s["routed"].routing_ns for s in done.values()) / max(sum(s["routed"].nets for s in done.values()), 1)
     for _ in range(20):  # a fixed point: a larger allowance can pick a path with more nets
         need = r
         for s in done.values():
-            e = pnr.estimated_path(s["top"], d5.DELAYS_ECP5_6, r, d5.ecp5_cell_arcs, d5.DEDICATED_ECP5)
+            e = _estimate(s, r)
             ratio = s["routed"].routing_ns / s["routed"].logic_ns
             if e.nets and e.nets * r < ratio * e.logic_ns:
                 need = max(need, ratio * e.logic_ns / e.nets)
         if need <= r + 1e-6:
-            return round(r, 3)
+            break
         r = need
     return round(r, 3)
+
+
+def covering(done: dict) -> float:
+    """The smallest allowance per net (to 0.01 ns) at which no stage's estimate is below its routed delay."""
+    lo, hi = 0.0, 5.0
+    if any(_estimate(s, hi).ns < s["routed"].ns for s in done.values()):
+        return float("inf")
+    while hi - lo > 0.005:
+        mid = (lo + hi) / 2
+        lo, hi = (lo, mid) if all(_estimate(s, mid).ns >= s["routed"].ns for s in done.values()) else (mid, hi)
+    return round(hi, 2)
 
 
 def xilinx_implied(rtl: Path, name: str, module: str, ratio: float) -> dict | None:
@@ -120,7 +138,7 @@ def main() -> None:
     ap.add_argument("--json", action="store_true", help="print one JSON line last")
     a = ap.parse_args()
     from sqzfpga.errors import UserError
-    from sqzfpga.rtl import delays_ecp5 as d5, pnr, timing
+    from sqzfpga.rtl import delays_ecp5 as d5, timing
 
     rtl = a.build / "rtl"
     if not (rtl / "rtl.json").exists():
@@ -148,16 +166,17 @@ def main() -> None:
         print(f"error: no stage was placed and routed ({len(failed)} failed; first: {next(iter(failed.values()))})",
               file=sys.stderr)
         sys.exit(1)
-    r = allowance(done)
+    r, cover = allowance(done), covering(done)
     rows = {}
     for name, s in done.items():
         rp, e0 = s["routed"], s["est_logic"]
-        er = pnr.estimated_path(s["top"], d5.DELAYS_ECP5_6, r, d5.ecp5_cell_arcs, d5.DEDICATED_ECP5)
+        er = _estimate(s, r)
         ratio = rp.routing_ns / rp.logic_ns
         rows[name] = {"cells": s["cells"], "est_logic_ns": e0.logic_ns, "est_levels": e0.levels,
                       "est_ns": er.ns, "est_nets": er.nets, "est_levels_routed": er.levels,
                       "routed_ns": rp.ns, "routed_logic_ns": rp.logic_ns, "routed_routing_ns": rp.routing_ns,
                       "routed_nets": rp.nets, "routing_per_net_ns": round(rp.routing_ns / max(rp.nets, 1), 3),
+                      "net_in_luts": round(rp.routing_ns / max(rp.nets, 1) / d5.DELAYS_ECP5_6["LUT4"], 2),
                       "routing_logic_ratio": round(ratio, 2), "est_over_routed": round(er.ns / rp.ns, 3),
                       "fmax_routed_mhz": rp.fmax_mhz, "synth_s": s["synth_s"], "pnr_s": s["pnr_s"],
                       "routed_path": f"{rp.start} -> {rp.end}", "est_path": f"{er.start} -> {er.end}",
@@ -165,9 +184,10 @@ def main() -> None:
     names = list(rows)
     by = {k: sorted(names, key=lambda n: -rows[n][k]) for k in ("routed_ns", "est_ns", "est_logic_ns")}
     xil = [v["xilinx"]["implied_route_ns"] for v in rows.values() if v["xilinx"]]
+    luts = sorted(v["net_in_luts"] for v in rows.values())
     per_net = [v["routing_per_net_ns"] for v in rows.values()]
     summary = {"device": "LFE5U-85F speed 6 (nextpnr-ecp5 0.11.1, out of context, seed 1)",
-               "allowance_ecp5_ns": r, "routing_per_net_ns": {"mean": round(sum(per_net) / len(per_net), 3),
+               "allowance_ecp5_ns": r, "covering_ecp5_ns": cover, "routing_per_net_ns": {"mean": round(sum(per_net) / len(per_net), 3),
                                                               "max": max(per_net)},
                "routing_logic_ratio_max": max(v["routing_logic_ratio"] for v in rows.values()),
                "spearman_est_vs_routed": spearman([rows[n]["est_ns"] for n in names],
@@ -176,6 +196,8 @@ def main() -> None:
                                                     [rows[n]["routed_ns"] for n in names]),
                "rank_routed": by["routed_ns"], "rank_est": by["est_ns"],
                "xilinx_route_ns": timing.ROUTE_NS, "xilinx_implied_route_ns": max(xil) if xil else None,
+               "net_in_luts": {"min": luts[0], "median": luts[len(luts) // 2], "max": luts[-1]},
+               "xilinx_route_ns_by_lut_units": [round(x * timing.DELAYS_Z7_1["TILO"], 3) for x in (luts[0], luts[-1])],
                "stages": rows, "failed": failed}
     print()
     print(f"{'stage':16} {'est logic':>9} {'lv':>3} {'est@' + str(r):>9} {'nets':>4} | {'routed':>7} {'logic':>6} "
@@ -192,12 +214,15 @@ def main() -> None:
         print(f"{n:16} not compared: {e}")
     print(f"\nrouting allowance derived on ECP5: {r} ns per net (routed per net: mean "
           f"{summary['routing_per_net_ns']['mean']}, max {summary['routing_per_net_ns']['max']} ns; routing/logic up "
-          f"to {summary['routing_logic_ratio_max']})")
+          f"to {summary['routing_logic_ratio_max']}); no estimate below its routed delay from {cover} ns per net")
     print(f"ranking, routed:    {' > '.join(by['routed_ns'])}\nranking, estimated: {' > '.join(by['est_ns'])} "
           f"(Spearman {summary['spearman_est_vs_routed']}; logic only {summary['spearman_logic_vs_routed']})")
+    lo, hi = summary["xilinx_route_ns_by_lut_units"]
+    print(f"a routed net costs {luts[0]}-{luts[-1]} LUT delays on ECP5 (median {luts[len(luts) // 2]}): {lo}-{hi} ns "
+          f"at the Xilinx TILO of {timing.DELAYS_Z7_1['TILO']} ns; timing.ROUTE_NS is {timing.ROUTE_NS}")
     if xil:
         print(f"Xilinx: the measured routing/logic ratios imply up to {max(xil)} ns per net on the Xilinx estimator's "
-              f"worst paths; timing.ROUTE_NS is {timing.ROUTE_NS}")
+              f"worst paths")
     if a.json:
         print(json.dumps(summary))
 
