@@ -9,6 +9,17 @@ ROOT = Path(__file__).resolve().parents[1]
 DATA = Path(os.environ.get("SQZFPGA_DATA", ROOT.parent / "shared" / "data" / "fashion-mnist"))
 
 
+def pytest_configure(config):
+    config.addinivalue_line("markers", "slow: about a minute or more in CI; collected first (see below)")
+
+
+def pytest_collection_modifyitems(items):
+    """Slow tests first, otherwise in file order. `-n 2 --dist loadgroup` hands out the xdist groups
+    largest first, then single tests in collection order as workers run dry: a long test collected
+    late would run alone at the end while the other worker idles."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
+
 @pytest.fixture(scope="session")
 def fmnist_dir() -> Path:
     assert any(DATA.glob("t10k-images-idx3-ubyte*")), f"Fashion-MNIST IDX files not found at {DATA}"

@@ -83,6 +83,7 @@ def test_readme_lists_commands_that_exist():
     assert set(REDUCED) | set(NOT_RUN) <= set(subs)
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not (ROOT / ".venv" / "bin" / "activate").exists(), reason="needs the README's .venv")
 def test_readme_commands_run_as_printed(tmp_path):
     """Every README command, from a copy of the repo root. Its build is the product's one-line promise,
