@@ -8,6 +8,24 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 DATA = Path(os.environ.get("SQZFPGA_DATA", ROOT.parent / "shared" / "data" / "fashion-mnist"))
 
+if "PYTEST_XDIST_WORKER_COUNT" in os.environ:  # set by xdist before this file is imported, so before torch is
+    # The workers share the cores: each (and every command it runs) gets its share of torch's OpenMP
+    # threads. With more threads than cores, every torch op waits for a descheduled thread: on a loaded
+    # 2-core machine a 64-image training epoch took 26-55 s with 2 threads, 4-6 s with 1.
+    os.environ.setdefault("OMP_NUM_THREADS",
+                          str(max(1, (os.cpu_count() or 1) // int(os.environ["PYTEST_XDIST_WORKER_COUNT"]))))
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "slow: about a minute or more in CI; collected first (see below)")
+
+
+def pytest_collection_modifyitems(items):
+    """Slow tests first, otherwise in file order. `-n 2 --dist loadgroup` hands out the xdist groups
+    largest first, then single tests in collection order as workers run dry: a long test collected
+    late would run alone at the end while the other worker idles."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
 
 @pytest.fixture(scope="session")
 def fmnist_dir() -> Path:

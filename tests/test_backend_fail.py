@@ -18,6 +18,7 @@ import pytest
 from conftest import ROOT, assert_clean_error, run_cli
 
 WARNING = "warning: RTL backend: simulator: Verilator not found"
+pytestmark = pytest.mark.xdist_group("backend_fail")  # `hls_build` is built once, on one worker
 
 
 @pytest.fixture(scope="module")

@@ -28,6 +28,7 @@ def test_each_command_has_help(cmd):
     assert proc.returncode == 0 and "--json" in proc.stdout
 
 
+@pytest.mark.slow
 def test_train_one_epoch_on_2000_images(fmnist_dir, tmp_path):
     out = tmp_path / "m.pt"
     proc = run_cli("train", "--data", fmnist_dir, "--out", out, "--limit", 2000, "--test-limit", 500,
@@ -52,6 +53,7 @@ def _train_args(fmnist_dir, out, epochs):
             "--epochs", epochs, "--batch-size", 64, *TINY]
 
 
+@pytest.mark.slow
 def test_ctrl_c_keeps_checkpoint_and_resume_matches_uninterrupted(fmnist_dir, tmp_path):
     ref = tmp_path / "ref.pt"
     assert run_cli(*_train_args(fmnist_dir, ref, 3)).returncode == 0

@@ -24,6 +24,8 @@ def test_default_model_is_quantized_and_fits_bram():
     assert DEFAULT_SAMPLES.stat().st_size <= 1_000_000
 
 
+@pytest.mark.slow
+@pytest.mark.xdist_group("default_model_eval")  # not the build's: the module's group would put it on the build's worker
 def test_eval_default_model_json(fmnist_dir):
     """The acceptance command, `eval --data ... --json` on the shipped model, over the 10,000 t10k images."""
     proc = run_cli("eval", "--data", fmnist_dir, "--json")

@@ -19,6 +19,7 @@ from test_user_models import calibrated, export, images
 
 torch = pytest.importorskip("torch")
 nn = torch.nn
+pytestmark = pytest.mark.xdist_group("dense")  # `flatten_export` and `flatten_build` are made once, on one worker
 
 
 def dense_model(head: str = "flatten", per_channel: bool = True, pad_rows: int = 0, out_quant: bool = True):

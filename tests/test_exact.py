@@ -65,6 +65,7 @@ def images_for(cfg, fmnist_dir, n_real=24, n_random=8):
     return np.concatenate([real, rnd])
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case", list(CASES))
 def test_qonnx_equals_brevitas(case, fmnist_dir, tmp_path):
     torch.manual_seed(0)

@@ -21,6 +21,7 @@ from conftest import ROOT, assert_clean_error, run_cli
 pytest.importorskip("brevitas")
 EXAMPLE = ROOT / "examples" / "own_brevitas.py"
 IMAGES = 20
+pytestmark = pytest.mark.xdist_group("example")  # the module's build (fixture `built`) is made once, on one worker
 
 
 def run_example(*args, timeout=600) -> subprocess.CompletedProcess:

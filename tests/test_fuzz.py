@@ -39,6 +39,7 @@ DEAD_LAYER = {
     "seed": 7777, "dsp": 16}
 
 
+@pytest.mark.slow
 @settings(FUZZ, max_examples=2)
 @example(ex=DEAD_LAYER)
 @given(ex=fuzzing.configs())
@@ -46,6 +47,7 @@ def test_random_models_csim_exact(ex, tmp_path_factory):
     fuzzing.check(ex, tmp_path_factory.mktemp("fuzz"))
 
 
+@pytest.mark.slow
 @settings(FUZZ, max_examples=1)
 @given(ex=fuzzing.configs().filter(lambda e: e["num_fires"] >= 2 and e["bypass"] != "none"))
 def test_random_models_rtl_exact(ex, tmp_path_factory):

@@ -20,6 +20,7 @@ from test_exact import CASES, RTL_BUDGET
 
 LAYERS = "firmware/nnet_utils/sqz_layers.h"
 TOP = "firmware/sqznet.cpp"
+pytestmark = pytest.mark.xdist_group("hls_lint")  # each `project` is written once, on one worker
 
 
 def written_project(folder, case: str):

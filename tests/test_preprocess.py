@@ -19,6 +19,7 @@ pytest.importorskip("brevitas")
 import preprocess_net as pn  # noqa: E402  (tests/ is on sys.path)
 
 MEAN, STD = "0.5,0.45,0.5", "0.6,0.55,0.5"  # per channel; every channel's range inside [-1, 1]
+pytestmark = pytest.mark.xdist_group("preprocess")  # `user_model` is exported once, on one worker
 
 
 @pytest.fixture(scope="module")

@@ -2,6 +2,7 @@
 import warnings
 
 import numpy as np
+import pytest
 import torch
 
 from sqzfpga.model import export, reference
@@ -10,6 +11,7 @@ from sqzfpga.model.quant import calibrate, quantize_float
 from sqzfpga.model.squeezenet import SqueezeNet
 
 
+@pytest.mark.slow
 def test_reference_matches_qonnx_executor(tmp_path, fmnist_dir):
     import onnxruntime
     from qonnx.core.modelwrapper import ModelWrapper

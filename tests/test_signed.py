@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pytest
 
 from conftest import run_cli
 
@@ -17,6 +18,7 @@ def _export(folder, **kw):
     return export.export(signed_net.build(**kw), folder / "model.onnx")
 
 
+@pytest.mark.slow
 def test_signed_outputs_and_unit_scales_build_exact(tmp_path):
     """About 110 s (on a loaded 2-core machine). A signed conv with scale 1 (frac 0) into a max pool, a Fire with a signed input and
     a signed squeeze, a signed classifier (no ReLU) into the global average pool, a signed output: the

@@ -20,6 +20,7 @@ class Interrupt:
             raise KeyboardInterrupt
 
 
+@pytest.mark.slow
 def test_resume_after_calibration_matches_uninterrupted(fmnist_dir, tmp_path):
     cfg = preset("default", width_mult=0.125)
     tr = data.load(fmnist_dir, "train").subset(512)
@@ -100,6 +101,7 @@ def test_batchnorm_init_mismatch_is_one_line(fmnist_dir, tmp_path):
               init=str(plain), log=lambda m: None)
 
 
+@pytest.mark.slow
 def test_batchnorm_is_folded_before_quantization_cli(tmp_path):
     """About 25 s on quiet cores (137 s at load 6). `train --preset default` trains with BatchNorm (the
     recipe's default) and quantizes it folded: the quantized checkpoint and its QONNX export have none, and the export computes what the

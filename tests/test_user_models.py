@@ -17,6 +17,7 @@ from conftest import assert_clean_error, run_cli
 
 torch = pytest.importorskip("torch")
 nn = torch.nn
+pytestmark = pytest.mark.xdist_group("user_models")  # `user_build` is built once, on one worker
 SIZE, CLASSES = 28, 10  # Fashion-MNIST's geometry, so `eval --data` runs on the shared split
 
 
