@@ -17,6 +17,8 @@ the corpus. So:
   print it for the primitive (Prop_/Setup_ arcs), rounded up. For block RAM the nearest published rows
   are DS958's (Versal AI Edge, a later block RAM: TRCKO_DO 0.901 ns, TRCKO_DO_REG 0.262 ns at -2 0.80V),
   which ours exceed, as UltraScale+ block RAM is slower than Versal's.
+Carry: Yosys 0.70's `synth_xilinx -family xcup` still maps adders to CARRY4 cells (Vivado would pack two
+into a CARRY8); both read the per-bit CARRY rows below, a CARRY4 -> CARRY4 carry being a dedicated route.
 Routing: ROUTE_NS per net hop to a load is an assumption (no data sheet figure), lower than the
 7-series allowance as UltraScale+ interconnect is faster, and to be calibrated like it.
 """
