@@ -6,9 +6,9 @@
 
 Configurations (issue 5): (a) the shipped default model on xc7z020 at 100 MHz; (b) SqueezeNet v1.1
 widths with the small-input stem, 3x32x32, 10 classes, 4-bit weights / 8-bit activations, xc7z020
-at 100 MHz; (c) SqueezeNet v1.1 224x224, 1000 classes, 8-bit, xczu9eg at 200 MHz (planned; its
-bottleneck layer simulated alone at full size to check the cycle model); (d) the same network on
-xc7z020 with the fewest weight bits that fit, or the planner's reason why none do.
+at 100 MHz; (c) SqueezeNet v1.1 224x224, 1000 classes, 8-bit, xczu9eg at 200 MHz (the whole network
+simulated for 3 frames; its 16 stages synthesised one at a time, the full-size ones taking many minutes
+each); (d) the same network on xc7z020 with the fewest weight bits that fit, or the planner's reason why none do.
 
 Networks other than (a) are randomly initialised and calibrated on random images: throughput and
 exactness do not depend on training. Simulated outputs are compared with the QONNX reference
@@ -40,7 +40,8 @@ CONFIGS = {
     "b": dict(title="v1.1 widths, small-input stem, 3x32x32, 10 classes, 4-bit w / 8-bit a", preset="small",
               over=dict(weight_bits=4, act_bits=8), part="xc7z020", clock=100, sim="network", synth=True),
     "c": dict(title="SqueezeNet v1.1, 224x224, 1000 classes, 8-bit", preset="v1.1",
-              over=dict(weight_bits=8, act_bits=8), part="xczu9eg", clock=200, sim="layer", synth=False),
+              over=dict(weight_bits=8, act_bits=8), part="xczu9eg", clock=200, sim="network", frames=3,
+              synth=True, synth_jobs=1),  # full-size stages: one Yosys at a time (memory, a 2-core machine)
     "d": dict(title="SqueezeNet v1.1, 224x224, 1000 classes, fewest weight bits", preset="v1.1",
               over=dict(act_bits=8), part="xc7z020", clock=100, bits=(8, 4, 3, 2), sim=None, synth=False),
 }
@@ -115,7 +116,9 @@ def simulate_network(rtl: Path, work: Path, model_path: Path, manifest: dict, fr
         model, _ = checkpoint.load_model(model_path)
         onnx_model = reference.load(quiet(export.export, model, work / "model.onnx"))
     images = images_for(onnx_model, frames, cfg)
+    t0 = time.time()
     want = to_raw(reference.run(onnx_model, images), manifest["output"]["frac"])
+    reference_s = time.time() - t0
     work.mkdir(parents=True, exist_ok=True)
     compile_s = rtlsim.compile_design(rtl, work)
     res = rtlsim.run_network(rtl, work, images)
@@ -123,41 +126,7 @@ def simulate_network(rtl: Path, work: Path, model_path: Path, manifest: dict, fr
     figs = rtlsim.cycle_figures(res, frames)
     return {"simulated": True, "sim_frames": frames, "exact": bool((got == want.reshape(got.shape)).all()),
             "cycles_per_frame": figs["cycles_per_frame"], "latency_cycles": figs["latency_cycles"],
-            "compile_s": round(compile_s, 1), "sim_s": round(res["sim_s"], 1)}
-
-
-def simulate_layer(hm, onnx_model, golden: dict, rtl: Path, work: Path, manifest: dict, stage_name: str) -> dict:
-    """One stage of the design alone, two frames at full size, inputs and expected outputs from the
-    QONNX reference (layer by layer); its steady-state cycles per frame against the plan's."""
-    from sqzfpga.hls.csim import golden_layers
-    from sqzfpga.sim import scoreboard as sb
-    from sqzfpga.sim.rtlsim import run_module
-
-    names = list(golden)
-    idx = [s["name"] for s in manifest["stages"]].index(stage_name) - 1  # stage 0 is the input adapter
-    images = images_for(onnx_model, 2, {})
-    layers = golden_layers(onnx_model, golden, images)
-    if idx == 0:
-        x, xfrac, xbits = images.transpose(0, 2, 3, 1).astype(np.int64), 0, 8
-    else:
-        g = golden[names[idx - 1]]
-        xbits, xfrac = g["q"][0], g["q"][1]
-        x = np.rint(layers[names[idx - 1]] * 2.0 ** xfrac).astype(np.int64)
-    g = golden[names[idx]]
-    y = np.rint(layers[names[idx]] * 2.0 ** g["q"][1]).astype(np.int64)
-    beats_in = [sb.pack(px, xbits) for f in x for px in f.reshape(-1, f.shape[-1])]
-    beats_out = [sb.pack(px, g["q"][0]) for f in y for px in f.reshape(-1, f.shape[-1])]
-    stage = next(s for s in manifest["stages"] if s["name"] == stage_name)
-    t0 = time.time()
-    ok, log = run_module(stage["module"], stage["params"], rtl, work, beats_in, beats_out, stall=0.0)
-    res = json.loads((work / "result.json").read_text()) if (work / "result.json").exists() else {}
-    opx = len(beats_out) // 2
-    t = res.get("t_out_ns", [])
-    cycles = (t[2 * opx - 1] - t[opx - 1]) / res["period_ns"] if len(t) == 2 * opx else None
-    planned = max(u["cycles"] for u in manifest["plan"]["units"] if u["name"].split(".")[0] == stage_name)
-    return {"layer": stage_name, "exact": ok, "layer_cycles_simulated": cycles, "layer_cycles_planned": planned,
-            "layer_plan_error": None if cycles is None else round(cycles / planned - 1, 4),
-            "layer_sim_s": round(time.time() - t0, 1)}
+            "reference_s": round(reference_s, 1), "compile_s": round(compile_s, 1), "sim_s": round(res["sim_s"], 1)}
 
 
 def run_config(key: str, clock: float | None = None, show=print) -> dict:
@@ -167,7 +136,6 @@ def run_config(key: str, clock: float | None = None, show=print) -> dict:
     from sqzfpga.rtl.generate import generate
     from sqzfpga.rtl.rate import rate
     from sqzfpga.rtl.synth import synthesize
-    from sqzfpga.rtl.timing import estimate
 
     cfg = CONFIGS[key]
     part, clock = get_part(cfg["part"]), clock or cfg["clock"]
@@ -201,31 +169,21 @@ def run_config(key: str, clock: float | None = None, show=print) -> dict:
     show(f"[{key}] planned {p['cycles_per_frame']} cycles/frame, bottleneck {p['bottleneck']}, {p['lanes']} "
          f"multipliers on {p['dsp']} DSPs")
     if cfg["sim"] == "network":
-        s = simulate_network(work / "rtl", work / "sim", model_path, manifest, 4, cfg)
+        s = simulate_network(work / "rtl", work / "sim", model_path, manifest, cfg.get("frames", 4), cfg)
         out.update(s, plan_error=round(s["cycles_per_frame"] / p["cycles_per_frame"] - 1, 4))
         show(f"[{key}] simulated {s['cycles_per_frame']} cycles/frame, outputs {'exact' if s['exact'] else 'DIFFER'} "
              f"({s['sim_frames']} frames; Verilator build {s['compile_s']} s, run {s['sim_s']} s)")
-    elif cfg["sim"] == "layer":
-        from sqzfpga.layers import lower
-        from sqzfpga.model import reference
-
-        onnx_model = reference.load(model_path)
-        _, golden, _ = lower(onnx_model)
-        slowest = max((u for u in p["units"] if u["kind"] == "conv"), key=lambda u: u["cycles"])
-        stage = slowest["name"].split(".")[0]  # the slowest compute layer (the bottleneck may be the input)
-        s = simulate_layer(hm, onnx_model, golden, work / "rtl", work / "layer", manifest, stage)
-        out.update(s)
-        show(f"[{key}] layer {stage} alone at full size: {s['layer_cycles_simulated']} cycles/frame simulated vs "
-             f"{s['layer_cycles_planned']} planned, outputs {'exact' if s['exact'] else 'DIFFER'} ({s['layer_sim_s']} s)")
     timing = None
     if cfg["synth"]:
-        r = synthesize(work / "rtl", part)
+        r = synthesize(work / "rtl", part, jobs=cfg.get("synth_jobs", 2))
         out.update({k: r[k] for k in ("lut", "ff", "bram36", "dsp", "fits", "utilisation", "synth_s")},
                    resources_from="yosys")
         e = p["estimate"]
         show(f"[{key}] Yosys: LUT {r['lut']} FF {r['ff']} BRAM36 {r['bram36']} DSP {r['dsp']} -> "
              f"{'fits' if r['fits'] else 'does NOT fit'} ({r['synth_s']} s); the cost model said LUT {e['lut']:.0f} "
              f"FF {e['ff']:.0f} BRAM36 {e['bram36']} DSP {e['dsp']}")
+        from sqzfpga.rtl.timing import estimate
+
         timing = estimate(work / "rtl", part)  # on the netlists synthesize wrote
         cp = timing["critical_path"]
         show(f"[{key}] timing estimate: fmax {timing['fmax_mhz']} MHz, critical path {cp['ns']} ns in {cp['stage']} "
@@ -255,7 +213,7 @@ def table(rows: list[dict]) -> str:
         u = r["utilisation"]
         lines.append(" | ".join(str(x) for x in (
             r["config"], r["part"], r["clock_mhz"], r["fmax_mhz"] or "not analysed", f"{r['macs_per_frame'] / 1e6:.1f}",
-            r["cycles_per_frame"], "yes" if r["simulated"] else "layer" if "layer" in r else "no", r["fps"],
+            r["cycles_per_frame"], "yes" if r["simulated"] else "no", r["fps"],
             "-" if r["latency_us"] is None else r["latency_us"], f"{r['mac_per_s'] / 1e9:.2f}",
             r["dsp_roofline_pct"], f"{r['lut']:.0f} ({u['lut']:.0%})", f"{r['ff']:.0f} ({u['ff']:.0%})",
             f"{r['bram36']} ({u['bram36']:.0%})", f"{r['dsp']:.0f} ({u['dsp']:.0%})", r["resources_from"])))

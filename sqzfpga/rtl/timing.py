@@ -30,7 +30,8 @@ figure as recalled from DS187 / Vivado -1 timing reports, to be corrected from D
 hand. Routing: ROUTE_NS per net hop to a load is an assumption, no data sheet figure (to be calibrated
 by the place-and-route cross-check of issue 19 item 2), none on dedicated routes (CARRY4 CO[3] -> CI,
 LUT -> MUXF7 -> MUXF8, LUT -> CARRY4 S/DI in its slice, DSP PCOUT -> PCIN).
-Zynq UltraScale+ (DS925) is refused with an error.
+Zynq UltraScale+ (-2, DS925): DELAYS_ZUP_2 in rtl/delays_usplus.py, read by the same arcs (CARRY8, MUXF9,
+DSP48E2, RAMB18E2/RAMB36E2 and RAM32M16/RAM64M8 take the 7-series cells' arcs under their own names).
 """
 from __future__ import annotations
 
@@ -98,6 +99,9 @@ DEDICATED_ROUTES = {("CARRY4", "CO", "CARRY4", "CI"), ("LUT", "O", "CARRY4", "S"
                     ("LUT", "O", "MUXF7", "I0"), ("LUT", "O", "MUXF7", "I1"), ("MUXF7", "O", "MUXF8", "I0"),
                     ("MUXF7", "O", "MUXF8", "I1"), ("DSP48E1", "PCOUT", "DSP48E1", "PCIN"),
                     ("DSP48E1", "ACOUT", "DSP48E1", "ACIN"), ("DSP48E1", "BCOUT", "DSP48E1", "BCIN")}
+DEDICATED_ROUTES |= {(a.replace("CARRY4", "CARRY8").replace("DSP48E1", "DSP48E2"), p, b.replace("CARRY4", "CARRY8")
+                      .replace("DSP48E1", "DSP48E2"), q) for a, p, b, q in DEDICATED_ROUTES} | \
+    {("MUXF8", "O", "MUXF9", "I0"), ("MUXF8", "O", "MUXF9", "I1")}  # UltraScale+ (delays_usplus)
 
 
 @dataclass(frozen=True)
@@ -194,10 +198,12 @@ def _bram_arcs(cell: dict, d: dict) -> CellArcs:
     """RAMB18E1/RAMB36E1: synchronous on every input; DOA*/DOB* clock-to-out by DO[A|B]_REG."""
     a = d["TRCKO_DO_REG"] if _param(cell, "DOA_REG") else d["TRCKO_DO"]
     b = d["TRCKO_DO_REG"] if _param(cell, "DOB_REG") else d["TRCKO_DO"]
-    starts = {"DOADO": a, "DOPADOP": a, "DOBDO": b, "DOPBDOP": b}
+    starts = {"DOADO": a, "DOPADOP": a, "DOBDO": b, "DOPBDOP": b,
+              "DOUTADOUT": a, "DOUTPADOUTP": a, "DOUTBDOUT": b, "DOUTPBDOUTP": b}  # E1 and E2 names
     named = {"ADDRARDADDR": d["TRCCK_ADDR"], "ADDRBWRADDR": d["TRCCK_ADDR"], "DIADI": d["TRDCK_DI"],
              "DIBDI": d["TRDCK_DI"], "DIPADIP": d["TRDCK_DI"], "DIPBDIP": d["TRDCK_DI"], "WEA": d["TRCCK_WE"],
-             "WEBWE": d["TRCCK_WE"]}  # the other inputs: enables, output-register CE and resets
+             "WEBWE": d["TRCCK_WE"], "DINADIN": d["TRDCK_DI"], "DINBDIN": d["TRDCK_DI"], "DINPADINP": d["TRDCK_DI"],
+             "DINPBDINP": d["TRDCK_DI"]}  # the other inputs: enables, output-register CE and resets
     ins = [p for p, dr in cell.get("port_directions", {}).items() if dr == "input" and p not in CLOCK_PORTS]
     return CellArcs([], starts, {p: named.get(p, d["TRCCK_EN"]) for p in [*named, *ins]})
 
@@ -226,14 +232,14 @@ def cell_arcs(ctype: str, cell: dict, d: dict) -> CellArcs | None:
         n = int(ctype[3]) if ctype != "INV" else 1
         return CellArcs([(f"I{i}", None, "O", None, d["TILO"]) for i in range(n)] if ctype != "INV"
                         else [("I", None, "O", None, d["TILO"])], {}, {})
-    if ctype in ("MUXF7", "MUXF8"):
-        t = d["TIF7"] if ctype == "MUXF7" else d["TIF8"]
-        return CellArcs([(p, None, "O", None, t) for p in ("I0", "I1", "S")], {}, {})
-    if ctype == "CARRY4":
-        comb = [(c, None, "CO", k, d["TCINCO"]) for c in ("CI", "CYINIT") for k in range(4)] + \
-            [(c, None, "O", k, d["TCINO"]) for c in ("CI", "CYINIT") for k in range(4)]
-        for j in range(4):
-            for k in range(j, 4):
+    if ctype in ("MUXF7", "MUXF8", "MUXF9"):
+        return CellArcs([(p, None, "O", None, d[f"TIF{ctype[-1]}"]) for p in ("I0", "I1", "S")], {}, {})
+    if ctype in ("CARRY4", "CARRY8"):  # CARRY8 (UltraScale+): CI_TOP taken as a second CI
+        n = int(ctype[-1])
+        comb = [(c, None, "CO", k, d["TCINCO"]) for c in ("CI", "CYINIT", "CI_TOP") for k in range(n)] + \
+            [(c, None, "O", k, d["TCINO"]) for c in ("CI", "CYINIT", "CI_TOP") for k in range(n)]
+        for j in range(n):
+            for k in range(j, n):
                 comb += [("S", j, "CO", k, d["TOPCYC"]), ("DI", j, "CO", k, d["TDICYC"]),
                          ("S", j, "O", k, d["TOPS"]), ("DI", j, "O", k, d["TDIO"])]
         return CellArcs(comb, {}, {})
@@ -245,11 +251,11 @@ def cell_arcs(ctype: str, cell: dict, d: dict) -> CellArcs | None:
         return CellArcs([(a, None, "Q", None, d["TREG_A"]) for a in addr], {"Q": d["TSHCKO"], "Q31": d["TSHCKO"],
                                                                             "Q15": d["TSHCKO"]},
                         {"D": d["TDS"], "CE": d["TWS"]})
-    if re.fullmatch(r"RAM(32|64)M|RAM(32|64|128|256)X1[DS]", ctype):
+    if re.fullmatch(r"RAM(32M16|64M8|32M|64M)|RAM(32|64|128|256|512)X1[DS]", ctype):
         return _lutram_arcs(ctype, cell, d)
-    if re.fullmatch(r"RAMB(18|36)E1", ctype):
+    if re.fullmatch(r"RAMB(18|36)E[12]", ctype):
         return _bram_arcs(cell, d)
-    if ctype == "DSP48E1":
+    if ctype in ("DSP48E1", "DSP48E2"):  # the same ports and register parameters where it matters here
         return _dsp_arcs(cell, d)
     if ctype in ("VCC", "GND", "BUFG", "BUFGCTRL", "IBUF", "OBUF", "IBUFG", "$scopeinfo"):  # no data path
         return None
@@ -463,9 +469,12 @@ def chain(stages: list[tuple[str, StageTiming]]) -> PathInfo | None:
 
 # ---- the command -------------------------------------------------------------------------------------
 def delay_model(part: Part) -> dict:
+    if part.family.name == "zynqmp":
+        from sqzfpga.rtl.delays_usplus import DELAYS_ZUP_2
+        return DELAYS_ZUP_2
     if part.family.name != "zynq7":
-        raise UserError(f"timing: part {part.name} ({part.family.name}): the delay model covers Zynq-7000 (-1) only; "
-                        f"use an xc7z part (e.g. --part xc7z020)")
+        raise UserError(f"timing: part {part.name} ({part.family.name}): the delay model covers Zynq-7000 (-1) and "
+                        f"Zynq UltraScale+ (-2) only; use an xc7z or xczu part (e.g. --part xc7z020)")
     return DELAYS_Z7_1
 
 
@@ -481,6 +490,7 @@ def estimate(rtl: Path, part: Part, timeout: int = 3600, show_progress: bool = F
     from sqzfpga.rtl.synth import run_yosys
 
     delays = delay_model(part)
+    route_ns = delays.get("ROUTE_NS", ROUTE_NS)  # the family's allowance where its model has one
     manifest = json.loads((rtl / "rtl.json").read_text())
     sources = [s for s in manifest["sources"] if s != f"{manifest['top']}.sv"]
     (rtl / "synth").mkdir(exist_ok=True)
@@ -492,7 +502,7 @@ def estimate(rtl: Path, part: Part, timeout: int = 3600, show_progress: bool = F
             if not path.exists():
                 run_yosys(rtl, sources, st["module"], part, st["params"], timeout=timeout, tag=f"synth/{st['name']}",
                           no_pads=True, netlist=True)
-            res = analyse(netlist_module(json.loads(path.read_text()), st["module"]), delays)
+            res = analyse(netlist_module(json.loads(path.read_text()), st["module"]), delays, route_ns)
             bar.update(1)
             return st["name"], res
         with ThreadPoolExecutor(max_workers=jobs) as pool:
@@ -504,7 +514,7 @@ def estimate(rtl: Path, part: Part, timeout: int = 3600, show_progress: bool = F
     if not cands:
         raise UserError(f"timing: no register or port paths in the netlists under {rtl / 'synth'}")
     worst, where = max(cands, key=lambda c: c[0].ns)
-    res = {"part": part.name, "speed_grade": -1, "route_ns_per_net": ROUTE_NS,
+    res = {"part": part.name, "speed_grade": -2 if part.family.name == "zynqmp" else -1, "route_ns_per_net": route_ns,
            "fmax_mhz": round(1000 / worst.ns, 1) if worst.ns > 0 else None,
            "critical_path": _path_dict(worst, where), "chain": _path_dict(cross),
            "stages": {name: {"fmax_mhz": round(1000 / s.worst.ns, 1) if s.worst and s.worst.ns > 0 else None,
