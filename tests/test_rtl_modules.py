@@ -207,9 +207,10 @@ def test_yosys_maps_weights_to_bram_and_lanes_to_dsps(tmp_path, fold, dsps):
 def test_window_and_pool_paths_fit_150_mhz(tmp_path):
     """Yosys synth_xilinx and the static timing estimate (rtl/timing.py) on a max pool (sqz_window +
     sqz_maxpool), an average pool and a global average pool: every path (register to register, and
-    from an input port) at most 5.5 ns, 150 MHz (6.67 ns) with margin. The window's issue decision,
+    from an input port) at most 6.3 ns, 150 MHz (6.67 ns) with margin. The window's issue decision,
     line-buffer address and arrival test, and the dividers' rounding and saturation once held 16- or
-    64-bit compare chains: these three measured 9.0, 9.3 and 7.0 ns. About 20 s."""
+    64-bit compare chains: these three measured 9.0, 9.3 and 7.0 ns at 0.45 ns of routing per net (more at
+    today's 0.63). About 20 s."""
     from sqzfpga.parts import get_part
     from sqzfpga.rtl.generate import library_sources
     from sqzfpga.rtl.synth import run_yosys
@@ -233,7 +234,7 @@ def test_window_and_pool_paths_fit_150_mhz(tmp_path):
         top = netlist_module(json.loads((tmp_path / f"{name}_netlist.json").read_text()), module)
         st = analyse(top, delay_model(part))
         assert st.reg_to_reg is not None and st.reg_to_reg.levels >= 2, (name, st.reg_to_reg)
-        assert st.worst.ns <= 5.5, (name, st.worst)
+        assert st.worst.ns <= 6.3, (name, st.worst)
 
 
 def _check_bench(folder, instances) -> tuple[int, str]:

@@ -27,9 +27,13 @@ RAMB36E1/RAMB18E1), v1.10, Table 30 "Block RAM and FIFO Switching Characteristic
 VCCINT 1.0V. Every other figure (CLB LUT/mux/carry/flip-flop, LUT RAM and SRL, block RAM enable and
 write-enable setups, all DSP48E1 arcs) was not found in a data sheet and remains approximate: the -1
 figure as recalled from DS187 / Vivado -1 timing reports, to be corrected from DS187's tables when at
-hand. Routing: ROUTE_NS per net hop to a load is an assumption, no data sheet figure (to be calibrated
-by the place-and-route cross-check of issue 19 item 2), none on dedicated routes (CARRY4 CO[3] -> CI,
-LUT -> MUXF7 -> MUXF8, LUT -> CARRY4 S/DI in its slice, DSP PCOUT -> PCIN).
+hand. Routing: ROUTE_NS per net hop to a load, none on dedicated routes (CARRY4 CO[3] -> CI, LUT -> MUXF7
+-> MUXF8, LUT -> CARRY4 S/DI in its slice, DSP PCOUT -> PCIN). No data sheet gives it; it comes from the
+place-and-route cross-check (benchmarks/pnr_crosscheck.py, issue 19 item 2): on the default build's 10
+stages routed by nextpnr-ecp5 (LFE5U-85F speed 6), 1.2 ns per net is the smallest allowance at which no
+estimate falls below its routed delay, i.e. 5.08 ECP5 LUT4 delays (0.236 ns); counted in LUT delays of
+this fabric (TILO 0.124 ns) that is 0.63 ns. Routed nets measured 3.2-6.6 LUT delays (0.39-0.82 ns here,
+median 0.50). Not modelled: fanout (high-fanout selects routed 2.5-3.5 ns on ECP5) and placement.
 Zynq UltraScale+ (-2, DS925): DELAYS_ZUP_2 in rtl/delays_usplus.py, read by the same arcs (CARRY8, MUXF9,
 DSP48E2, RAMB18E2/RAMB36E2 and RAM32M16/RAM64M8 take the 7-series cells' arcs under their own names).
 """
@@ -93,7 +97,7 @@ DELAYS_Z7_1 = {
     "TDSPCKO_P_AREG_MULT": 3.40,  # clock to P from AREG/BREG (no MREG, no PREG)
     "TDSPCKO_REG_REG": 2.10,  # AREG/BREG -> MREG or MREG -> PREG internal stage (as a reg-to-reg path)
 }
-ROUTE_NS = 0.45  # routing allowance per net hop (assumption; calibrate with item 2's routed timing)
+ROUTE_NS = 0.63  # routing allowance per net hop: the ECP5 cross-check's covering allowance in LUT delays (above)
 # (driver, its port, load, its port) joined by a dedicated wire in the slice or column: no routing allowance
 DEDICATED_ROUTES = {("CARRY4", "CO", "CARRY4", "CI"), ("LUT", "O", "CARRY4", "S"), ("LUT", "O", "CARRY4", "DI"),
                     ("LUT", "O", "MUXF7", "I0"), ("LUT", "O", "MUXF7", "I1"), ("MUXF7", "O", "MUXF8", "I0"),
