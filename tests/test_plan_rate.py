@@ -2,9 +2,9 @@
 3x3/2 conv whose stride skips the image's last row, a 3x3/2 max pool emitting a row on every second
 input row, a 1x1 conv, and a Dense layer over the flattened 6x6 map (a window as tall as the image,
 that takes a frame before it computes). Line buffers too shallow for the next window's rows blocked
-each window's input while it computed, and the bottleneck waited: this model simulated 2,250 cycles
-per frame against 1,521 planned before rtl.rom.window_rows. About 35 s on 2 cores (export 3 s, build
-to the RTL simulation of 8 frames 30 s)."""
+each window's input while it computed, and the bottleneck waited: this model simulated 2,221 cycles
+per frame against 1,521 planned before rtl.rom.window_rows. 37 s of CPU (export, then the build to the RTL
+simulation of 8 frames); 3 min wall on the 2 shared cores at load 12."""
 from __future__ import annotations
 
 import json
@@ -12,7 +12,6 @@ import json
 import pytest
 
 from conftest import run_cli
-from sqzfpga.rtl.rom import line_rows, window_rows
 from test_user_models import calibrated, export
 
 torch = pytest.importorskip("torch")
@@ -64,6 +63,8 @@ def test_bursty_stages_simulate_their_plan(tmp_path):
 
 
 def test_window_rows_hold_the_next_window():
+    from sqzfpga.rtl.rom import line_rows, window_rows
+
     # stride-1 padded 3x3 (every conv and Fire expand of the default model), 1x1 over a column, and the
     # default model's 3x3/2 pools: the rows they had
     assert [window_rows(3, 1, 28, 28, 1), window_rows(1, 1, 196, 196, 0), window_rows(3, 2, 28, 14, 0),
