@@ -65,10 +65,12 @@ def test_bursty_stages_simulate_their_plan(tmp_path):
 def test_window_rows_hold_the_next_window():
     from sqzfpga.rtl.rom import line_rows, window_rows
 
-    # stride-1 padded 3x3 (every conv and Fire expand of the default model), 1x1 over a column, and the
-    # default model's 3x3/2 pools: the rows they had
-    assert [window_rows(3, 1, 28, 28, 1), window_rows(1, 1, 196, 196, 0), window_rows(3, 2, 28, 14, 0),
-            window_rows(3, 2, 14, 7, 0)] == [4, 2, 4, 4] == [line_rows(3), line_rows(1), line_rows(3), line_rows(3)]
-    # a stride that skips the last row (13 x 13 out of 28: rows 24..26 in use while the next frame's
-    # 0..1 load), a pool whose next frame starts 5 rows on (7 -> 3), a Dense over the whole map (a frame ahead)
-    assert [window_rows(3, 2, 28, 13, 0), window_rows(3, 2, 7, 3, 0), window_rows(6, 1, 6, 1, 0)] == [8, 8, 16]
+    # stride-1 padded 3x3 (every conv and Fire expand of the default model), 1x1 over a column of pixels,
+    # 2x2/2 pool: the rows they had, the next window's rows fit beside the current one's
+    assert [window_rows(3, 1, 28, 28, 1), window_rows(1, 1, 196, 196, 0), window_rows(2, 2, 13, 7, 0)] == \
+        [line_rows(3), line_rows(1), line_rows(2)] == [4, 2, 4]
+    # 3x3/2 (rows 2y..2y+2 in use while 2y+3..2y+4 load: the default model's pools, 4 rows before), a stride
+    # that skips the last row (13 x 13 out of 28), a pool whose next frame starts 5 rows on (7 -> 3), a
+    # Dense over the whole 6 x 6 map (a frame ahead)
+    assert [window_rows(3, 2, 28, 14, 0), window_rows(3, 2, 28, 13, 0), window_rows(3, 2, 7, 3, 0),
+            window_rows(6, 1, 6, 1, 0)] == [8, 8, 8, 16]
