@@ -5,9 +5,10 @@ written as Brevitas users write them with Dense heads, per-channel weight scales
 preprocessed inputs and signed outputs (tests/user_fuzz.py, `--generator user`), or both (the
 default, drawn alternately by hypothesis). Unlike the bounded CI test, a failing example does not
 stop the run: it is written to failures.jsonl (paste it into tests/test_fuzz.py as an @example)
-and its work folder is kept. A model the toolchain refuses with one error line counts as refused,
-not passed; only the reasons listed in user_fuzz.INTENDED_REFUSALS are intended, any other refusal
-is a failure.
+and its work folder is kept; an RTL-checked model whose simulated cycles per frame lie more than
+PLAN_TOLERANCE_PCT from its plan is listed too, and either makes the exit status 1. A model the
+toolchain refuses with one error line counts as refused, not passed; only the reasons listed in
+user_fuzz.INTENDED_REFUSALS are intended, any other refusal is a failure.
 
     .venv/bin/python benchmarks/fuzz.py [--examples 200] [--rtl-every 20] [--workers 2] [--seed 0]
                                         [--generator both|family|user] [--json]
@@ -17,7 +18,9 @@ from __future__ import annotations
 import argparse
 import collections
 import json
+import math
 import shutil
+import statistics
 import subprocess
 import sys
 import time
@@ -104,10 +107,25 @@ def shard(index: int, examples: int, rtl_every: int, seed: int, generator: str) 
     run()
 
 
+PLAN_TOLERANCE_PCT = 5  # simulated cycles per frame within this of the plan (issue 19's acceptance)
+
+
+def plan_errors(errs: list[float]) -> dict:
+    """Simulated minus planned cycles per frame, in % of planned, over the RTL-checked models: the
+    extremes, the median, how many lie beyond the tolerance, and a histogram in 1% bins."""
+    if not errs:
+        return {}
+    bins = collections.Counter(f"{math.floor(e):+d}..{math.floor(e) + 1:+d}" for e in errs)
+    return {"min": round(min(errs), 2), "median": round(float(statistics.median(errs)), 2), "max": round(max(errs), 2),
+            "beyond_tolerance": sum(abs(e) > PLAN_TOLERANCE_PCT for e in errs), "tolerance": PLAN_TOLERANCE_PCT,
+            "histogram": dict(sorted(bins.items(), key=lambda kv: float(kv[0].split("..")[0])))}
+
+
 def summary(records: list[dict], wall_s: float) -> dict:
     import user_fuzz
 
     ok = [r for r in records if r["ok"]]
+    errs = [(r["rtl"]["cycles_per_frame"] / r["rtl"]["planned"] - 1) * 100 for r in ok if r.get("rtl")]
     refused = [r for r in records if r.get("refused")]
     rtl = [r for r in ok if r.get("rtl")]
     fam = [r["example"] for r in records if not user_fuzz.is_user(r["example"])]
@@ -118,8 +136,8 @@ def summary(records: list[dict], wall_s: float) -> dict:
     out = {"examples": len(records), "passed": len(ok),
            "refused_intended": dict(count(r["refused"] for r in refused if r["refused"] != "unintended")),
            "failed": len(records) - len(ok) - sum(r["refused"] != "unintended" for r in refused),
-           "rtl_checked": len(rtl), "rtl_cycles_vs_planned_max_pct": round(max(
-               (abs(r["rtl"]["cycles_per_frame"] / r["rtl"]["planned"] - 1) * 100 for r in rtl), default=0.0), 1),
+           "rtl_checked": len(rtl), "rtl_cycles_vs_planned_max_pct": round(max(map(abs, errs), default=0.0), 1),
+           "rtl_plan_error_pct": plan_errors(errs),
            "family_models": len(fam), "user_models": len(users),
            "in_channels": dict(count(e["in_channels"] for e in fam + users)),
            "input_sizes": [min(e["input_size"] for e in fam + users), max(e["input_size"] for e in fam + users)]
@@ -184,11 +202,18 @@ def main() -> None:
     for kind in ("family", "user"):
         if kind in s:
             print(f"  {kind}: {s[kind]}")
+    if s["rtl_plan_error_pct"]:
+        print(f"  simulated vs planned cycles per frame, % of planned: {s['rtl_plan_error_pct']}")
+    off = [r for r in records if r["ok"] and r.get("rtl") and
+           abs(r["rtl"]["cycles_per_frame"] / r["rtl"]["planned"] - 1) * 100 > PLAN_TOLERANCE_PCT]
+    for r in off:
+        print(f"  PLAN shard {r['shard']} #{r['n']}: {r['rtl']['cycles_per_frame']} cycles per frame simulated, "
+              f"{r['rtl']['planned']} planned\n    {json.dumps(r['example'])}")
     for r in fails:
         print(f"  FAIL shard {r['shard']} #{r['n']}: {r['error'][:300]}\n    {json.dumps(r['example'])}")
     if a.json:
         print(json.dumps(s))
-    sys.exit(1 if fails or any(rcs) else 0)
+    sys.exit(1 if fails or off or any(rcs) else 0)
 
 
 if __name__ == "__main__":

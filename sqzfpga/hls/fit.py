@@ -24,9 +24,17 @@ from sqzfpga.layers import REGISTRY
 from sqzfpga.layers.units import units
 from sqzfpga.parts import Part
 from sqzfpga.rtl.cost import estimate as unit_cost, memories, memory_cost, rom_style, rom_width, style
+from sqzfpga.rtl.rom import line_rows
 from sqzfpga.rtl.unit import Unit
 
 URAM_BITS = 288 * 1024
+
+
+def _hls_rows(u: Unit) -> int:
+    """Line-buffer rows of the unit's HLS window (sqz::window: line_rows(K), as hls.kernel.sweep gives
+    it); the RTL's Unit.rows may be more (rtl.rom.window_rows: the next window's rows too)."""
+    k = math.isqrt(u.taps) if u.kind == "pool" else max(ks for _, ks in u.segments)
+    return line_rows(k)
 
 
 def _memories(u: Unit) -> tuple[list[binding.Storage], list[binding.Storage]]:
@@ -39,7 +47,7 @@ def _memories(u: Unit) -> tuple[list[binding.Storage], list[binding.Storage]]:
     rom = []
     if u.kind == "conv":
         rom = [binding.memory(rom_width(u), u.nstep, "bram" if rom_style(u) == "block" else "lutram", rom=True)]
-    words = u.rows * u.row_px * u.chunks  # stored at PI channels per word (G = PI when beats are PI wide)
+    words = _hls_rows(u) * u.row_px * u.chunks  # stored at PI channels per word (G = PI when beats are PI wide)
     bits = u.pi * u.ibits
     impl = "bram" if style(bits * words, words) == "block" else "lutram"
     return rom, [binding.memory(bits, words, impl)]
@@ -78,7 +86,7 @@ def estimate(hm) -> list[dict]:
             "layer": layer.name, "type": layer.class_name.replace("Sqz", ""), "lanes": sum(u.lanes for u in us),
             "weight_bits": sum(u.weights() * u.wbits for u in us if u.kind == "conv"),
             "weight_bram18": sum(s.bram18 for s in roms),
-            "buffer_bits": sum(u.rows * u.row_px * u.cin * u.ibits for u in us if u.kind in ("conv", "pool")),
+            "buffer_bits": sum(_hls_rows(u) * u.row_px * u.cin * u.ibits for u in us if u.kind in ("conv", "pool")),
             "buffer_bram18": sum(s.bram18 for s in bufs),
             "fifo_depth": FIFO_DEPTH, "fifo_bits": sum(w * d for w, d in flow.streams) + beat_bits * FIFO_DEPTH,
             "fifo_bram18": sum(s.bram18 for s in fifos), "fifo_lut": sum(s.luts for s in fifos),

@@ -15,7 +15,7 @@ from sqzfpga.ir.registry import LayerType, register
 from sqzfpga.ir.schema import Geometry, Window
 from sqzfpga.hls.kernel import Field, beat_of, bool_text, folded_pool, struct, unit_dataflow, window_fields
 from sqzfpga.model.geometry import pool_out
-from sqzfpga.rtl.rom import line_rows, line_style, pool_unit
+from sqzfpga.rtl.rom import line_style, pool_unit
 
 
 @dataclass(frozen=True)
@@ -98,7 +98,7 @@ class AvgPool(LayerType):
 
         def render_sv(folder):
             return "sqz_avgpool", {"H": h, "W": w, "C": c, "IB": iq.bits, "ISIGNED": int(iq.signed), "K": k, "S": s,
-                                   "OH": oh, "OW": ow, "R": line_rows(k), "CHUNKS": unit.chunks,
+                                   "OH": oh, "OW": ow, "R": unit.rows, "CHUNKS": unit.chunks,
                                    "LBSTYLE": line_style(unit), "SUMW": sumw, "NUMW": numw, "SHIFT": shift,
                                    "OB": oq.bits, "OSIGNED": int(oq.signed), "OMIN": oq.lo, "OMAX": oq.hi}
         return [unit], render_sv

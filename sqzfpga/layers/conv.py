@@ -14,7 +14,7 @@ from sqzfpga.hls.kernel import apply_fold, beat_of, conv_struct, conv_weights, s
 from sqzfpga.ir.registry import LayerType, register
 from sqzfpga.ir.schema import ConvWeights, Geometry, Window
 from sqzfpga.model import reference
-from sqzfpga.rtl.rom import ConvSpec, line_rows, line_style
+from sqzfpga.rtl.rom import ConvSpec, line_style, window_rows
 from sqzfpga.rtl.unit import Unit
 
 
@@ -93,7 +93,7 @@ class Conv(LayerType):
         k, s, pads = a.window.k, a.window.s, a.window.pads
         flat = k == 1 and s == 1 and not any(pads)  # a 1x1 conv sees one column of h*w pixels: 2 pixel slots
         return ConvSpec(Unit(name, "conv", h * w, oh * ow, cin=c, segments=[(oc, k)], row_px=1 if flat else w,
-                             rows=line_rows(k)), a.geo.in_q, a.geo.out_q, [a.conv.segment()])
+                             rows=window_rows(k, s, h, oh, pads[0])), a.geo.in_q, a.geo.out_q, [a.conv.segment()])
 
     def rtl(self, layer, name):
         a = self.load(layer.attributes)
@@ -105,7 +105,7 @@ class Conv(LayerType):
             h, w, oh, ow = h * w, 1, oh * ow, 1
 
         def render_sv(folder):
-            nci, r = c // spec.unit.pi, line_rows(k)
+            nci, r = c // spec.unit.pi, spec.unit.rows
             p = {"H": h, "W": w, "C": c, "IB": xq.bits, "ISIGNED": int(xq.signed), "K": k, "S": s, "PT": pads[0],
                  "PL": pads[1], "OH": oh, "OW": ow, "R": r, "IN_CHUNKS": nci, "NSEG": 1,
                  "NCO0": oc // spec.unit.po, "KS0": k, "OB": oq.bits, "OSIGNED": int(oq.signed),

@@ -18,7 +18,7 @@ from sqzfpga.hls.types import cpp_type
 from sqzfpga.ir.registry import LayerType, register, require
 from sqzfpga.ir.types import QType
 from sqzfpga.ir.schema import ConvWeights, Geometry, Window
-from sqzfpga.rtl.rom import ConvSpec, line_rows, line_style
+from sqzfpga.rtl.rom import ConvSpec, line_style, window_rows
 from sqzfpga.rtl.unit import Unit
 
 BYPASSES = ("none", "identity", "conv")
@@ -228,7 +228,7 @@ class Fire(LayerType):
         out = {"squeeze": ConvSpec(Unit(f"{name}.squeeze", "conv", px, px, cin=c, segments=[(nsq, 1)]), xq, sq,
                                    [a.squeeze.segment()]),
                "expand": ConvSpec(Unit(f"{name}.expand", "conv", px, px, cin=nsq,
-                                       segments=[(ne1, 1), (a.expand3x3.filters, 3)], row_px=w, rows=line_rows(3)),
+                                       segments=[(ne1, 1), (a.expand3x3.filters, 3)], row_px=w, rows=window_rows(3, 1, h, h, 1)),
                                   sq, eq if a.bypass != "none" else oq, [a.expand1x1.segment(1), a.expand3x3.segment(3)])}
         if a.bypass == "conv":
             out["bypass"] = ConvSpec(Unit(f"{name}.bypass", "conv", px, px, cin=c, segments=[(oc, 1)]), xq, eq,

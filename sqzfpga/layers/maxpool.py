@@ -12,7 +12,7 @@ from sqzfpga.ir.registry import LayerType, register
 from sqzfpga.hls.kernel import beat_of, folded_pool, struct, unit_dataflow, window_fields
 from sqzfpga.ir.schema import Geometry, Window
 from sqzfpga.model.geometry import pool_out
-from sqzfpga.rtl.rom import line_rows, line_style, pool_unit
+from sqzfpga.rtl.rom import line_style, pool_unit
 
 
 @dataclass(frozen=True)
@@ -79,7 +79,7 @@ class MaxPool(LayerType):
         unit = pool_unit(name, a.geo, a.window)
 
         def render_sv(folder):
-            r = line_rows(k)
+            r = unit.rows
             return "sqz_maxpool", {"H": h, "W": w, "C": c, "IB": xq.bits, "ISIGNED": int(xq.signed), "K": k, "S": s,
                                    "PT": pads[0], "PL": pads[1], "OH": oh, "OW": ow, "R": r, "CHUNKS": unit.chunks,
                                    "LBSTYLE": line_style(unit)}

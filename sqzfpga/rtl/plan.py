@@ -4,7 +4,12 @@ Every conv-like unit (a conv, a Fire's squeeze, its fused expands, its bypass co
 step per cycle; a step multiplies PI input channels by PO output channels. An output pixel takes
 NSTEP = IN_CHUNKS * sum over segments of NCO_s * KS_s^2 steps, so a unit needs max(out_pixels * NSTEP,
 in_pixels * IN_CHUNKS) cycles per frame (issuing steps, or writing each input pixel's chunks into the line
-buffer), and the pipeline's initiation interval is that of its slowest unit.
+buffer), and the pipeline's initiation interval is that of its slowest unit. That holds in the RTL
+because no unit blocks its neighbours for longer than its own steps: every line buffer holds the next
+window's rows while the current one computes (`rtl.rom.window_rows`: a frame ahead for a Dense layer's
+whole-map window), so a bursty stage (a strided pool, a window that waits for its rows) neither stalls
+a producer running at the bottleneck's rate nor starves itself (simulated within 5% of the plan on the
+fuzz campaign's models, `benchmarks/fuzz.py`).
 
 A folding is (PI, PO, DSP packing, LUT multipliers, weight ROM in BRAM or LUTs), and each has a cost
 (`sqzfpga.rtl.cost`): DSP slices exactly as synthesis maps them (one per multiplier, one per pair of

@@ -21,11 +21,34 @@ def line_rows(k: int) -> int:
     return r
 
 
+def window_rows(k: int, s: int, h: int, oh: int, pt: int) -> int:
+    """Line-buffer rows of an RTL K x K / S window over H input rows (OH output rows, PT padding rows
+    above): a power of two above K that holds, from the first row of the window being computed on,
+    every row of the next window, its last included (the input's lead: a producer running at this
+    window's rate, both the pipeline's bottleneck, never waits for a free row, and this window never
+    waits for its last row). The next window is S rows on, or at a frame's end the next frame's first
+    window: further on where a stride skips the image's last rows, a frame on for a window as tall as
+    the image (a Dense layer). With fewer rows the window blocks its input while it computes, and a
+    producer that is the bottleneck waits: a stall the planner's cycles per frame do not count
+    (measured: 2,369 cycles per frame against 1,521 planned; 167 against 144)."""
+    def first(oy: int) -> int:
+        return max(0, oy * s - pt)
+
+    def last(oy: int) -> int:
+        return min(h - 1, oy * s - pt + k - 1)
+    need = max([last(oy + 1) - first(oy) for oy in range(oh - 1)] + [h + last(0) - first(oh - 1)])
+    r = line_rows(k)
+    while r <= need:
+        r *= 2
+    return r
+
+
 def pool_unit(name: str, geo, window) -> Unit:
     """A pooling layer's one unit (max or average: the same window schedule and line buffer)."""
     (h, w, c), (oh, ow, _) = geo.in_shape, geo.out_shape
     k = window.k
-    return Unit(name, "pool", h * w, oh * ow, cin=c, taps=k * k, row_px=w, rows=line_rows(k), ibits=geo.in_q.bits,
+    return Unit(name, "pool", h * w, oh * ow, cin=c, taps=k * k, row_px=w,
+                rows=window_rows(k, window.s, h, oh, window.pads[0]), ibits=geo.in_q.bits,
                 obits=geo.out_q.bits)
 
 

@@ -61,11 +61,16 @@ class Unit:
 
     @property
     def cycles(self) -> int:
-        """Cycles per frame in steady state (this unit alone, never starved or stalled)."""
+        """Cycles per frame in steady state (this unit alone, never starved or stalled). A window takes a
+        pixel of several chunks in one cycle and writes it one chunk per cycle after (sqz_window): a cycle
+        more per pixel. The global average pool's divider works on a frame's sums while the next frame's
+        add up (sqz_gap), its result's handshake two cycles more."""
         if self.kind in ("conv", "pool"):
-            return max(self.out_pixels * self.nstep, self.in_pixels * self.chunks)
+            return max(self.out_pixels * self.nstep, self.in_pixels * (self.chunks + (self.chunks > 1)))
         if self.kind == "adapter":  # in_pixels bytes in beats of PI bytes, at most one pixel out per cycle
             return max(-(-self.in_pixels // self.pi), self.out_pixels) + self.extra
+        if self.kind == "gap":
+            return max(self.in_pixels, self.extra + 2)
         return self.in_pixels + self.extra
 
     def macs(self) -> int:

@@ -1,7 +1,10 @@
 // Global average pooling with exact rounding: per channel, sum the N pixels of a frame, then
 // q = round_half_even(sum * 2^SHIFT / N) (SHIFT < 0 divides by N * 2^-SHIFT), saturated: the same
 // integers as the QONNX Quant after GlobalAveragePool. One restoring divider serves all channels
-// (NUMW cycles each) after the last pixel; input waits meanwhile.
+// (NUMW + 2 cycles each) on a copy of the frame's sums taken with its last pixel, while the next
+// frame's pixels add up: input waits only with a frame's last pixel while the divider still works on
+// the previous frame or its result is not yet taken, so a frame takes max(N, C * (NUMW + 2) + 2)
+// cycles (the planner's, rtl.unit) and the producer is not stalled for the division.
 module sqz_gap #(
     // pixels per frame, averaged over (1..65536: 16-bit pixel counter)
     parameter int N = 9,
@@ -71,7 +74,9 @@ module sqz_gap #(
   localparam logic signed [CW-1:0] N_HI0 = bound(-OMAX), N_HI1 = bound(-OMAX - 1);       // q + rup < -OMAX
   localparam logic signed [CW-1:0] N_LO0 = bound(-64'(OMIN)), N_LO1 = bound(-64'(OMIN) - 1);  // q + rup > -OMIN
   logic signed [SUMW-1:0] sum [C];        // per channel, the frame's sum so far
+  logic signed [SUMW-1:0] total [C];      // per channel, the sum of the frame being divided
   logic [PX_BITS-1:0] px_count;           // pixels of the frame taken
+  logic px_last;                          // px_count == N - 1: the next pixel is the frame's last
   logic [CH_BITS-1:0] div_ch;             // channel being divided
   logic [CNT_BITS-1:0] div_cnt;           // its quotient bits still to find, minus one
   logic dividing, loading, storing;       // dividing: load (one cycle), NUMW quotient bits, store (one cycle)
@@ -79,7 +84,7 @@ module sqz_gap #(
   logic [NUMW-1:0] dividend, quotient;    // both shift left one bit per quotient bit
   logic [NUMW:0] remainder;
   logic rup;                              // the quotient rounds up (half to even), from the last bit's cycle
-  assign s_ready = !dividing && !m_valid;
+  assign s_ready = !px_last || (!dividing && !m_valid);
 
   function automatic logic signed [SUMW-1:0] ext_px(input logic [C*IB-1:0] d, input int c);
     ext_px = ISIGNED ? SUMW'($signed(d[c * IB +: IB])) : SUMW'($signed({1'b0, d[c * IB +: IB]}));
@@ -120,20 +125,27 @@ module sqz_gap #(
 
   always_ff @(posedge clk) begin
     if (rst) begin
-      px_count <= '0; dividing <= 1'b0; m_valid <= 1'b0;
+      px_count <= '0; px_last <= N == 1; dividing <= 1'b0; m_valid <= 1'b0;
       for (int c = 0; c < C; c++) sum[c] <= '0;
     end else begin
       if (m_valid && m_ready) m_valid <= 1'b0;
       if (s_valid && s_ready) begin
-        for (int c = 0; c < C; c++) sum[c] <= sum[c] + ext_px(s_data, c);
-        if (px_count == PX_BITS'(N - 1)) begin
-          px_count <= '0; dividing <= 1'b1; div_ch <= '0; loading <= 1'b1; storing <= 1'b0;
-        end else px_count <= px_count + 1'b1;
+        if (px_last) begin  // the frame's sums go to the divider; the next frame starts from zero
+          for (int c = 0; c < C; c++) begin
+            total[c] <= sum[c] + ext_px(s_data, c);
+            sum[c] <= '0;
+          end
+          px_count <= '0; px_last <= N == 1; dividing <= 1'b1; div_ch <= '0; loading <= 1'b1; storing <= 1'b0;
+        end else begin
+          for (int c = 0; c < C; c++) sum[c] <= sum[c] + ext_px(s_data, c);
+          px_count <= px_count + 1'b1;
+          px_last <= px_count == PX_BITS'(N - 2);
+        end
       end
       if (dividing) begin
         if (loading) begin  // load channel div_ch
           logic signed [NUMW-1:0] scaled;
-          scaled = NUMW'(sum[div_ch]) <<< ((SHIFT > 0) ? SHIFT : 0);
+          scaled = NUMW'(total[div_ch]) <<< ((SHIFT > 0) ? SHIFT : 0);
           div_neg <= scaled < 0;
           dividend <= (scaled < 0) ? NUMW'(-scaled) : NUMW'(scaled);
           remainder <= '0; quotient <= '0; div_cnt <= CNT_BITS'(NUMW - 1); loading <= 1'b0;
@@ -147,7 +159,6 @@ module sqz_gap #(
         end else begin  // store, next channel
           for (int k = 0; k < C; k++)
             if (div_ch == CH_BITS'(k)) m_data[k * OB +: OB] <= saturated;
-          sum[div_ch] <= '0;
           storing <= 1'b0;
           if (div_ch == CH_BITS'(C - 1)) begin dividing <= 1'b0; m_valid <= 1'b1; end
           else begin div_ch <= div_ch + 1'b1; loading <= 1'b1; end
