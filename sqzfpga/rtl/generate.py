@@ -105,19 +105,21 @@ def generate(hm, folder: Path, bud: Budget, max_cycles: int | None = None, strea
         stages.append({"name": name, "module": module, "params": {k: _literal(v) for k, v in params.items()},
                        "width": oc * oq.bits})
     last_c, last_q, last_px = layers[-1][2], layers[-1][3], layers[-1][4]
-    frame_bytes, flags = in_px * c_in, 2 * (len(stages) + 2)  # flags: see the top's comment
+    frame_bytes, flags = in_px * c_in, 2 * (len(stages) + 3)  # flags: see the top's comment
     in_params = {"C": str(c_in), "IB": str(in_q.bits), "FRAME": str(frame_bytes), "FLAGS": str(flags)}
     in_module = "sqz_bytes_to_pixels"
     if stream_bits > 8:  # NB bytes per beat: the wide adapter
         in_module, in_params["NB"] = WIDE_ADAPTER.stem, str(stream_bits // 8)
     adapters = [{"name": "input_adapter", "module": in_module, "params": in_params},
+                {"name": "input_fifo", "module": "sqz_fifo",  # as the top instantiates it
+                 "params": {"WIDTH": str(c_in * in_q.bits), "DEPTH": "2", "STYLE": '"distributed"'}},
                 {"name": "output_adapter", "module": "sqz_scores_to_words",
                  "params": {"C": str(last_c), "OB": str(last_q.bits), "OSIGNED": str(int(last_q.signed)),
                             "NPIX": str(last_px)}}]
     top = jinja.render(
         "rtl/sqznet_top.sv.jinja", top=TOP, c_in=c_in, in_bits=in_q.bits, stages=stages, out_c=last_c,
         out_bits=last_q.bits, out_signed=int(last_q.signed), out_pixels=last_px, frame_bytes=frame_bytes, flags=flags,
-        stream_bits=stream_bits)
+        stream_bits=stream_bits, fifo=adapters[1])
     (folder / f"{TOP}.sv").write_text(top + "\n")
     library = library_sources() + [WIDE_ADAPTER] * (stream_bits > 8)
     for src in library:
@@ -128,8 +130,8 @@ def generate(hm, folder: Path, bud: Budget, max_cycles: int | None = None, strea
                            "signed": last_q.signed},
                 "layout": layout_of(hm, stream_bits).to_dict(),
                 "plan": p,
-                "stages": [adapters[0]] + [{k: st[k] for k in ("name", "module", "params")} for st in stages] +
-                          [adapters[1]]}
+                "stages": adapters[:2] + [{k: st[k] for k in ("name", "module", "params")} for st in stages] +
+                          adapters[2:]}
     (folder / "rtl.json").write_text(json.dumps(manifest, indent=1) + "\n")
     return manifest
 

@@ -238,7 +238,27 @@ module sqz_mac #(
   // the chunk's biases, read at S into a register that ACC adds: the ROM's address is a control register
   // and `adv` only enables the register (a read port merged with its address register would route `adv`
   // through the address mux and the whole ROM: the stage-crossing ready path)
-  always_ff @(posedge clk) if (adv) s_bias <= bias[ctl_t[3 +: CO_BITS]];
+  // Above 64 chunks the ROM is read in two steps: one stage earlier (stage T - 1's chunk, DEPTH >= 3
+  // always: the products are registered), every 64-entry bank at the chunk's low 6 bits (one LUT level
+  // each) into a register, then at S the bank of the chunk's high bits (fire8's 256 chunks read in one
+  // step took 8 levels of LUTs and MUXF7/F8, 6.81 ns at xc7z020 -1).
+  localparam int BANK_BITS = (CO_BITS > 6) ? CO_BITS - 6 : 0;
+  generate
+    if (BANK_BITS > 0) begin : g_bias_banked
+      logic [PO*ACCW-1:0] bank [1 << BANK_BITS];
+      logic [5:0] lo_co;
+      assign lo_co = ctl[(DEPTH - 3) * CTL_W + 3 +: 6];
+      always_ff @(posedge clk) begin
+        if (adv) begin
+          for (int b = 0; b < (1 << BANK_BITS); b++)
+            bank[b] <= (b * 64 + int'(lo_co) < NCO) ? bias[CO_BITS'(b * 64) + CO_BITS'(lo_co)] : '0;
+          s_bias <= bank[ctl_t[3 + 6 +: BANK_BITS]];
+        end
+      end
+    end else begin : g_bias
+      always_ff @(posedge clk) if (adv) s_bias <= bias[ctl_t[3 +: CO_BITS]];
+    end
+  endgenerate
   generate
     for (j = 0; j < NC; j++) begin : g_split
       logic signed [SW-1:0] r;

@@ -193,6 +193,12 @@ module sqz_window #(
     end
   endgenerate
   localparam int LR0 = (K - 1 - PT > H - 1) ? H - 1 : K - 1 - PT;  // last row of the first window
+  // The next window row's entries only load when A enters a new output row, at least OW * NSTEP takes
+  // apart: with 3 or more, the row table read, the slot sum and slot_base's look-up run as a
+  // two-register pipeline behind a_oy / a_bslot (valid two cycles after they change) instead of one
+  // path through a wide table mux, two carry chains and slot_base's mux.
+  localparam bit ROWPIPE = OW * NSTEP >= 3;
+  localparam int NBSLOT0 = (OH == 1) ? H : 0;                        // nbslot after reset
 
   // ---- A: the step after the head, and its window ----
   logic [CI_BITS-1:0] a_ci;
@@ -223,6 +229,9 @@ module sqz_window #(
   logic signed [DR_BITS-1:0] h_slim1;      // its input limit - 1
   logic signed [DR_BITS-1:0] d_row;        // row of the next input pixel minus the head window's last row
   logic d_pos, d_zero;                     // d_row > 0, d_row == 0
+  logic [DR_BITS-1:0] d_row_n;             // ~d_row, for the d_row == -1 test alone: on d_row itself ABC
+                                           // reads that test off d_row + 1's carry chain (an inverted copy:
+                                           // Yosys would merge a plain one into d_row)
   logic room;                              // d_row < input limit: the next input pixel's slot is free (s_ready)
   logic arrived;                           // every input pixel of the head's window is in the buffer:
                                            // d_row > 0, or d_row == 0 and in_col > h_lc
@@ -242,12 +251,16 @@ module sqz_window #(
   logic n_ci_last, n_kx_last, n_ky_last, n_co_last, n_pix, n_ox_last;  // A's flags after it advances
   logic [K_BITS-1:0] ks_new_m1, ks_m2;
   logic signed [DR_BITS-1:0] d_dlr, d_dlr1;
-  (* keep *) logic [1:0] n_pos, n_zero, n_room, n_arr;  // d_pos, d_zero, room, arrived next, if issue is 0 / 1
+  logic [1:0] n_pos, n_zero;                          // d_pos, d_zero next, if issue is 0 / 1
+  (* keep *) logic [1:0] n_room, n_arr;               // room, arrived next, if issue is 0 / 1
   logic signed [DR_BITS-1:0] n_drow [2];   // d_row next, if issue is 0 / 1
   logic [TXW-1:0] nxw, rxw;               // column words: the window A enters next; the first window
   logic [TYW-1:0] nyw, ryw;               // row words
+  logic [TYW-1:0] nyw_now, nyw_q;         // ... the next window's: read now; read a cycle ago (ROWPIPE)
   logic [K*LB_ADDR_BITS-1:0] ny_base, first_ybase;  // row address parts of the next window, of the first
-  logic [SLOT_BITS-1:0] nbslot;
+  logic [K*LB_ADDR_BITS-1:0] ny_base_now, ny_base_q, ny_base0;  // ... from nbslot and nyw_now; from nbslot_q
+                                                                  // and nyw_q (ROWPIPE); after reset
+  logic [SLOT_BITS-1:0] nbslot, nbslot_q;
   logic tap_pad;
   logic [LB_ADDR_BITS-1:0] tap_ybase, tap_xbase, tap_addr;
   always_comb begin
@@ -279,12 +292,33 @@ module sqz_window #(
     // the next window's table entries (the first window's: the entries after the last ones)
     nbslot = a_oy_last ? a_bslot + SLOT_BITS'(H) : a_bslot;
     for (int r = 0; r < K; r++) begin
-      ny_base[r * LB_ADDR_BITS +: LB_ADDR_BITS] = slot_base[SLOT_BITS'(nbslot + nyw[K + r * SLOT_BITS +: SLOT_BITS])];
+      ny_base_now[r * LB_ADDR_BITS +: LB_ADDR_BITS] = slot_base[SLOT_BITS'(nbslot + nyw_now[K + r * SLOT_BITS +: SLOT_BITS])];
+      ny_base_q[r * LB_ADDR_BITS +: LB_ADDR_BITS] = slot_base[SLOT_BITS'(nbslot_q + nyw_q[K + r * SLOT_BITS +: SLOT_BITS])];
+      ny_base0[r * LB_ADDR_BITS +: LB_ADDR_BITS] = slot_base[SLOT_BITS'(NBSLOT0 + ty_word[0][K + r * SLOT_BITS +: SLOT_BITS])];
       first_ybase[r * LB_ADDR_BITS +: LB_ADDR_BITS] = slot_base[ryw[K + r * SLOT_BITS +: SLOT_BITS]];
     end
   end
   assign nxw = tx_word[a_ox];
-  assign nyw = ty_word[a_oy];
+  assign nyw_now = ty_word[a_oy];
+  generate
+    if (ROWPIPE) begin : g_rowpipe
+      logic [K*LB_ADDR_BITS-1:0] ny_base_r;
+      always_ff @(posedge clk) begin  // from registers only, every cycle; the reset values are the first row's
+        if (rst) begin
+          nyw_q <= ty_word[0]; nbslot_q <= SLOT_BITS'(NBSLOT0); ny_base_r <= ny_base0;
+        end else begin
+          nyw_q <= nyw_now; nbslot_q <= nbslot; ny_base_r <= ny_base_q;
+        end
+      end
+      assign nyw = nyw_q;
+      assign ny_base = ny_base_r;
+    end else begin : g_rowcomb
+      assign nyw_q = '0;
+      assign nbslot_q = '0;
+      assign nyw = nyw_now;
+      assign ny_base = ny_base_now;
+    end
+  endgenerate
   assign rxw = tx_word[OW - 1];
   assign ryw = ty_word[OH - 1];
 
@@ -303,7 +337,9 @@ module sqz_window #(
   assign row_stored = px_stored && in_col_last;
 
   // next-cycle d_row and flags, from register-only candidates; computed for issue = 0 and 1 (kept
-  // apart from the issue logic: the late issue then picks them with one gate)
+  // apart from the issue logic: the late issue then picks them with one gate). The equalities are
+  // written as reductions, not ==: Yosys's alumacc would share them with the differences beside them,
+  // putting a carry chain in front of the arrival flag.
   always_comb begin
     for (int iss = 0; iss < 2; iss++) begin
       logic tk, adv, colgt;
@@ -316,15 +352,15 @@ module sqz_window #(
           n_room[iss] = tk ? d_row < a_slim : room;
         end
         2'b01: begin
-          n_drow[iss] = d_row + 1'b1; n_pos[iss] = !d_row[DR_BITS-1]; n_zero[iss] = d_row == '1;
+          n_drow[iss] = d_row + 1'b1; n_pos[iss] = !d_row[DR_BITS-1]; n_zero[iss] = ~|d_row_n;
           n_room[iss] = d_row < (tk ? a_slim1 : h_slim1);
         end
         2'b10: begin
-          n_drow[iss] = d_dlr; n_pos[iss] = d_row > a_dlr; n_zero[iss] = d_row == a_dlr;
+          n_drow[iss] = d_dlr; n_pos[iss] = d_row > a_dlr; n_zero[iss] = ~|(d_row ^ a_dlr);
           n_room[iss] = d_row < a_sd;
         end
         default: begin
-          n_drow[iss] = d_dlr1; n_pos[iss] = d_row > a_dlr1; n_zero[iss] = d_row == a_dlr1;
+          n_drow[iss] = d_dlr1; n_pos[iss] = d_row > a_dlr1; n_zero[iss] = ~|(d_row ^ a_dlr1);
           n_room[iss] = d_row < a_sd1;
         end
       endcase
@@ -354,7 +390,7 @@ module sqz_window #(
   always_ff @(posedge clk) begin
     if (rst) begin
       wr_addr <= '0; writing <= 1'b0; wr_chunk <= '0; in_col <= '0; in_col_last <= W == 1;
-      d_row <= -DR_BITS'(LR0); room <= -DR_BITS'(LR0) < $signed(ryw[TY_SLIM +: DR_BITS]);
+      d_row <= -DR_BITS'(LR0); d_row_n <= ~(-DR_BITS'(LR0)); room <= -DR_BITS'(LR0) < $signed(ryw[TY_SLIM +: DR_BITS]);
       d_pos <= LR0 < 0; d_zero <= LR0 == 0; arrived <= LR0 < 0 || (LR0 == 0 && rxw[TXW-1]);
       h_lc <= rxw[TXW-1 -: LC_BITS]; h_slim1 <= ryw[TY_SLIM1 +: DR_BITS];
       h_valid <= 1'b0; m_valid <= 1'b0;
@@ -390,6 +426,7 @@ module sqz_window #(
       end
       // + 1 per stored row, - a_dlr when the head's window ends: the sums from registers, the choice late
       d_row <= n_drow[issue];
+      d_row_n <= ~n_drow[issue];
       room <= n_room[issue];
       d_pos <= n_pos[issue];
       d_zero <= n_zero[issue];
