@@ -13,9 +13,10 @@ import pytest
 
 from conftest import assert_clean_error, run_cli
 from sqzfpga.errors import UserError
+from sqzfpga.parts import get_part
 from sqzfpga.rtl.rate import ESTIMATED, NOT_ANALYSED, REQUESTED_BELOW_FMAX, rate
 from sqzfpga.rtl.timing import (DELAYS_Z7_1 as D, ROUTE_NS as R, PathInfo, StageTiming, analyse, chain,
-                                delay_model)
+                                covers, delay_model)
 
 
 def _module(ports: dict, cells: dict) -> dict:
@@ -120,6 +121,7 @@ def test_other_families_are_refused():
     other = Part("x", "x", Family("other", dsp_port=18, yosys="x", ps="ps7"), 1, 1, 1, 0, 1, 1)
     with pytest.raises(UserError, match="Zynq-7000"):
         delay_model(other)
+    assert not covers(other) and covers(get_part("xc7z020")) and covers(get_part("xczu9eg"))
 
 
 def test_timing_command_on_a_synthesised_conv_stage(tmp_path):

@@ -472,11 +472,19 @@ def chain(stages: list[tuple[str, StageTiming]]) -> PathInfo | None:
 
 
 # ---- the command -------------------------------------------------------------------------------------
+COVERED = ("zynq7", "zynqmp")  # families with a delay model (delay_model)
+
+
+def covers(part: Part) -> bool:
+    """Whether the delay model covers `part`'s family (else its clock stays unanalysed)."""
+    return part.family.name in COVERED
+
+
 def delay_model(part: Part) -> dict:
     if part.family.name == "zynqmp":
         from sqzfpga.rtl.delays_usplus import DELAYS_ZUP_2
         return DELAYS_ZUP_2
-    if part.family.name != "zynq7":
+    if not covers(part):
         raise UserError(f"timing: part {part.name} ({part.family.name}): the delay model covers Zynq-7000 (-1) and "
                         f"Zynq UltraScale+ (-2) only; use an xc7z or xczu part (e.g. --part xc7z020)")
     return DELAYS_Z7_1
