@@ -3,6 +3,7 @@
 exactly the fitting trials that no other fitting trial beats on accuracy and frames/s."""
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 
 import pytest
@@ -78,3 +79,21 @@ def test_pareto_front():
     assert pareto.dominates(rs[2], rs[3]) and not pareto.dominates(rs[3], rs[2])
     assert not pareto.dominates(rs[0], rs[0])  # equal points do not dominate each other
     assert pareto.front([result("x", 0.5, 10, fits=False)]) == [] and pareto.best([]) is None
+
+
+def test_address_without_a_cluster_is_one_error_line(tmp_path):
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = run_cli("sweep", "--spec", write(tmp_path, GOOD), "--out", tmp_path / "out", "--address",
+                   f"127.0.0.1:{port}", timeout=120)
+    assert_clean_error(proc, f"--address 127.0.0.1:{port}: no Ray cluster answers there", "ray start --head")
+    assert not list((tmp_path / "out").glob("trials/*.json"))
+
+
+def test_example_spec_parses_from_the_repo_root(monkeypatch):
+    monkeypatch.chdir(ROOT)
+    s = spec.load(ROOT / "examples" / "sweep.toml")
+    assert [t.id for t in s.trials] == ["w4-a8-x0.5-xc7z020", "w4-a8-x1-xc7z020", "w8-a8-x0.5-xc7z020",
+                                        "w8-a8-x1-xc7z020"]
+    assert s.train.data == (ROOT.parent / "shared" / "data" / "fashion-mnist").resolve() and s.build.pareto

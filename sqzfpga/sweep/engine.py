@@ -12,7 +12,7 @@ import tempfile
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from sqzfpga.errors import UserError
+from sqzfpga.errors import UserError, short_reason
 
 CONNECT_TIMEOUT_S = 10.0
 GET_TIMEOUT_S = 120.0  # fetching a finished task's result
@@ -34,7 +34,11 @@ def session(address: str | None = None, cpus: int | None = None) -> Iterator[Non
         except (OSError, ValueError) as e:
             raise UserError(f"--address {address}: no Ray cluster answers there ({getattr(e, 'strerror', None) or e});"
                             " start one with `ray start --head --port PORT` and pass HOST:PORT") from None
-        ray.init(address=address, **kw)
+        try:
+            ray.init(address=address, **kw)
+        except (ConnectionError, RuntimeError) as e:  # e.g. a cluster started with token authentication
+            raise UserError(f"--address {address}: Ray could not join the cluster ({short_reason(e)}); check "
+                            f"`ray status --address {address}` and that RAY_AUTH_MODE matches the cluster's") from None
     else:
         ray.init(num_cpus=cpus, _temp_dir=tempfile.mkdtemp(prefix="sqzfpga-ray-", dir="/tmp"), **kw)
     try:

@@ -155,7 +155,7 @@ def parse(doc: dict, path: Path) -> SweepSpec:
     weight_bits = axis("weight_bits", int, *in_bits)
     act_bits = axis("act_bits", int, *in_bits)
     widths = axis("width", (int, float), lambda v: 0 < v <= 4, "width multipliers in (0, 4], e.g. 0.5")
-    parts = axis("part", str, lambda v: v.lower() in PARTS or _known(v), f"parts: {', '.join(PARTS)}")
+    parts = axis("part", str, _known, f"parts: {', '.join(PARTS)}")
     fps = axis("fps", (int, float), lambda v: v > 0, "positive frames/s", default=[None]) if "fps" in grid else [None]
     groups = grid.get("layer_act_bits", {})
     if not isinstance(groups, dict):
