@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 
-from conftest import DATA, run_cli
+from conftest import DATA, assert_clean_error, run_cli
 
 from sqzfpga.sweep import pareto
 from sqzfpga.sweep.trial import TrialResult
@@ -77,3 +77,17 @@ def test_two_trial_sweep_in_process(tmp_path):
     assert "2 finished before, 0 to run" in again.stderr
     assert before == {i: (out / "trials" / f"{i}.json").stat().st_mtime_ns for i in ids}
     assert len((out / "finished.log").read_text().splitlines()) == 2
+
+
+def test_a_failing_trial_is_one_error_line_and_not_marked_finished(tmp_path):
+    """A trial that raises on its worker (here: a data folder with no dataset in it) is reported with its
+    own message, the sweep exits 2 after writing what it has, and no result claims the trial finished
+    (a rerun runs it again). About 20 s (Ray's start and the trial's imports)."""
+    (tmp_path / "empty").mkdir()
+    spec = tmp_path / "sweep.toml"
+    spec.write_text(SPEC.replace(str(DATA), str(tmp_path / "empty")).replace("fps = [12000, 100000]", ""))
+    proc = run_cli("sweep", "--spec", spec, "--out", tmp_path / "out", timeout=180)
+    assert_clean_error(proc, "1 trial(s) failed", "w4-a8-x0.25-xc7z020: dataset", "no IDX files", "run the same command")
+    assert not list((tmp_path / "out").glob("trials/*.json"))
+    sweep = json.loads((tmp_path / "out" / "sweep.json").read_text())
+    assert sweep["trials"] == [] and list(sweep["summary"]["failed"]) == ["w4-a8-x0.25-xc7z020"]

@@ -66,7 +66,7 @@ def run(fn: Callable, calls: dict[str, tuple], *, cpus: float = 1.0, retries: in
             try:
                 value = ray.get(done[0], timeout=GET_TIMEOUT_S)
             except ray.exceptions.RayTaskError as e:  # the function raised: its own exception
-                on_error(key, e.as_instanceof_cause())
+                on_error(key, e.cause if e.cause is not None else e)
             except ray.exceptions.RayError as e:  # the worker or node died `retries` + 1 times, or similar
                 on_error(key, e)
             else:
@@ -74,3 +74,9 @@ def run(fn: Callable, calls: dict[str, tuple], *, cpus: float = 1.0, retries: in
     finally:
         for ref in pending:  # stopped early (an error, Ctrl-C): leave nothing running on the cluster
             ray.cancel(ref, force=True)
+
+
+def reason(e: BaseException) -> str:
+    """A task's failure in one line: a UserError's own message, else the exception's type and first line."""
+    text = str(e) if isinstance(e, UserError) else f"{type(e).__name__}: {short_reason(e)}"
+    return text.splitlines()[0][:400] if text else type(e).__name__

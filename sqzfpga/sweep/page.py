@@ -49,7 +49,8 @@ def pareto_plot(trials: list[dict], front: list[str]) -> bytes:
     ax.set_xlabel("frames/s (plan, at the clock requested)")
     ax.set_ylabel("accuracy (quantized, test split)")
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8, loc="lower left")
+    if planned:
+        ax.legend(fontsize=8, loc="lower left")
     ax.set_title("Accuracy against frames/s", fontsize=11)
     return _png(fig)
 

@@ -53,6 +53,11 @@ def sweep(spec: SweepSpec, out: Path, address: str | None = None, log=print, pro
     log(f"[sweep] {len(spec.trials)} trials, {len(results)} finished before, {len(todo)} to run "
         f"({'cluster ' + address if address else 'Ray started here'})")
     failed: dict[str, str] = {}
+    if todo:  # a checkpoint no trial can start from: one error now, not one per trial on the cluster
+        from sqzfpga.model.checkpoint import DEFAULT_CHECKPOINT
+        from sqzfpga.sweep.trial import source
+
+        source(spec.train.init or DEFAULT_CHECKPOINT, todo)
     if todo or spec.build.pareto:
         with engine.session(address, cpus=None):
             if todo:
@@ -64,7 +69,7 @@ def sweep(spec: SweepSpec, out: Path, address: str | None = None, log=print, pro
                     log(f"[sweep] {len(results)}/{len(spec.trials)} {_line(results[key])}")
 
                 def error(key: str, e: BaseException) -> None:
-                    failed[key] = f"{type(e).__name__}: {e}".splitlines()[0][:400]
+                    failed[key] = engine.reason(e)
                     bar.update(1)
                     log(f"[sweep] trial {key} failed: {failed[key]}")
 
@@ -164,7 +169,7 @@ def _build_front(spec: SweepSpec, out: Path, front: list[TrialResult], log) -> d
                 f"{value['folder']}")
 
         def error(key, e):
-            builds[key] = {"folder": None, "error": f"{type(e).__name__}: {e}".splitlines()[0][:400]}
+            builds[key] = {"folder": None, "error": engine.reason(e)}
             log(f"[sweep] build {key} failed: {builds[key]['error']}")
 
         engine.run(build_point, calls, cpus=1, retries=spec.engine.retries, timeout_s=spec.engine.trial_timeout_s,

@@ -112,15 +112,8 @@ def initial_model(trial: Trial, init: Path | None, images):
     from sqzfpga.model.squeezenet import SqueezeNet
 
     path = init or checkpoint.DEFAULT_CHECKPOINT
-    ckpt = checkpoint.read(path)
-    src_cfg = checkpoint.config_of(ckpt, path)
+    ckpt, src_cfg = source(path, [trial])
     cfg = trial.config()
-    shape = lambda c: (c.in_channels, c.input_size, c.num_classes, c.stem, c.num_fires, c.pool_after, c.base_e,  # noqa: E731
-                       c.incr_e, c.freq, c.pct3x3, c.sr, c.bypass)
-    if shape(src_cfg) != shape(cfg) or src_cfg.width_mult < cfg.width_mult:
-        raise UserError(f"[train] init {path}: not a model of the default family at width >= {cfg.width_mult:g} "
-                        f"(width {src_cfg.width_mult:g}, bypass {src_cfg.bypass}); give a checkpoint trained with "
-                        "--preset default")
     if ckpt.get("quantized"):
         folded = {k: v for k, v in ckpt["state_dict"].items() if "quant" not in k}
     else:
@@ -144,6 +137,24 @@ def initial_model(trial: Trial, init: Path | None, images):
     qmodel = build_quant(cfg)
     qmodel.load_state_dict(dst.state_dict(), strict=False)
     return qmodel
+
+
+def source(path: Path, trials: list[Trial]):
+    """The checkpoint at `path` and its config, checked to be of the default family and at least as wide
+    as every trial (the sweep checks this before it starts any trial)."""
+    from sqzfpga.model import checkpoint
+
+    ckpt = checkpoint.read(path)
+    src_cfg = checkpoint.config_of(ckpt, path)
+    shape = lambda c: (c.in_channels, c.input_size, c.num_classes, c.stem, c.num_fires, c.pool_after, c.base_e,  # noqa: E731
+                       c.incr_e, c.freq, c.pct3x3, c.sr, c.bypass)
+    for t in trials:
+        cfg = t.config()
+        if shape(src_cfg) != shape(cfg) or src_cfg.width_mult < cfg.width_mult:
+            raise UserError(f"[train] init {path}: cannot start trial {t.id}: it is not a model of the default family "
+                            f"at width >= {cfg.width_mult:g} (width {src_cfg.width_mult:g}, bypass {src_cfg.bypass}); "
+                            "sweep narrower widths, or give a checkpoint trained with --preset default at the widest")
+    return ckpt, src_cfg
 
 
 def narrow(src: dict, dst: dict, cfg) -> dict:
