@@ -36,7 +36,8 @@ def main() -> int:
     p.add_argument("--limit", type=int, help="training images per QAT epoch (default: all)")
     p.add_argument("--test-limit", type=int, help="test images (default: all 10,000)")
     p.add_argument("--qat-lr", type=float, default=1e-3, help="QAT learning rate (default 1e-3: a narrowed or "
-                   "fewer-bit network moves further from its initial weights than the default's 1e-4 allows in one epoch)")
+                   "fewer-bit network moves further from its initial weights than `train`'s 1e-4 allows in one "
+                   "epoch)")
     p.add_argument("--images", type=int, default=200, help="C-simulation images of each Pareto build")
     p.add_argument("--no-build", action="store_true", help="do not build the Pareto points")
     p.add_argument("--address", help="a running Ray cluster to use (default: Ray started by the command)")

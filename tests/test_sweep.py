@@ -87,7 +87,8 @@ def test_a_failing_trial_is_one_error_line_and_not_marked_finished(tmp_path):
     spec = tmp_path / "sweep.toml"
     spec.write_text(SPEC.replace(str(DATA), str(tmp_path / "empty")).replace("fps = [12000, 100000]", ""))
     proc = run_cli("sweep", "--spec", spec, "--out", tmp_path / "out", timeout=180)
-    assert_clean_error(proc, "1 trial(s) failed", "w4-a8-x0.25-xc7z020: dataset", "no IDX files", "run the same command")
+    assert_clean_error(proc, "1 trial(s) failed", "w4-a8-x0.25-xc7z020: dataset", "no IDX files",
+                       "run the same command")
     assert not list((tmp_path / "out").glob("trials/*.json"))
     sweep = json.loads((tmp_path / "out" / "sweep.json").read_text())
     assert sweep["trials"] == [] and list(sweep["summary"]["failed"]) == ["w4-a8-x0.25-xc7z020"]

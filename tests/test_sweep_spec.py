@@ -35,7 +35,8 @@ def test_good_spec_is_the_grid_product(tmp_path):
     s = spec.load(write(tmp_path, GOOD + '[grid.layer_act_bits]\n"fire*.squeeze" = [4, 8]\n'))
     assert len(s.trials) == 4 * 3 * 2
     assert len({t.id for t in s.trials}) == 24
-    t = next(t for t in s.trials if t.weight_bits == 3 and t.width == 0.75 and dict(t.layer_act_bits)["fire*.squeeze"] == 4)
+    t = next(t for t in s.trials
+             if t.weight_bits == 3 and t.width == 0.75 and dict(t.layer_act_bits)["fire*.squeeze"] == 4)
     assert t.id == "w3-a8-x0.75-xc7z020-fire_.squeeze4"
     cfg = t.config()
     assert cfg.width_mult == 0.75 and cfg.weight_bits == 3 and cfg.weight_bits_of("conv1") == 8

@@ -7,8 +7,8 @@ part). Every combination of the [grid] lists is one `Trial`.
     act_bits = [8]                # activations
     width = [0.5, 0.75, 1.0]      # channel width multiplier of the default model
     part = ["xc7z020"]
-    fps = [1000]                  # optional: frames/s to reach with the least hardware (default: as fast as the part allows)
-    [grid.layer_act_bits]         # optional: activation bits per layer group (a name or a pattern, e.g. "fire*.squeeze")
+    fps = [1000]                  # optional: frames/s to reach with the least hardware (default: the fastest plan)
+    [grid.layer_act_bits]         # optional: activation bits per layer group (a layer name or a pattern)
     "fire*.squeeze" = [4, 8]
     [train]
     data = "../shared/data/fashion-mnist"
@@ -170,7 +170,8 @@ def parse(doc: dict, path: Path) -> SweepSpec:
             raise bad(f"[grid.layer_act_bits] {pattern!r} is {'empty' if values == [] else 'not a list'}",
                       f"give a list of bit widths {lo}..{hi}")
         if not all(isinstance(v, int) and not isinstance(v, bool) and lo <= v <= hi for v in values):
-            raise bad(f"[grid.layer_act_bits] {pattern!r} = {values!r} is out of range", f"expected bit widths {lo}..{hi}")
+            raise bad(f"[grid.layer_act_bits] {pattern!r} = {values!r} is out of range",
+                      f"expected bit widths {lo}..{hi}")
         group_axes.append([(pattern, v) for v in values])
     trials = tuple(Trial(wb, ab, float(w), get_part(p).name, None if f is None else float(f), tuple(g))
                    for wb, ab, w, p, f, *g in itertools.product(weight_bits, act_bits, widths, parts, fps, *group_axes))
@@ -200,7 +201,8 @@ def parse(doc: dict, path: Path) -> SweepSpec:
     count = (lambda v: v >= 1, "a positive integer")
     train = TrainSpec(data=data, init=init,
                       qat_epochs=value(tr, "qat_epochs", int, lambda v: v >= 0, "QAT epochs >= 0", 1),
-                      limit=value(tr, "limit", int, *count, None), test_limit=value(tr, "test_limit", int, *count, None),
+                      limit=value(tr, "limit", int, *count, None),
+                      test_limit=value(tr, "test_limit", int, *count, None),
                       batch_size=value(tr, "batch_size", int, *count, None),
                       qat_lr=value(tr, "qat_lr", (int, float), lambda v: v > 0, "a positive learning rate", 1e-4),
                       seed=value(tr, "seed", int, lambda v: True, "an integer", 0))

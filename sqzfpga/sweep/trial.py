@@ -146,8 +146,8 @@ def source(path: Path, trials: list[Trial]):
 
     ckpt = checkpoint.read(path)
     src_cfg = checkpoint.config_of(ckpt, path)
-    shape = lambda c: (c.in_channels, c.input_size, c.num_classes, c.stem, c.num_fires, c.pool_after, c.base_e,  # noqa: E731
-                       c.incr_e, c.freq, c.pct3x3, c.sr, c.bypass)
+    shape = lambda c: (c.in_channels, c.input_size, c.num_classes, c.stem, c.num_fires,  # noqa: E731
+                       c.pool_after, c.base_e, c.incr_e, c.freq, c.pct3x3, c.sr, c.bypass)
     for t in trials:
         cfg = t.config()
         if shape(src_cfg) != shape(cfg) or src_cfg.width_mult < cfg.width_mult:
