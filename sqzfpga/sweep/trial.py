@@ -184,18 +184,19 @@ def narrow(src: dict, dst: dict, cfg) -> dict:
 def match_statistics(src, dst, kept: dict, x) -> None:
     """Layer by layer (in order, each after the ones before it are corrected), scale and shift every
     output channel of dst's convs to the mean and standard deviation of the same channel in src on x."""
-    import torch
-
-    def outputs(model, name):
-        conv, seen = model.conv_layers()[name], []
-        hook = conv.register_forward_hook(lambda m, i, o: seen.append(o))
+    def outputs(model, names):  # conv name -> its output on x, channels x values
+        seen, hooks = {}, []
+        for name in names:
+            hooks.append(model.conv_layers()[name].register_forward_hook(
+                lambda m, i, o, name=name: seen.__setitem__(name, o.transpose(0, 1).flatten(1))))
         model(x)
-        hook.remove()
-        return seen[0].transpose(0, 1).flatten(1)  # channels x values
+        for h in hooks:
+            h.remove()
+        return seen
 
+    wide = outputs(src, kept)
     for name, conv in dst.conv_layers().items():
-        want = outputs(src, name)[kept[name]]
-        have = outputs(dst, name)
+        want, have = wide[name][kept[name]], outputs(dst, [name])[name]
         ratio = want.std(1) / have.std(1).clamp(min=1e-6)
         conv.weight.mul_(ratio.view(-1, 1, 1, 1))
         conv.bias.copy_((conv.bias - have.mean(1)) * ratio + want.mean(1))
