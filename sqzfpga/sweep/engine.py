@@ -7,6 +7,7 @@ no task has finished for `timeout_s`.
 from __future__ import annotations
 
 import contextlib
+import shutil
 import socket
 import tempfile
 from collections.abc import Callable, Iterator
@@ -21,7 +22,8 @@ GET_TIMEOUT_S = 120.0  # fetching a finished task's result
 @contextlib.contextmanager
 def session(address: str | None = None, cpus: int | None = None) -> Iterator[None]:
     """Ray for the duration of the block: joined at `address` (host:port of a cluster's head), or
-    started here with `cpus` CPUs (default: all), its temp files and logs under /tmp, not in the repo."""
+    started here with `cpus` CPUs (default: all), its temp files and logs in a folder under /tmp (not in
+    the repository) removed at the end."""
     import logging
 
     import ray
@@ -39,12 +41,16 @@ def session(address: str | None = None, cpus: int | None = None) -> Iterator[Non
         except (ConnectionError, RuntimeError) as e:  # e.g. a cluster started with token authentication
             raise UserError(f"--address {address}: Ray could not join the cluster ({short_reason(e)}); check "
                             f"`ray status --address {address}` and that RAY_AUTH_MODE matches the cluster's") from None
-    else:
-        ray.init(num_cpus=cpus, _temp_dir=tempfile.mkdtemp(prefix="sqzfpga-ray-", dir="/tmp"), **kw)
+    temp = None
+    if not address:
+        temp = tempfile.mkdtemp(prefix="sqzfpga-ray-", dir="/tmp")  # short: Ray's unix sockets live under it
+        ray.init(num_cpus=cpus, _temp_dir=temp, **kw)
     try:
         yield
     finally:
         ray.shutdown()
+        if temp:
+            shutil.rmtree(temp, ignore_errors=True)
 
 
 def run(fn: Callable, calls: dict[str, tuple], *, cpus: float = 1.0, retries: int = 3, timeout_s: float = 7200.0,
