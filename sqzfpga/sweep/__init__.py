@@ -3,5 +3,6 @@ fine-tuned (QAT), evaluated and planned as one trial on Ray, with the Pareto fro
 frames/s (`python -m sqzfpga sweep`).
 
 spec.py reads the TOML spec into typed data, trial.py is one trial (it runs on a Ray worker), engine.py
-runs functions as Ray tasks with retries, pareto.py picks the front and page.py renders the page.
+runs functions as Ray tasks with retries, run.py is the sweep over its folder (resumable), pareto.py
+picks the front and page.py renders the page.
 """

@@ -53,6 +53,7 @@ def sweep(spec: SweepSpec, out: Path, address: str | None = None, log=print, pro
     log(f"[sweep] {len(spec.trials)} trials, {len(results)} finished before, {len(todo)} to run "
         f"({'cluster ' + address if address else 'Ray started here'})")
     failed: dict[str, str] = {}
+    builds: dict[str, dict] = {}
     if todo:  # a checkpoint no trial can start from: one error now, not one per trial on the cluster
         from sqzfpga.model.checkpoint import DEFAULT_CHECKPOINT
         from sqzfpga.sweep.trial import source
@@ -80,12 +81,10 @@ def sweep(spec: SweepSpec, out: Path, address: str | None = None, log=print, pro
                            cpus=spec.engine.cpus_per_trial, retries=spec.engine.retries,
                            timeout_s=spec.engine.trial_timeout_s, on_result=done, on_error=error)
                 bar.close()
-            ordered = [results[t.id] for t in spec.trials if t.id in results]
-            front = pareto.front(ordered)
-            builds = _build_front(spec, out, front, log) if spec.build.pareto else {}
-    else:
-        ordered = [results[t.id] for t in spec.trials if t.id in results]
-        front, builds = pareto.front(ordered), {}
+            if spec.build.pareto:
+                builds = _build_front(spec, out, pareto.front(list(results.values())), log)
+    ordered = [results[t.id] for t in spec.trials if t.id in results]
+    front = pareto.front(ordered)
     top = pareto.best(front)
     summary = {"spec": str(spec.path), "out": str(out), "trials": len(spec.trials), "finished": len(ordered),
                "ran": len(todo) - len(failed), "failed": failed, "pareto": [r.trial["id"] for r in front],
