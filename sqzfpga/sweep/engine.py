@@ -44,7 +44,7 @@ def session(address: str | None = None, cpus: int | None = None) -> Iterator[Non
     temp = None
     if not address:
         temp = tempfile.mkdtemp(prefix="sqzfpga-ray-", dir="/tmp")  # short: Ray's unix sockets live under it
-        ray.init(num_cpus=cpus, _temp_dir=temp, **kw)
+        ray.init(address="local", num_cpus=cpus, _temp_dir=temp, **kw)  # a new instance, never one found running
     try:
         yield
     finally:
