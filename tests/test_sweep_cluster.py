@@ -2,9 +2,9 @@
 head with no CPUs, one worker node), joined with `sweep --address`. Once the first result is on disk,
 while a trial runs on the worker, the worker node is killed (SIGKILL to every process of its session:
 its raylet and the processes running trials) and a second one started: every trial finishes exactly once,
-its result on disk, the ones in flight retried on the new node. 3 min 33 s on the 2 cores at load 8 (not
-timed on an idle machine): a trial costs 30-110 s (the QONNX export's channels-last pass is most of its
-plan), six ran."""
+its result on disk, the ones in flight retried on the new node. 3 min 33 s on the 2 cores at load 8, 4 min
+23 s at load 10 (not timed on an idle machine): a trial costs 30-110 s there (the QONNX export's
+channels-last pass is most of its plan), and six ran."""
 from __future__ import annotations
 
 import json
