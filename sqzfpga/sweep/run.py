@@ -98,10 +98,12 @@ def sweep(spec: SweepSpec, out: Path, address: str | None = None, log=print, pro
     summary["page"] = str(write_page(out))
     log(f"[sweep] {len(ordered)} of {len(spec.trials)} trials finished; Pareto front: "
         f"{', '.join(summary['pareto']) or 'empty (no trial fits)'}; best {summary['best']}; page {summary['page']}")
-    if failed:
-        why = "; ".join(f"{k}: {v}" for k, v in failed.items())[:600]
-        raise UserError(f"sweep: {len(failed)} trial(s) failed ({why}); the others are in {out}; fix the cause and "
-                        "run the same command again (finished trials are skipped)")
+    broken = {k: b["error"] for k, b in builds.items() if b.get("error")}
+    if failed or broken:
+        what = [f"{len(failed)} trial(s)"] * bool(failed) + [f"{len(broken)} Pareto build(s)"] * bool(broken)
+        why = "; ".join(f"{k}: {v}" for k, v in {**failed, **broken}.items())[:600]
+        raise UserError(f"sweep: {' and '.join(what)} failed ({why}); the rest is in {out}; fix the cause and run the "
+                        "same command again (finished trials and builds are skipped)")
     return summary
 
 
