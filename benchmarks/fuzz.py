@@ -11,7 +11,11 @@ toolchain refuses with one error line counts as refused, not passed; only the re
 user_fuzz.INTENDED_REFUSALS are intended, any other refusal is a failure.
 
     .venv/bin/python benchmarks/fuzz.py [--examples 200] [--rtl-every 20] [--workers 2] [--seed 0]
-                                        [--generator both|family|user] [--json]
+                                        [--generator both|family|user] [--address HOST:PORT] [--json]
+
+The shards run as Ray tasks on the sweep's engine (sqzfpga/sweep/engine.py): on a Ray instance started
+here, or with --address on a running cluster (every node with this checkout at the same path, as the
+shards import the generators from tests/ and write their progress lines under benchmarks/out/fuzz/).
 """
 from __future__ import annotations
 
@@ -21,7 +25,6 @@ import json
 import math
 import shutil
 import statistics
-import subprocess
 import sys
 import time
 import traceback
@@ -65,9 +68,13 @@ def isolated(ex: dict, folder: Path, rtl: bool) -> dict:
         proc.join()
 
 
-def shard(index: int, examples: int, rtl_every: int, seed: int, generator: str) -> None:
-    """One worker: `examples` hypothesis examples from seed `seed + index`, one JSON line each."""
+def shard(index: int, examples: int, rtl_every: int, seed: int, generator: str) -> list[dict]:
+    """One shard (a Ray task): `examples` hypothesis examples from seed `seed + index`, one JSON line each
+    in shardN.jsonl as it finishes (progress), all returned at the end."""
     import warnings
+
+    if str(ROOT / "tests") not in sys.path:  # on a Ray worker: the generators live in the checkout's tests/
+        sys.path.insert(0, str(ROOT / "tests"))
 
     from hypothesis import HealthCheck, Phase, given, settings
     from hypothesis import seed as hseed
@@ -80,7 +87,7 @@ def shard(index: int, examples: int, rtl_every: int, seed: int, generator: str) 
                 "both": fuzzing.configs() | user_fuzz.user_models()}[generator]
     out = WORK / f"shard{index}.jsonl"
     out.write_text("")
-    count = [0]
+    count, records = [0], []
 
     @hseed(seed + index)
     @settings(max_examples=examples, deadline=None, database=None, phases=[Phase.generate],
@@ -98,6 +105,7 @@ def shard(index: int, examples: int, rtl_every: int, seed: int, generator: str) 
         if rec["ok"]:
             shutil.rmtree(folder, ignore_errors=True)
         rec["s"] = round(time.time() - t0, 1)
+        records.append(rec)
         with out.open("a") as f:
             f.write(json.dumps(rec) + "\n")
         status = "ok" if rec["ok"] else ("REFUSED " if rec.get("refused") else "FAIL ") + rec["error"][:200]
@@ -105,6 +113,7 @@ def shard(index: int, examples: int, rtl_every: int, seed: int, generator: str) 
               f"({rec['s']} s{', RTL' if rtl else ''})", file=sys.stderr, flush=True)
 
     run()
+    return records
 
 
 PLAN_TOLERANCE_PCT = 5  # simulated cycles per frame within this of the plan (issue 19's acceptance)
@@ -170,25 +179,29 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--examples", type=int, default=200, help="examples in all (default 200)")
     ap.add_argument("--rtl-every", type=int, default=20, help="every Nth example also through the RTL (0: none)")
-    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--workers", type=int, default=2, help="shards, run as Ray tasks (default 2)")
+    ap.add_argument("--address", help="a running Ray cluster (HOST:PORT) to run the shards on (default: Ray started "
+                    "here with --workers CPUs)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--generator", choices=["both", "family", "user"], default="both",
                     help="which models to draw: sqzfpga's family, user-style Brevitas models, or both (default)")
     ap.add_argument("--json", action="store_true")
-    ap.add_argument("--shard", type=int, help=argparse.SUPPRESS)
     a = ap.parse_args()
     WORK.mkdir(parents=True, exist_ok=True)
     per = -(-a.examples // a.workers)
-    if a.shard is not None:
-        return shard(a.shard, per, a.rtl_every, a.seed, a.generator)
     t0 = time.time()
-    procs = [subprocess.Popen([sys.executable, __file__, "--shard", str(i), "--examples", str(a.examples),
-                               "--workers", str(a.workers), "--rtl-every", str(a.rtl_every), "--seed", str(a.seed),
-                               "--generator", a.generator])
-             for i in range(a.workers)]
-    rcs = [p.wait() for p in procs]
-    records = [json.loads(line) for i in range(a.workers)
-               for line in (WORK / f"shard{i}.jsonl").read_text().splitlines() if line.strip()]
+    from sqzfpga.sweep import engine
+
+    shards, broken = {}, []
+
+    def died(key, e):
+        broken.append(key)
+        print(f"[fuzz] shard {key} stopped: {type(e).__name__}: {e}"[:600], file=sys.stderr, flush=True)
+
+    with engine.session(a.address, cpus=None if a.address else a.workers):  # the sweep's engine: Ray tasks
+        engine.run(shard, {str(i): (i, per, a.rtl_every, a.seed, a.generator) for i in range(a.workers)},
+                   cpus=1, retries=1, timeout_s=per * 1800.0, on_result=shards.__setitem__, on_error=died)
+    records = [r for i in sorted(shards, key=int) for r in shards[i]]
     fails = [r for r in records if not r["ok"] and r.get("refused", "unintended") == "unintended"]
     (WORK / "failures.jsonl").write_text("".join(json.dumps(r["example"]) + "\n" for r in fails))
     s = summary(records, time.time() - t0)
@@ -213,7 +226,7 @@ def main() -> None:
         print(f"  FAIL shard {r['shard']} #{r['n']}: {r['error'][:300]}\n    {json.dumps(r['example'])}")
     if a.json:
         print(json.dumps(s))
-    sys.exit(1 if fails or off or any(rcs) else 0)
+    sys.exit(1 if fails or off or broken else 0)
 
 
 if __name__ == "__main__":

@@ -645,6 +645,31 @@ def cmd_deploy(a):
     return res
 
 
+# ---- sweep (design-space exploration on Ray) -----------------------------------------------------------
+def _sweep_parser(p):
+    p.add_argument("--spec", required=True, metavar="SWEEP.toml", help="the sweep spec: [grid] lists (weight_bits, "
+                   "act_bits, width, part, optional fps and [grid.layer_act_bits]), [train] data and budget, optional "
+                   "[build] and [engine]; documented in sqzfpga/sweep/spec.py")
+    p.add_argument("--out", required=True, metavar="DIR", help="sweep folder: one JSON per trial as it finishes, "
+                   "sweep.json, pareto.json, builds/, sweep.html; a rerun skips the trials finished there")
+    p.add_argument("--address", metavar="HOST:PORT", help="join this running Ray cluster (`ray start --head --port "
+                   "PORT` printed it) instead of starting Ray in this process")
+
+
+@command("sweep", "design-space sweep on Ray: QAT, accuracy and plan (fits, frames/s, LUT/FF/BRAM/DSP) per grid point, "
+         "the Pareto front built", _sweep_parser)
+def cmd_sweep(a):
+    from sqzfpga.sweep import spec
+    from sqzfpga.sweep.run import sweep
+
+    s = spec.load(a.spec)
+    out = Path(a.out)
+    if out.exists() and not out.is_dir():
+        raise UserError(f"--out {out}: is a file; expected a sweep folder")
+    _check_writable(out)
+    return sweep(s, out.resolve(), a.address, log=log, progress=sys.stderr.isatty())
+
+
 # ---- entry point ---------------------------------------------------------------------------------------
 class Terminated(KeyboardInterrupt):
     """SIGTERM, raised like Ctrl-C so that every half-written build folder or checkpoint is removed."""

@@ -40,6 +40,7 @@ STAGES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("report", ("sqzfpga.report",)),                                  # the build report and its figures
     ("deploy", ("sqzfpga.deploy",)),                                  # Vivado scripts, package, remote
     ("build", ("sqzfpga.build",)),                                    # the flow
+    ("sweep", ("sqzfpga.sweep",)),                                    # design-space sweeps on Ray
     ("cli", ("sqzfpga.cli", "sqzfpga.__main__")),
 )
 
