@@ -52,7 +52,7 @@ module sqz_rom #(
 ) (
     input  logic                     clk,
     input  logic                     re,
-    input  logic [$clog2(DEPTH)-1:0] addr,
+    input  logic [((DEPTH > 1) ? $clog2(DEPTH) : 1)-1:0] addr,  // one bit (unused) for one word
     output logic [WIDTH-1:0]         data
 );
   // parameter checks at elaboration: Verilator (lint, simulation) and Yosys stop on a failed one

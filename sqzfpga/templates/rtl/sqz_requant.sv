@@ -39,7 +39,16 @@ module sqz_requant #(
   logic signed [WORK_W-1:0] base;  // the value before rounding (D > 0: a / 2^D rounded down)
   logic round_up;
   generate
-    if (D > 0) begin : g_right
+    if (D == 1) begin : g_right1     // one bit dropped: never above half, only ties (a compare with
+      logic signed [AW-1:0] floor_q;  // half would be constant: Verilator's lint stops on it)
+      assign floor_q = a >>> 1;
+`ifdef SQZ_MUTANT_HALF_UP
+      assign round_up = a[0];         // deliberately wrong: ties away from -inf, not to even
+`else
+      assign round_up = a[0] && floor_q[0];
+`endif
+      assign base = WORK_W'(floor_q);
+    end else if (D > 1) begin : g_right
       logic signed [AW-1:0] floor_q;
       logic [D-1:0] dropped;          // the bits shifted out
       assign floor_q = a >>> D;
