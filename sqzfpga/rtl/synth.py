@@ -118,7 +118,9 @@ def _yosys_once(folder: Path, sources: list[str], top: str, part: Part, params: 
     if proc.returncode != 0:
         if "Gia_ManDupCollapse" in errout:
             raise Abc9Assertion(f"synthesis of {folder}: Yosys's ABC9 failed an assertion (Gia_ManDupCollapse); see {log}")
-        err = next((l for l in (errout + out).splitlines() if "ERROR" in l), errout.strip()[-300:])
+        # pyosys (rtl/pyosys_cli.py) exits on an error with its message in the log only
+        text = errout + out + (log.read_text(errors="replace")[-65536:] if log.exists() else "")
+        err = next((l for l in text.splitlines() if "ERROR" in l), errout.strip()[-300:])
         raise UserError(f"synthesis of {folder}: Yosys failed: {err}; see {log}")
     stat = json.loads((folder / f"{tag}_stat.json").read_text())
     return stat.get("design", {}).get("num_cells_by_type") or \
@@ -138,12 +140,14 @@ def synthesize(rtl: Path, part: Part, timeout: int = 7200, show_progress: bool =
     stages = manifest["stages"]
     with tqdm(total=len(stages), desc="[synth] stages", unit="stage", disable=not show_progress, leave=False) as bar:
         def one(st):
+            t = time.time()
             cells = run_yosys(rtl, sources, st["module"], part, st["params"], timeout=timeout,
                               tag=f"synth/{st['name']}", no_pads=True, netlist=True)  # for `timing`
             bar.update(1)
-            return cells
+            return cells, round(time.time() - t, 1)
         with ThreadPoolExecutor(max_workers=jobs) as pool:
-            per_stage = dict(zip((st["name"] for st in stages), pool.map(one, stages)))
+            done = dict(zip((st["name"] for st in stages), pool.map(one, stages)))
+    per_stage = {n: c for n, (c, _) in done.items()}
     cells: dict[str, int] = {}
     for c in per_stage.values():
         for k, n in c.items():
@@ -152,7 +156,7 @@ def synthesize(rtl: Path, part: Part, timeout: int = 7200, show_progress: bool =
     cap = part.capacity()
     res.update(part=part.name, fits=all(res[k] <= cap[k] for k in cap),
                utilisation={k: round(res[k] / cap[k], 4) for k in cap}, synth_s=round(time.time() - t0, 1),
-               tool=Path(tools.yosys_command()[0]).name)
+               tool=tools.yosys_name())
     (rtl / "synth.json").write_text(json.dumps({**res, "cells": cells, "stages": {
-        n: count(c) for n, c in per_stage.items()}}, indent=1) + "\n")
+        n: {**count(c), "synth_s": done[n][1]} for n, c in per_stage.items()}}, indent=1) + "\n")
     return res

@@ -5,6 +5,10 @@
 // frame's pixels add up: input waits only with a frame's last pixel while the divider still works on
 // the previous frame or its result is not yet taken, so a frame takes max(N, C * (NUMW + 2) + 2)
 // cycles (the planner's, rtl.unit) and the producer is not stalled for the division.
+// The copy is a shift register that the divider reads at channel 0, and the results shift in from
+// the top, so no register is selected by channel number: at C = 1,000 an indexed array (a 1,000-way
+// read mux and 1,000 write decoders, arrays that Yosys turns into lists of registers) did not finish
+// elaborating in Yosys; flat vectors keep every channel's logic local and the cycles the same.
 module sqz_gap #(
     // pixels per frame, averaged over (1..65536: 16-bit pixel counter)
     parameter int N = 9,
@@ -73,8 +77,8 @@ module sqz_gap #(
   localparam logic signed [CW-1:0] P_LO0 = bound(64'(OMIN)), P_LO1 = bound(64'(OMIN) - 1);  // q + rup < OMIN
   localparam logic signed [CW-1:0] N_HI0 = bound(-OMAX), N_HI1 = bound(-OMAX - 1);       // q + rup < -OMAX
   localparam logic signed [CW-1:0] N_LO0 = bound(-64'(OMIN)), N_LO1 = bound(-64'(OMIN) - 1);  // q + rup > -OMIN
-  logic signed [SUMW-1:0] sum [C];        // per channel, the frame's sum so far
-  logic signed [SUMW-1:0] total [C];      // per channel, the sum of the frame being divided
+  logic [C*SUMW-1:0] sum;                 // per channel (SUMW bits each, signed), the frame's sum so far
+  logic [C*SUMW-1:0] total;               // the sums being divided, shifted down one channel per load
   logic [PX_BITS-1:0] px_count;           // pixels of the frame taken
   logic px_last;                          // px_count == N - 1: the next pixel is the frame's last
   logic [CH_BITS-1:0] div_ch;             // channel being divided
@@ -86,9 +90,27 @@ module sqz_gap #(
   logic rup;                              // the quotient rounds up (half to even), from the last bit's cycle
   assign s_ready = !px_last || (!dividing && !m_valid);
 
-  function automatic logic signed [SUMW-1:0] ext_px(input logic [C*IB-1:0] d, input int c);
-    ext_px = ISIGNED ? SUMW'($signed(d[c * IB +: IB])) : SUMW'($signed({1'b0, d[c * IB +: IB]}));
-  endfunction
+  // per channel, the sum with this pixel added (what sum and, with a frame's last pixel, total take)
+  logic take, take_last;                  // a pixel is taken; it is the frame's last
+  assign take = s_valid && s_ready;
+  assign take_last = take && px_last;
+  logic load_ch;                          // the divider loads channel div_ch (from total's bottom)
+  assign load_ch = dividing && loading;
+  logic [C*SUMW-1:0] total_down;          // total shifted down one channel
+  assign total_down = total >> SUMW;
+  for (genvar c = 0; c < C; c++) begin : g_ch
+    logic signed [SUMW-1:0] px, added;
+    assign px = ISIGNED ? SUMW'($signed(s_data[c * IB +: IB])) : SUMW'($signed({1'b0, s_data[c * IB +: IB]}));
+    assign added = $signed(sum[c * SUMW +: SUMW]) + px;
+    always_ff @(posedge clk) begin
+      // cleared as by a reset (the FFs' synchronous reset, not a LUT per bit), else the pixel added
+      if (rst || take_last) sum[c * SUMW +: SUMW] <= '0;
+      else if (take) sum[c * SUMW +: SUMW] <= added;
+      // the frame's sums go to the divider with its last pixel; each load shifts the next channel down
+      if (take_last) total[c * SUMW +: SUMW] <= added;
+      else if (load_ch) total[c * SUMW +: SUMW] <= total_down[c * SUMW +: SUMW];
+    end
+  end
 
   // one quotient bit; with the remainder after it, whether the final quotient rounds up
   logic [NUMW:0] trial;
@@ -126,26 +148,20 @@ module sqz_gap #(
   always_ff @(posedge clk) begin
     if (rst) begin
       px_count <= '0; px_last <= N == 1; dividing <= 1'b0; m_valid <= 1'b0;
-      for (int c = 0; c < C; c++) sum[c] <= '0;
     end else begin
       if (m_valid && m_ready) m_valid <= 1'b0;
-      if (s_valid && s_ready) begin
-        if (px_last) begin  // the frame's sums go to the divider; the next frame starts from zero
-          for (int c = 0; c < C; c++) begin
-            total[c] <= sum[c] + ext_px(s_data, c);
-            sum[c] <= '0;
-          end
+      if (take) begin
+        if (px_last) begin  // the frame's sums go to the divider (g_ch); the next frame starts from zero
           px_count <= '0; px_last <= N == 1; dividing <= 1'b1; div_ch <= '0; loading <= 1'b1; storing <= 1'b0;
         end else begin
-          for (int c = 0; c < C; c++) sum[c] <= sum[c] + ext_px(s_data, c);
           px_count <= px_count + 1'b1;
           px_last <= px_count == PX_BITS'(N - 2);
         end
       end
       if (dividing) begin
-        if (loading) begin  // load channel div_ch
+        if (loading) begin  // load channel div_ch, at total's bottom
           logic signed [NUMW-1:0] scaled;
-          scaled = NUMW'(total[div_ch]) <<< ((SHIFT > 0) ? SHIFT : 0);
+          scaled = NUMW'($signed(total[SUMW-1:0])) <<< ((SHIFT > 0) ? SHIFT : 0);
           div_neg <= scaled < 0;
           dividend <= (scaled < 0) ? NUMW'(-scaled) : NUMW'(scaled);
           remainder <= '0; quotient <= '0; div_cnt <= CNT_BITS'(NUMW - 1); loading <= 1'b0;
@@ -156,9 +172,8 @@ module sqz_gap #(
           rup <= rup_next;
           if (div_cnt == '0) storing <= 1'b1;
           div_cnt <= div_cnt - 1'b1;
-        end else begin  // store, next channel
-          for (int k = 0; k < C; k++)
-            if (div_ch == CH_BITS'(k)) m_data[k * OB +: OB] <= saturated;
+        end else begin  // store at the top, the channels before shifting down: channel 0 ends at the bottom
+          m_data <= (C*OB)'({saturated, m_data} >> OB);
           storing <= 1'b0;
           if (div_ch == CH_BITS'(C - 1)) begin dividing <= 1'b0; m_valid <= 1'b1; end
           else begin div_ch <= div_ch + 1'b1; loading <= 1'b1; end
