@@ -74,7 +74,9 @@ def test_stated_scale_builds_exact_through_rtl(user_model, tmp_path):
     assert "[lower] input table: image bytes -> int8*2^-7" in proc.stdout + proc.stderr
     assert summary["csim"]["exact"] is True, summary["csim"]
     assert json.loads((out / "rtlsim.json").read_text())["exact"]
-    assert json.loads((out / "rtl" / "rtl.json").read_text())["stages"][1]["module"] == "sqz_table"
+    stages = json.loads((out / "rtl" / "rtl.json").read_text())["stages"]
+    assert [s["name"] for s in stages[:2]] == ["input_adapter", "input_fifo"], stages
+    assert stages[2]["module"] == "sqz_table", stages  # the first layer: the input table
     samples, csim = np.load(out / "samples.npz"), np.load(out / "csim.npz")
     want = pn.predict(net, samples["images"] / np.float32(255))
     frac = json.loads((out / "rtl" / "rtl.json").read_text())["output"]["frac"]
