@@ -12,7 +12,9 @@ simulated for 3 frames; its 16 stages synthesised one at a time, the full-size o
 each, and beyond the WebAssembly Yosys's 4 GB: run it with --yosys pyosys); (d) the same network on
 xc7z020 with the fewest weight bits that fit, or the planner's reason why none do.
 
-Networks other than (a) are randomly initialised and calibrated on random images: throughput and
+(a) and (b) simulate 8 frames, enough for their pipelines to fill (about latency / interval frames are
+in flight; cycles per frame are measured after that, rtlsim.cycle_figures); (c)'s 3 frames are not, and
+its `steady` says so. Networks other than (a) are randomly initialised and calibrated on random images: throughput and
 exactness do not depend on training. Simulated outputs are compared with the QONNX reference
 executor bit for bit. Cycles come from Verilator (cocotb), resources from Yosys synth_xilinx, the
 clock from the timing estimate of its netlists (rtl/timing.py): frames/s and batch-1 latency are
@@ -129,7 +131,7 @@ def simulate_network(rtl: Path, work: Path, model_path: Path, manifest: dict, fr
     figs = rtlsim.cycle_figures(res, frames)
     return {"simulated": True, "sim_frames": frames, "exact": bool((got == want.reshape(got.shape)).all()),
             "cycles_per_frame": figs["cycles_per_frame"], "latency_cycles": figs["latency_cycles"],
-            "reference_s": round(reference_s, 1), "compile_s": round(compile_s, 1), "sim_s": round(res["sim_s"], 1)}
+            "steady": figs["steady"], "reference_s": round(reference_s, 1), "compile_s": round(compile_s, 1), "sim_s": round(res["sim_s"], 1)}
 
 
 def run_config(key: str, clock: float | None = None, show=print) -> dict:
@@ -172,7 +174,7 @@ def run_config(key: str, clock: float | None = None, show=print) -> dict:
     show(f"[{key}] planned {p['cycles_per_frame']} cycles/frame, bottleneck {p['bottleneck']}, {p['lanes']} "
          f"multipliers on {p['dsp']} DSPs")
     if cfg["sim"] == "network":
-        s = simulate_network(work / "rtl", work / "sim", model_path, manifest, cfg.get("frames", 4), cfg)
+        s = simulate_network(work / "rtl", work / "sim", model_path, manifest, cfg.get("frames", 8), cfg)
         out.update(s, plan_error=round(s["cycles_per_frame"] / p["cycles_per_frame"] - 1, 4))
         show(f"[{key}] simulated {s['cycles_per_frame']} cycles/frame, outputs {'exact' if s['exact'] else 'DIFFER'} "
              f"({s['sim_frames']} frames; Verilator build {s['compile_s']} s, run {s['sim_s']} s)")

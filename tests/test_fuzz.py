@@ -90,6 +90,38 @@ def test_user_model_rtl_exact(tmp_path):
     assert out["distinct_outputs"] > 4 and out["rtl"]["cycles_per_frame"] > 0, out
 
 
+# FILLING (found by benchmarks/fuzz.py; RTL 8% over its plan when measured on 3 frames): a 6x6 input
+# whose four first stages all take the input's 36 cycles, then a strided conv and a flattened Dense
+# head; about 4 frames are in flight, and until the pipeline has filled, frames come out 39 cycles apart.
+FILLING = {
+    "in_channels": 2, "input_size": 6, "input": "unit", "in_bits": 7, "in_signed": False, "in_coarse": True,
+    "convs": [{"out": 7, "k": 1, "stride": 1, "pad": True, "pool": True, "wbits": 3, "abits": 2, "bn": False,
+               "per_channel": False, "shrink": 0, "dead": False},
+              {"out": 5, "k": 1, "stride": 2, "pad": True, "pool": False, "wbits": 2, "abits": 6, "bn": True,
+               "per_channel": True, "shrink": 5, "dead": False}],
+    "head": "flatten", "hidden": 12, "fc_wbits": [8, 5], "fc_per_channel": [False, True], "fc_abits": 8,
+    "out": "unit", "out_bits": 8, "num_classes": 7, "bias_bits": 8, "seed": 368, "dsp": 200}
+
+
+def test_rate_is_measured_after_the_pipeline_fills(tmp_path):
+    """The fuzz's check simulates as many frames as the pipeline holds before it measures (26 s)."""
+    out = user_fuzz.check(FILLING, tmp_path, rtl=True, n_images=12)["rtl"]
+    assert out["steady"] and out["frames"] > 3 and out["cycles_per_frame"] == out["planned"], out
+
+
+def test_rate_of_a_filling_pipeline_is_not_called_steady():
+    """FILLING's output times in the RTL simulation (10 ns cycles): 3 frames see only the filling
+    pipeline's 39-cycle interval, which is reported as not steady; 7 frames see its 36."""
+    from sqzfpga.sim.rtlsim import cycle_figures
+
+    t_out = [1480, 1870, 2260, 2620, 2980, 3340, 3700]
+    res = {"period_ns": 10, "t_in_ns": [0, 360, 720, 1080, 1440, 1800, 2160], "t_out_ns": t_out}
+    short = cycle_figures({**res, "t_out_ns": t_out[:3]}, 3)
+    assert short == {"cycles_per_frame": 39.0, "latency_cycles": 148, "steady": False, "frames_to_steady": 6}
+    assert cycle_figures(res, 7) == {"cycles_per_frame": 36.0, "latency_cycles": 148, "steady": True,
+                                     "frames_to_steady": 7}
+
+
 def test_check_feeds_brevitas_the_stated_preprocessing(tmp_path):
     """The check is not vacuous: the same export with another stated preprocessing (means off by
     0.1) differs from Brevitas on the same bytes."""
